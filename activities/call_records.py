@@ -1,0 +1,198 @@
+"""The call on record: the calls row, its conversation turns, its errors and its metrics.
+
+Every write is keyed (call id, turn index, speaker), so a retried or replayed activity writes nothing twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+from temporalio import activity
+
+from business.config import BusinessConfig
+from database.engine import get_engine
+from database.models import Business, Call, CallMetrics, ConversationTurn, ErrorLog
+
+
+class CallOpening(BaseModel):
+    call_control_id: str
+    workflow_id: str
+    caller_number: str | None
+    dialed_number: str | None
+    direction: str
+    started_at: datetime
+
+
+class CallContext(BaseModel):
+    """What the workflow needs to know for the whole call, decided once at its start."""
+
+    business_id: int
+    business: BusinessConfig
+    brain: Literal["llm", "offline"]
+    turn_deadline_seconds: float
+
+
+class CallClosing(BaseModel):
+    call_control_id: str
+    status: str
+    hangup_cause: str | None
+    ended_at: datetime
+    outcome: str
+
+
+class ErrorRecord(BaseModel):
+    key: str  # unique per error occurrence, so a retried write is a no-op
+    call_control_id: str | None
+    source: str
+    message: str
+    context: dict = {}
+
+
+def find_business(session: Session, dialed_number: str | None) -> Business:
+    """The business whose number was dialed; a number nobody configured reaches the first business."""
+    if dialed_number:
+        business = session.exec(select(Business).where(Business.phone_number == dialed_number)).first()
+        if business:
+            return business
+    business = session.exec(select(Business).order_by(Business.id).limit(1)).first()
+    if business is None:
+        raise LookupError("no business is configured; run `cloudgreet migrate` to create the demo business")
+    return business
+
+
+def save_turns(
+    database_url: str,
+    call_id: str,
+    turn_index: int,
+    caller_text: str,
+    agent_text: str,
+    reply_latency_ms: float | None,
+    brain: str,
+    interrupted: bool,
+) -> None:
+    turns = [
+        ConversationTurn(call_id=call_id, turn_index=turn_index, speaker="caller", text=caller_text),
+        ConversationTurn(
+            call_id=call_id,
+            turn_index=turn_index,
+            speaker="agent",
+            text=agent_text,
+            reply_latency_ms=reply_latency_ms,
+            brain=brain,
+            interrupted=interrupted,
+        ),
+    ]
+    with Session(get_engine(database_url)) as session:
+        for turn in turns:
+            exists = session.exec(
+                select(ConversationTurn.id).where(
+                    ConversationTurn.call_id == call_id,
+                    ConversationTurn.turn_index == turn_index,
+                    ConversationTurn.speaker == turn.speaker,
+                )
+            ).first()
+            if exists is None:
+                session.add(turn)
+        try:
+            session.commit()
+        except IntegrityError:
+            # Another attempt of the same turn got there first; its rows stand.
+            session.rollback()
+
+
+class CallRecords:
+    def __init__(self, database_url: str, *, llm_configured: bool, turn_deadline_seconds: float) -> None:
+        self._database_url = database_url
+        self._llm_configured = llm_configured
+        self._turn_deadline_seconds = turn_deadline_seconds
+
+    @activity.defn(name="open_call")
+    async def open_call(self, opening: CallOpening) -> CallContext:
+        return await asyncio.to_thread(self._open_call, opening)
+
+    def _open_call(self, opening: CallOpening) -> CallContext:
+        with Session(get_engine(self._database_url)) as session:
+            business = find_business(session, opening.dialed_number)
+            if session.get(Call, opening.call_control_id) is None:
+                session.add(
+                    Call(
+                        id=opening.call_control_id,
+                        workflow_id=opening.workflow_id,
+                        business_id=business.id,
+                        caller_number=opening.caller_number,
+                        dialed_number=opening.dialed_number,
+                        direction=opening.direction,
+                        status="answering",
+                        started_at=opening.started_at,
+                    )
+                )
+                session.commit()
+            return CallContext(
+                business_id=business.id,
+                business=BusinessConfig.model_validate(business.config),
+                brain="llm" if self._llm_configured else "offline",
+                turn_deadline_seconds=self._turn_deadline_seconds,
+            )
+
+    @activity.defn(name="mark_call_status")
+    async def mark_call_status(self, call_control_id: str, status: str) -> None:
+        await asyncio.to_thread(self._mark_call_status, call_control_id, status)
+
+    def _mark_call_status(self, call_control_id: str, status: str) -> None:
+        with Session(get_engine(self._database_url)) as session:
+            call = session.get(Call, call_control_id)
+            if call is not None:
+                call.status = status
+                session.commit()
+
+    @activity.defn(name="close_call")
+    async def close_call(self, closing: CallClosing) -> None:
+        await asyncio.to_thread(self._close_call, closing)
+
+    def _close_call(self, closing: CallClosing) -> None:
+        with Session(get_engine(self._database_url)) as session:
+            call = session.get(Call, closing.call_control_id)
+            if call is None:
+                return
+            call.status = closing.status
+            call.hangup_cause = closing.hangup_cause
+            call.ended_at = closing.ended_at
+            turns = session.exec(
+                select(ConversationTurn).where(ConversationTurn.call_id == call.id, ConversationTurn.speaker == "agent")
+            ).all()
+            latencies = [t.reply_latency_ms for t in turns if t.reply_latency_ms is not None]
+            metrics = session.get(CallMetrics, call.id) or CallMetrics(call_id=call.id)
+            started = call.started_at if call.started_at.tzinfo else call.started_at.replace(tzinfo=closing.ended_at.tzinfo)
+            metrics.duration_seconds = (closing.ended_at - started).total_seconds()
+            metrics.caller_turns = len(turns)
+            metrics.reply_latency_p50_ms = statistics.median(latencies) if latencies else None
+            metrics.reply_latency_max_ms = max(latencies) if latencies else None
+            metrics.offline_replies = sum(1 for t in turns if t.brain == "offline")
+            metrics.outcome = closing.outcome
+            session.add(metrics)
+            session.commit()
+
+    @activity.defn(name="record_error")
+    async def record_error(self, error: ErrorRecord) -> None:
+        await asyncio.to_thread(self._record_error, error)
+
+    def _record_error(self, error: ErrorRecord) -> None:
+        with Session(get_engine(self._database_url)) as session:
+            if session.exec(select(ErrorLog.id).where(ErrorLog.key == error.key)).first() is not None:
+                return
+            session.add(
+                ErrorLog(
+                    key=error.key,
+                    call_id=error.call_control_id,
+                    source=error.source,
+                    message=error.message,
+                    context=error.context,
+                )
+            )
+            session.commit()

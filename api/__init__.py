@@ -1,0 +1,1 @@
+"""The HTTP API: Telnyx webhooks, health, and (later) the pages and session endpoints."""

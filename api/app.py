@@ -1,0 +1,29 @@
+"""The FastAPI application: `create_app(settings)` builds it; `cloudgreet api` serves it."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import health, telnyx_webhooks
+from api.dependencies import TemporalConnection
+from api.telnyx_webhooks import WebhookVerifier
+from cloudgreet.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):  # noqa: ANN202
+        yield
+
+    app = FastAPI(title="CloudGreet", version="0.1.0", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.temporal = TemporalConnection(settings)
+    app.state.call_router = None
+    app.state.webhook_verifier = WebhookVerifier(settings.telnyx_public_key)
+    app.include_router(telnyx_webhooks.router)
+    app.include_router(health.router)
+    return app

@@ -1,0 +1,69 @@
+"""Hands each verified Telnyx event to its call's one workflow, with signal-with-start.
+
+Signal-with-start rather than update-with-start: the server persists the signal (starting the
+workflow if the call is new) and answers without waiting for a worker, so the webhook is
+acknowledged in milliseconds even when every worker is busy or being redeployed, and the
+event is never lost. An update would make Telnyx wait for a worker to run the workflow code.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from enum import Enum
+
+from temporalio.client import Client
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from workflows.call import CallWorkflow
+from workflows.call_messages import CallEvent, CallStart, call_workflow_id
+
+
+class Delivery(str, Enum):
+    DELIVERED = "delivered"
+    DUPLICATE = "duplicate"
+    CALL_ENDED = "call_ended"
+
+
+class RecentEventIds:
+    """Event ids this API process has already handed over; the workflow deduplicates for every replica."""
+
+    def __init__(self, capacity: int = 20_000) -> None:
+        self._ids: OrderedDict[str, None] = OrderedDict()
+        self._capacity = capacity
+
+    def __contains__(self, event_id: str) -> bool:
+        return event_id in self._ids
+
+    def add(self, event_id: str) -> None:
+        self._ids[event_id] = None
+        if len(self._ids) > self._capacity:
+            self._ids.popitem(last=False)
+
+
+class CallRouter:
+    def __init__(self, client: Client, task_queue: str) -> None:
+        self._client = client
+        self._task_queue = task_queue
+        self._recent = RecentEventIds()
+
+    async def deliver(self, event: CallEvent) -> Delivery:
+        if event.event_id in self._recent:
+            return Delivery.DUPLICATE
+        try:
+            await self._client.start_workflow(
+                CallWorkflow.run,
+                CallStart(call_control_id=event.call_control_id),
+                id=call_workflow_id(event.call_control_id),
+                task_queue=self._task_queue,
+                # A finished call is never started again by a late event: the server refuses instead.
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                start_signal="telnyx_event",
+                start_signal_args=[event],
+            )
+        except WorkflowAlreadyStartedError:
+            result = Delivery.CALL_ENDED
+        else:
+            result = Delivery.DELIVERED
+        self._recent.add(event.event_id)
+        return result

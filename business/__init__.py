@@ -1,0 +1,1 @@
+"""A business's configuration and what the receptionist is told about it."""

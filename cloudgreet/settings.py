@@ -1,0 +1,93 @@
+"""Every setting of every CloudGreet process, read from the environment (or a `.env` file).
+
+The API, the worker, the simulator and the CLI all read this one class, so a process
+started by hand against any Temporal server, database, Telnyx or OpenAI endpoint behaves
+like the one `cloudgreet dev` starts.
+"""
+
+from __future__ import annotations
+
+import base64
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DATA_DIR = Path("data")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    # Telnyx: the SDK appends paths such as /calls/{id}/actions/speak, so the base URL carries /v2.
+    telnyx_api_key: str | None = Field(default=None, alias="TELNYX_API_KEY")
+    telnyx_public_key: str | None = Field(default=None, alias="TELNYX_PUBLIC_KEY")
+    telnyx_base_url: str = Field(default="https://api.telnyx.com/v2", alias="TELNYX_BASE_URL")
+    telnyx_connection_id: str | None = Field(default=None, alias="TELNYX_CONNECTION_ID")
+
+    # OpenAI or any server that speaks its chat completions protocol.
+    openai_api_key: str | None = Field(default=None, alias="OPENAI_API_KEY")
+    openai_base_url: str = Field(default="https://api.openai.com/v1", alias="OPENAI_BASE_URL")
+    openai_model: str = Field(default="gpt-4o-mini", alias="OPENAI_MODEL")
+
+    temporal_address: str = Field(default="localhost:7233", alias="TEMPORAL_ADDRESS")
+    temporal_namespace: str = Field(default="default", alias="TEMPORAL_NAMESPACE")
+    temporal_task_queue: str = Field(default="cloudgreet-calls", alias="TEMPORAL_TASK_QUEUE")
+    temporal_ui_url: str = Field(default="http://localhost:8233", alias="TEMPORAL_UI_URL")
+
+    database_url: str = Field(default=f"sqlite:///{DATA_DIR / 'cloudgreet.db'}", alias="DATABASE_URL")
+
+    # Webhook bodies from Telnyx are a few kilobytes; anything far larger is not Telnyx.
+    webhook_max_body_bytes: int = Field(default=64 * 1024, alias="WEBHOOK_MAX_BODY_BYTES", gt=0)
+    # One attempt of the LLM must produce its first sentence within this, or it is retried.
+    llm_first_sentence_timeout_seconds: float = Field(default=2.0, alias="LLM_FIRST_SENTENCE_TIMEOUT_SECONDS", gt=0)
+    # All attempts of the LLM at one caller turn; past it the offline responder answers the turn.
+    turn_deadline_seconds: float = Field(default=8.0, alias="TURN_DEADLINE_SECONDS", gt=0)
+    log_format: str = Field(default="console", alias="LOG_FORMAT")
+    log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+
+    @field_validator("database_url")
+    @classmethod
+    def _psycopg3_driver(cls, url: str) -> str:
+        # Plain postgres URLs would make SQLAlchemy look for psycopg2; this project ships psycopg 3.
+        for prefix in ("postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix):]
+        return url
+
+    @field_validator("telnyx_public_key")
+    @classmethod
+    def _ed25519_public_key(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        try:
+            raw = base64.b64decode(value, validate=True)
+        except ValueError:
+            raise ValueError("TELNYX_PUBLIC_KEY must be base64 (copy it from the Telnyx portal)") from None
+        if len(raw) != 32:
+            raise ValueError(f"TELNYX_PUBLIC_KEY must decode to 32 bytes (an Ed25519 key), not {len(raw)}")
+        return value
+
+    @field_validator("log_format")
+    @classmethod
+    def _known_log_format(cls, value: str) -> str:
+        if value not in ("console", "json"):
+            raise ValueError("LOG_FORMAT must be 'console' or 'json'")
+        return value
+
+    @field_validator("telnyx_base_url", "openai_base_url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"{url!r} is not an http(s) URL")
+        return url.rstrip("/")
+
+    @property
+    def llm_configured(self) -> bool:
+        return bool(self.openai_api_key)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

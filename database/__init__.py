@@ -1,0 +1,1 @@
+"""What CloudGreet keeps on record: SQLModel tables, the engine, Alembic migrations."""

@@ -1,0 +1,83 @@
+"""The tables. One SQLModel class per table; the business configuration itself is a `BusinessConfig`."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+
+class Business(SQLModel, table=True):
+    __tablename__ = "businesses"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True)
+    phone_number: str | None = Field(default=None, unique=True, description="The number callers dial (E.164)")
+    config: dict = Field(sa_column=Column(JSON, nullable=False), description="A BusinessConfig as JSON")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+class Call(SQLModel, table=True):
+    __tablename__ = "calls"
+
+    id: str = Field(primary_key=True, description="Telnyx call_control_id")
+    workflow_id: str = Field(index=True)
+    business_id: int | None = Field(default=None, foreign_key="businesses.id", index=True)
+    caller_number: str | None = Field(default=None, index=True)
+    dialed_number: str | None = None
+    direction: str = "incoming"
+    status: str = Field(default="ringing", index=True)
+    hangup_cause: str | None = None
+    started_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    ended_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class ConversationTurn(SQLModel, table=True):
+    """One utterance of a call: the caller's words or the agent's reply."""
+
+    __tablename__ = "conversation_history"
+    # A retried or replayed activity writes the same turn again; the key makes that a no-op.
+    __table_args__ = (UniqueConstraint("call_id", "turn_index", "speaker", name="uq_turn_once"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    call_id: str = Field(foreign_key="calls.id", index=True)
+    turn_index: int
+    speaker: str = Field(description="'caller' or 'agent'")
+    text: str
+    spoken_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    reply_latency_ms: float | None = Field(
+        default=None, description="Agent turns: from the caller's final words reaching us to the first speak command"
+    )
+    brain: str | None = Field(default=None, description="Agent turns: 'llm' or 'offline'")
+    interrupted: bool = False
+
+
+class ErrorLog(SQLModel, table=True):
+    __tablename__ = "error_logs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str | None = Field(default=None, unique=True, description="Idempotency key of the write")
+    call_id: str | None = Field(default=None, index=True)
+    occurred_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    source: str = Field(description="What failed, e.g. 'llm', 'telnyx.speak'")
+    message: str
+    context: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class CallMetrics(SQLModel, table=True):
+    __tablename__ = "call_metrics"
+
+    call_id: str = Field(primary_key=True, foreign_key="calls.id")
+    duration_seconds: float | None = None
+    caller_turns: int = 0
+    reply_latency_p50_ms: float | None = None
+    reply_latency_max_ms: float | None = None
+    offline_replies: int = 0
+    outcome: str = "completed"

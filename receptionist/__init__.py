@@ -1,0 +1,1 @@
+"""How the receptionist talks: splitting replies into speakable sentences, and the offline responder."""

@@ -1,0 +1,123 @@
+"""What the simulated caller says and how the simulated phone network misbehaves.
+
+A call script is the whole part of a phone call that Telnyx and the person on the line
+contribute: the numbers, what the person says (or keys in) turn by turn, and the faults of
+real traffic (duplicated, reordered and late webhooks, failing commands) that our API must
+survive. Scripts are written by hand as YAML or JSON files, so the models forbid unknown
+keys: a misspelt key is a mistake to report, not an option to ignore.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+DTMF_DIGITS = set("0123456789*#ABCD")
+
+
+class CallerLine(BaseModel):
+    """One turn of the person on the line: a spoken sentence or one keypad digit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = ""
+    # A barge-in line is spoken while the agent is still talking, to test interruption.
+    barge_in: bool = False
+    barge_in_after_seconds: float = Field(default=0.3, ge=0)
+    dtmf: str | None = None
+
+    @model_validator(mode="after")
+    def _speech_or_keypad(self) -> CallerLine:
+        has_text = bool(self.text.strip())
+        if has_text == (self.dtmf is not None):
+            raise ValueError("a caller line needs exactly one of a non-empty 'text' or a 'dtmf' digit")
+        if self.dtmf is not None and (len(self.dtmf) != 1 or self.dtmf not in DTMF_DIGITS):
+            raise ValueError(f"'dtmf' must be one keypad digit (0-9, *, #, A-D), got {self.dtmf!r}")
+        return self
+
+
+class Misbehaviour(BaseModel):
+    """Faults of real Telnyx traffic to inject into one call."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Every webhook delivered twice with the same data.id (at-least-once delivery).
+    duplicate_events: bool = False
+    # Each pair of consecutive webhooks delivered in swapped order where timing allows.
+    reorder_events: bool = False
+    # One call.transcription and one call.speak.ended arrive after call.hangup.
+    late_events_after_hangup: bool = False
+    # The next N commands on the call answer HTTP 500 without taking effect.
+    fail_commands: int = Field(default=0, ge=0)
+
+
+class CallScript(BaseModel):
+    """A whole scripted phone call, as placed by the simulator or by `cloudgreet simulate`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    from_number: str = "+15555550142"
+    to_number: str = "+15555550100"
+    lines: list[CallerLine] = Field(default_factory=list)
+    hang_up_at_end: bool = True
+    # Guard against a call that never ends, whatever the app under test does.
+    max_call_seconds: float = Field(default=60, gt=0)
+    # How long this caller waits in silence before taking the agent's reply as finished;
+    # None keeps the simulator's setting.
+    caller_pause_seconds: float | None = Field(default=None, ge=0)
+    misbehaviour: Misbehaviour = Field(default_factory=Misbehaviour)
+
+    @field_validator("lines", mode="before")
+    @classmethod
+    def _plain_strings_are_spoken_lines(cls, lines: Any) -> Any:
+        # Hand-written scripts are mostly plain sentences; `- Hello` beats `- text: Hello`.
+        if isinstance(lines, list):
+            return [{"text": line} if isinstance(line, str) else line for line in lines]
+        return lines
+
+
+def load_call_script(path: str | Path) -> CallScript:
+    """Read a call script from a YAML or JSON file.
+
+    Raises ValueError naming the file and the problem, because the person running
+    `cloudgreet simulate` needs to know which file to fix and where.
+    """
+    path = Path(path)
+    content = _parse_script_file(path)
+    if not isinstance(content, dict):
+        raise ValueError(
+            f"call script {path}: expected a mapping with keys such as 'lines', got {type(content).__name__}"
+        )
+    try:
+        return CallScript.model_validate(content)
+    except ValidationError as error:
+        raise ValueError(f"call script {path} is invalid:\n{_describe_errors(error)}") from None
+
+
+def _parse_script_file(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValueError(f"cannot read call script {path}: {error}") from None
+    try:
+        if path.suffix.lower() == ".json":
+            return json.loads(text)
+        return yaml.safe_load(text)  # JSON is (nearly) YAML too, so other suffixes go here
+    except (json.JSONDecodeError, yaml.YAMLError) as error:
+        raise ValueError(f"call script {path} is not valid {_format_name(path)}: {error}") from None
+
+
+def _format_name(path: Path) -> str:
+    return "JSON" if path.suffix.lower() == ".json" else "YAML"
+
+
+def _describe_errors(error: ValidationError) -> str:
+    lines = []
+    for problem in error.errors():
+        where = ".".join(str(part) for part in problem["loc"]) or "(top level)"
+        lines.append(f"  {where}: {problem['msg']}")
+    return "\n".join(lines)

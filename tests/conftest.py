@@ -1,0 +1,203 @@
+"""The real stack for tests: Temporal dev server, a database, the API and a worker as processes,
+the Telnyx simulator and the fake OpenAI server on loopback.
+
+With DATABASE_URL pointing at PostgreSQL, every test that uses the database runs there, on a
+fresh database of its own; otherwise on a fresh SQLite file.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy.engine import make_url
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from cloudgreet.dev_stack import temporal_cli, wait_for_port
+from database.migrate import upgrade_database
+from simulator.fake_openai import FakeOpenAIServer
+from simulator.telnyx_simulator import TelnyxSimulator, TelnyxSimulatorServer, generate_signing_key, signing_key_from_b64
+from workflows.call import SEARCH_ATTRIBUTES
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    configured = os.environ.get("DATABASE_URL", "")
+    if not configured.startswith(("postgresql", "postgres")):
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'cloudgreet.db'}"
+        upgrade_database(url)
+        yield url
+        return
+    server = make_url(configured.replace("postgres://", "postgresql://", 1)).set(drivername="postgresql")
+    name = f"cloudgreet_test_{secrets.token_hex(4)}"
+    admin = server.set(database="postgres").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    url = server.set(drivername="postgresql+psycopg", database=name).render_as_string(hide_password=False)
+    upgrade_database(url)
+    yield url
+    from database.engine import get_engine
+
+    get_engine(url).dispose()
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+async def temporal() -> Iterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_cli(),
+        search_attributes=list(SEARCH_ATTRIBUTES),
+        data_converter=pydantic_data_converter,
+        dev_server_log_level="error",
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+def temporal_client(temporal: WorkflowEnvironment) -> Client:
+    return temporal.client
+
+
+@pytest.fixture(scope="session")
+def fake_llm() -> Iterator[FakeOpenAIServer]:
+    with FakeOpenAIServer() as server:
+        yield server
+
+
+@dataclass
+class ManagedProcess:
+    """A CloudGreet process (API or worker) that a test may kill and start again."""
+
+    name: str
+    command: list[str]
+    env: dict[str, str]
+    log_path: Path
+    port: int | None = None
+    process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        log = open(self.log_path, "ab")  # noqa: SIM115
+        self.process = subprocess.Popen(self.command, env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        if self.port:
+            wait_for_port(self.port, timeout=60, process=self.process, name=self.name)
+
+    def kill(self) -> None:
+        """SIGKILL: the process gets no chance to finish anything."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait()
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self) -> None:
+        if self.running():
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@dataclass
+class Stack:
+    api_url: str
+    env: dict[str, str]
+    simulator: TelnyxSimulatorServer
+    fake_llm: FakeOpenAIServer
+    temporal_client: Client
+    database_url: str
+    api: ManagedProcess
+    worker: ManagedProcess
+    signing_seed: str
+    public_key: str
+    extra_workers: list[ManagedProcess] = field(default_factory=list)
+
+    @property
+    def webhook_url(self) -> str:
+        return f"{self.api_url}/api/telnyx/voice-handler"
+
+    def ensure_worker(self) -> None:
+        if not self.worker.running():
+            self.worker.start()
+
+
+@pytest.fixture(scope="session")
+def stack(
+    temporal: WorkflowEnvironment,
+    database_url: str,
+    fake_llm: FakeOpenAIServer,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Stack]:
+    logs = tmp_path_factory.mktemp("logs")
+    api_port = free_port()
+    api_url = f"http://127.0.0.1:{api_port}"
+    seed, public_key = generate_signing_key()
+    simulator = TelnyxSimulatorServer(
+        TelnyxSimulator(
+            f"{api_url}/api/telnyx/voice-handler",
+            signing_key_from_b64(seed),
+            speech_seconds_per_char=0.002,
+            caller_pause_seconds=0.25,
+        )
+    )
+    with simulator:
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("TELNYX_", "OPENAI_", "TEMPORAL_"))},
+            "DATABASE_URL": database_url,
+            "TEMPORAL_ADDRESS": temporal.client.service_client.config.target_host,
+            "TEMPORAL_NAMESPACE": "default",
+            "TEMPORAL_TASK_QUEUE": "cloudgreet-tests",
+            "TELNYX_API_KEY": "test-key",
+            "TELNYX_PUBLIC_KEY": public_key,
+            "TELNYX_BASE_URL": simulator.base_url,
+            "OPENAI_API_KEY": "test-key",
+            "OPENAI_BASE_URL": fake_llm.base_url,
+            "OPENAI_MODEL": "fake-gpt",
+            "PYTHONUNBUFFERED": "1",
+        }
+        python = [sys.executable, "-m", "cloudgreet.cli"]
+        api = ManagedProcess("api", [*python, "api", "--port", str(api_port)], env, logs / "api.log", port=api_port)
+        worker = ManagedProcess("worker", [*python, "worker"], env, logs / "worker.log")
+        api.start()
+        worker.start()
+        the_stack = Stack(
+            api_url=api_url,
+            env=env,
+            simulator=simulator,
+            fake_llm=fake_llm,
+            temporal_client=temporal.client,
+            database_url=database_url,
+            api=api,
+            worker=worker,
+            signing_seed=seed,
+            public_key=public_key,
+        )
+        yield the_stack
+        for process in [api, worker, *the_stack.extra_workers]:
+            process.stop()
