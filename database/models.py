@@ -34,6 +34,9 @@ class Call(SQLModel, table=True):
     dialed_number: str | None = None
     direction: str = "incoming"
     status: str = Field(default="ringing", index=True)
+    outcome: str | None = Field(default=None, index=True, description="booked, escalated, message, abandoned, completed")
+    fallback_level: str = Field(default="llm", description="llm, offline, escalation, callback_promise")
+    callback_id: int | None = Field(default=None, description="Set on an outbound call that makes a call-back")
     hangup_cause: str | None = None
     started_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
     ended_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
@@ -81,3 +84,70 @@ class CallMetrics(SQLModel, table=True):
     reply_latency_max_ms: float | None = None
     offline_replies: int = 0
     outcome: str = "completed"
+    fallback_level: str = "llm"
+    llm_prompt_tokens: int = 0
+    llm_completion_tokens: int = 0
+    estimated_cost_usd: float | None = None
+
+
+class Appointment(SQLModel, table=True):
+    __tablename__ = "appointments"
+
+    id: int | None = Field(default=None, primary_key=True)
+    business_id: int = Field(foreign_key="businesses.id", index=True)
+    call_id: str | None = Field(default=None, index=True)
+    service: str
+    starts_at: datetime = Field(sa_type=DateTime(timezone=True), index=True)
+    ends_at: datetime = Field(sa_type=DateTime(timezone=True))
+    caller_name: str | None = None
+    caller_number: str | None = Field(default=None, index=True)
+    status: str = Field(default="booked", index=True, description="booked or cancelled")
+    idempotency_key: str = Field(unique=True, description="The call and tool call that booked it")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+class AppointmentSlot(SQLModel, table=True):
+    """One slot unit held by a booked appointment. The unique key is what stops two calls booking one slot."""
+
+    __tablename__ = "appointment_slots"
+    __table_args__ = (UniqueConstraint("business_id", "slot_start", name="uq_slot_taken_once"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    business_id: int = Field(foreign_key="businesses.id")
+    slot_start: datetime = Field(sa_type=DateTime(timezone=True))
+    appointment_id: int = Field(foreign_key="appointments.id", index=True)
+
+
+class Callback(SQLModel, table=True):
+    __tablename__ = "callbacks"
+
+    id: int | None = Field(default=None, primary_key=True)
+    business_id: int = Field(foreign_key="businesses.id", index=True)
+    call_id: str | None = Field(default=None, index=True, description="The call in which it was promised")
+    caller_number: str = Field(index=True)
+    caller_name: str | None = None
+    reason: str = ""
+    message: str | None = None
+    urgent: bool = False
+    due_at: datetime = Field(sa_type=DateTime(timezone=True), index=True)
+    status: str = Field(default="pending", index=True, description="pending, dialing, done, fulfilled, voicemail, failed")
+    attempts: int = 0
+    workflow_id: str | None = None
+    idempotency_key: str = Field(unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    completed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class Escalation(SQLModel, table=True):
+    __tablename__ = "escalations"
+
+    id: int | None = Field(default=None, primary_key=True)
+    business_id: int = Field(foreign_key="businesses.id", index=True)
+    call_id: str = Field(index=True)
+    reason: str
+    status: str = Field(default="transferring", description="transferring, connected, nobody_answered, failed")
+    attempts: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    idempotency_key: str = Field(unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
