@@ -10,14 +10,17 @@ import statistics
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 from temporalio import activity
 
+from activities.call_accounting import count_finished_call
 from business.config import BusinessConfig
+from business.opening_hours import is_open, next_opening, spoken_moment
+from cloudgreet.call_cost import CallPrices, estimated_cost_usd
 from database.engine import get_engine
-from database.models import Business, Call, CallMetrics, ConversationTurn, ErrorLog
+from database.models import Business, Call, Callback, CallMetrics, ConversationTurn, ErrorLog
 
 
 class CallOpening(BaseModel):
@@ -27,6 +30,17 @@ class CallOpening(BaseModel):
     dialed_number: str | None
     direction: str
     started_at: datetime
+    callback_id: int | None = None
+    callback_workflow_id: str | None = None
+
+
+class CallbackContext(BaseModel):
+    """For an outbound call that keeps a call-back promise: what the first call was about."""
+
+    callback_id: int
+    callback_workflow_id: str
+    reason: str
+    promised_at: datetime
 
 
 class CallContext(BaseModel):
@@ -36,6 +50,21 @@ class CallContext(BaseModel):
     business: BusinessConfig
     brain: Literal["llm", "offline"]
     turn_deadline_seconds: float
+    transfer_ring_seconds: int
+    open_now: bool
+    opening_words: str = Field(description="The greeting, or the after-hours message when closed")
+    callback: CallbackContext | None = None
+
+
+class TurnRecord(BaseModel):
+    call_id: str
+    turn_index: int
+    caller_text: str
+    agent_text: str
+    reply_latency_ms: float | None
+    brain: str
+    interrupted: bool
+    tool_calls: list[dict] = []
 
 
 class CallClosing(BaseModel):
@@ -44,6 +73,9 @@ class CallClosing(BaseModel):
     hangup_cause: str | None
     ended_at: datetime
     outcome: str
+    fallback_level: str = "llm"
+    llm_prompt_tokens: int = 0
+    llm_completion_tokens: int = 0
 
 
 class ErrorRecord(BaseModel):
@@ -66,34 +98,26 @@ def find_business(session: Session, dialed_number: str | None) -> Business:
     return business
 
 
-def save_turns(
-    database_url: str,
-    call_id: str,
-    turn_index: int,
-    caller_text: str,
-    agent_text: str,
-    reply_latency_ms: float | None,
-    brain: str,
-    interrupted: bool,
-) -> None:
+def save_turn(database_url: str, record: TurnRecord) -> None:
     turns = [
-        ConversationTurn(call_id=call_id, turn_index=turn_index, speaker="caller", text=caller_text),
+        ConversationTurn(call_id=record.call_id, turn_index=record.turn_index, speaker="caller", text=record.caller_text),
         ConversationTurn(
-            call_id=call_id,
-            turn_index=turn_index,
+            call_id=record.call_id,
+            turn_index=record.turn_index,
             speaker="agent",
-            text=agent_text,
-            reply_latency_ms=reply_latency_ms,
-            brain=brain,
-            interrupted=interrupted,
+            text=record.agent_text,
+            reply_latency_ms=record.reply_latency_ms,
+            brain=record.brain,
+            interrupted=record.interrupted,
+            tool_calls=record.tool_calls,
         ),
     ]
     with Session(get_engine(database_url)) as session:
         for turn in turns:
             exists = session.exec(
                 select(ConversationTurn.id).where(
-                    ConversationTurn.call_id == call_id,
-                    ConversationTurn.turn_index == turn_index,
+                    ConversationTurn.call_id == record.call_id,
+                    ConversationTurn.turn_index == record.turn_index,
                     ConversationTurn.speaker == turn.speaker,
                 )
             ).first()
@@ -106,11 +130,33 @@ def save_turns(
             session.rollback()
 
 
+def opening_words(config: BusinessConfig, now: datetime, open_now: bool) -> str:
+    if open_now or not config.hours:
+        return config.greeting_text()
+    if config.after_hours_message:
+        return config.after_hours_message
+    reopening = next_opening(config, now)
+    when = f" We open again {spoken_moment(config, reopening, now)}." if reopening else ""
+    return (
+        f"Thank you for calling {config.name}. We're closed right now.{when} "
+        "I can answer questions, take a message, or arrange a call-back. How can I help?"
+    )
+
+
 class CallRecords:
-    def __init__(self, database_url: str, *, llm_configured: bool, turn_deadline_seconds: float) -> None:
+    def __init__(
+        self, database_url: str, *, llm_configured: bool, turn_deadline_seconds: float, transfer_ring_seconds: int = 20,
+        prices: CallPrices | None = None,
+    ) -> None:
+        self._prices = prices or CallPrices()
         self._database_url = database_url
         self._llm_configured = llm_configured
         self._turn_deadline_seconds = turn_deadline_seconds
+        self._transfer_ring_seconds = transfer_ring_seconds
+
+    @activity.defn(name="record_turn")
+    async def record_turn(self, record: TurnRecord) -> None:
+        await asyncio.to_thread(save_turn, self._database_url, record)
 
     @activity.defn(name="open_call")
     async def open_call(self, opening: CallOpening) -> CallContext:
@@ -118,7 +164,13 @@ class CallRecords:
 
     def _open_call(self, opening: CallOpening) -> CallContext:
         with Session(get_engine(self._database_url)) as session:
-            business = find_business(session, opening.dialed_number)
+            callback = session.get(Callback, opening.callback_id) if opening.callback_id else None
+            # An outbound call dials from the business's number; the business is the one that promised.
+            business = (
+                session.get(Business, callback.business_id)
+                if callback
+                else find_business(session, opening.dialed_number)
+            )
             if session.get(Call, opening.call_control_id) is None:
                 session.add(
                     Call(
@@ -130,14 +182,28 @@ class CallRecords:
                         direction=opening.direction,
                         status="answering",
                         started_at=opening.started_at,
+                        callback_id=opening.callback_id,
                     )
                 )
                 session.commit()
+            config = BusinessConfig.model_validate(business.config)
+            open_now = is_open(config, opening.started_at)
             return CallContext(
                 business_id=business.id,
-                business=BusinessConfig.model_validate(business.config),
+                business=config,
+                open_now=open_now,
+                opening_words=opening_words(config, opening.started_at, open_now),
                 brain="llm" if self._llm_configured else "offline",
                 turn_deadline_seconds=self._turn_deadline_seconds,
+                transfer_ring_seconds=self._transfer_ring_seconds,
+                callback=CallbackContext(
+                    callback_id=callback.id,
+                    callback_workflow_id=opening.callback_workflow_id or callback.workflow_id or "",
+                    reason=callback.reason,
+                    promised_at=callback.created_at,
+                )
+                if callback
+                else None,
             )
 
     @activity.defn(name="mark_call_status")
@@ -160,7 +226,10 @@ class CallRecords:
             call = session.get(Call, closing.call_control_id)
             if call is None:
                 return
+            first_close = call.ended_at is None  # a retried close_call must not count the call twice
             call.status = closing.status
+            call.outcome = closing.outcome
+            call.fallback_level = closing.fallback_level
             call.hangup_cause = closing.hangup_cause
             call.ended_at = closing.ended_at
             turns = session.exec(
@@ -175,8 +244,14 @@ class CallRecords:
             metrics.reply_latency_max_ms = max(latencies) if latencies else None
             metrics.offline_replies = sum(1 for t in turns if t.brain == "offline")
             metrics.outcome = closing.outcome
+            metrics.fallback_level = closing.fallback_level
+            metrics.llm_prompt_tokens = closing.llm_prompt_tokens
+            metrics.llm_completion_tokens = closing.llm_completion_tokens
+            metrics.estimated_cost_usd = estimated_cost_usd(self._prices, metrics.duration_seconds, closing.llm_prompt_tokens, closing.llm_completion_tokens)
             session.add(metrics)
             session.commit()
+            if first_close:
+                count_finished_call(session, call)
 
     @activity.defn(name="record_error")
     async def record_error(self, error: ErrorRecord) -> None:

@@ -6,7 +6,6 @@ activity or a replayed workflow never answers, speaks or hangs up twice.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Awaitable
 
 import telnyx
@@ -26,7 +25,31 @@ class SpeakCommand(CallCommand):
     text: str
     voice: str
     language: str
-    client_state: str | None = None
+
+
+class TransferCommand(CallCommand):
+    to: str
+    ring_timeout_seconds: int
+    target_leg_client_state: str
+
+
+class DialCommand(BaseModel):
+    command_id: str
+    to: str
+    from_number: str
+    client_state: str
+    ring_timeout_seconds: int = 30
+
+
+class DialResult(BaseModel):
+    call_control_id: str
+
+
+class TextMessage(BaseModel):
+    idempotency_key: str
+    from_number: str
+    to: str
+    text: str
 
 
 class CommandResult(BaseModel):
@@ -54,13 +77,11 @@ async def send_call_command(command: Awaitable[object]) -> CommandResult:
     return CommandResult()
 
 
-def base64_client_state(label: str) -> str:
-    return base64.b64encode(label.encode()).decode()
-
-
 class TelnyxCommands:
-    def __init__(self, client: telnyx.AsyncTelnyx) -> None:
+    def __init__(self, client: telnyx.AsyncTelnyx, connection_id: str | None = None) -> None:
+        self._client = client
         self._actions = client.calls.actions
+        self._connection_id = connection_id
 
     @activity.defn(name="answer_call")
     async def answer_call(self, command: CallCommand) -> CommandResult:
@@ -86,6 +107,45 @@ class TelnyxCommands:
             self._actions.stop_playback(command.call_control_id, command_id=command.command_id, stop="all")
         )
 
+    @activity.defn(name="transfer_call")
+    async def transfer_call(self, command: TransferCommand) -> CommandResult:
+        return await send_call_command(
+            self._actions.transfer(
+                command.call_control_id,
+                to=command.to,
+                timeout_secs=command.ring_timeout_seconds,
+                target_leg_client_state=command.target_leg_client_state,
+                command_id=command.command_id,
+            )
+        )
+
+    @activity.defn(name="dial_caller")
+    async def dial_caller(self, command: DialCommand) -> DialResult:
+        if not self._connection_id:
+            raise ApplicationError("TELNYX_CONNECTION_ID is not set: outbound calls are impossible", non_retryable=True)
+        try:
+            response = await self._client.calls.dial(
+                connection_id=self._connection_id,
+                from_=command.from_number,
+                to=command.to,
+                client_state=command.client_state,
+                command_id=command.command_id,
+                timeout_secs=command.ring_timeout_seconds,
+                answering_machine_detection="detect",
+            )
+        except (telnyx.BadRequestError, telnyx.AuthenticationError, telnyx.UnprocessableEntityError) as error:
+            raise ApplicationError(f"Telnyx refused the call: {error.body}", type="TelnyxRejected", non_retryable=True)
+        return DialResult(call_control_id=response.data.call_control_id)
+
+    @activity.defn(name="send_text_message")
+    async def send_text_message(self, message: TextMessage) -> None:
+        try:
+            await self._client.messages.send(
+                from_=message.from_number, to=message.to, text=message.text, idempotency_key=message.idempotency_key
+            )
+        except (telnyx.BadRequestError, telnyx.AuthenticationError, telnyx.UnprocessableEntityError) as error:
+            raise ApplicationError(f"Telnyx refused the message: {error.body}", type="TelnyxRejected", non_retryable=True)
+
     @activity.defn(name="hang_up")
     async def hang_up(self, command: CallCommand) -> CommandResult:
         return await send_call_command(self._actions.hangup(command.call_control_id, command_id=command.command_id))
@@ -98,5 +158,4 @@ def speak_sentence(actions, command: SpeakCommand) -> Awaitable[object]:  # noqa
         voice=command.voice,
         language=command.language,
         command_id=command.command_id,
-        **({"client_state": command.client_state} if command.client_state else {}),
     )

@@ -5,8 +5,9 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
-from api import health, telnyx_webhooks
+from api import admin_api, admin_pages, health, metrics_endpoint, telnyx_webhooks
 from api.dependencies import TemporalConnection
 from api.telnyx_webhooks import WebhookVerifier
 from cloudgreet.settings import Settings, get_settings
@@ -26,4 +27,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.webhook_verifier = WebhookVerifier(settings.telnyx_public_key)
     app.include_router(telnyx_webhooks.router)
     app.include_router(health.router)
+    # Operations (issue 5): /metrics, the admin JSON API, the admin pages and their static files.
+    app.include_router(metrics_endpoint.router)
+    app.include_router(admin_api.router)
+    app.include_router(admin_pages.public)
+    app.include_router(admin_pages.pages)
+    app.mount("/admin/static", StaticFiles(directory=admin_pages.STATIC_DIR), name="admin-static")
     return app

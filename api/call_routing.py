@@ -50,11 +50,13 @@ class CallRouter:
     async def deliver(self, event: CallEvent) -> Delivery:
         if event.event_id in self._recent:
             return Delivery.DUPLICATE
+        # A transfer leg's events belong to the call being transferred.
+        owner = event.leg.parent_call_control_id if event.leg else event.call_control_id
         try:
             await self._client.start_workflow(
                 CallWorkflow.run,
-                CallStart(call_control_id=event.call_control_id),
-                id=call_workflow_id(event.call_control_id),
+                CallStart(call_control_id=owner),
+                id=call_workflow_id(owner),
                 task_queue=self._task_queue,
                 # A finished call is never started again by a late event: the server refuses instead.
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,

@@ -7,7 +7,7 @@ import time
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from workflows.call_messages import CallEvent
+from workflows.call_messages import CallbackDial, CallEvent, TransferLeg, decode_client_state
 
 
 class WebhookRejected(Exception):
@@ -37,6 +37,7 @@ class EventPayload(_Permissive):
     digit: str | None = None
     hangup_cause: str | None = None
     status: str | None = None
+    result: str | None = None
 
 
 class EventData(_Permissive):
@@ -87,4 +88,15 @@ def to_call_event(webhook: TelnyxWebhook, received_at: float | None = None) -> C
         digit=payload.digit,
         hangup_cause=payload.hangup_cause,
         status=payload.status,
+        detection_result=payload.result,
+        **tags(payload.client_state),
     )
+
+
+def tags(client_state: str | None) -> dict:
+    tag = decode_client_state(client_state)
+    if isinstance(tag, TransferLeg):
+        return {"leg": tag}
+    if isinstance(tag, CallbackDial):
+        return {"callback": tag}
+    return {}

@@ -11,6 +11,7 @@ import json
 import time
 from collections.abc import Mapping
 
+import structlog
 import telnyx
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -19,9 +20,11 @@ from temporalio.service import RPCError
 
 from api.dependencies import CallRouterDep, SettingsDep, WebhookVerifierDep
 from api.telnyx_events import WebhookRejected, parse_webhook, to_call_event
-from workflows.call_messages import USED_EVENT_TYPES
+from cloudgreet import metrics
+from workflows.call_messages import USED_EVENT_TYPES, call_workflow_id
 
 router = APIRouter(tags=["telnyx"])
+log = structlog.get_logger(__name__)
 
 
 class WebhookAck(BaseModel):
@@ -88,13 +91,19 @@ async def voice_handler(
             raise WebhookRejected(400, "body is not UTF-8")
         verifier.verify(raw, request.headers)
         webhook = parse_webhook(raw)
+        metrics.webhook_received(webhook.data.event_type)
         if webhook.data.event_type not in USED_EVENT_TYPES:
             return WebhookAck(status="ignored", event_id=webhook.data.id, detail=f"{webhook.data.event_type} is not used")
         event = to_call_event(webhook, received_at)
     except WebhookRejected as rejection:
+        metrics.webhook_rejected(rejection.status_code)
         return JSONResponse(status_code=rejection.status_code, content={"detail": rejection.detail})
+    structlog.contextvars.bind_contextvars(call_id=event.call_control_id, workflow_id=call_workflow_id(event.call_control_id))
+    log.debug("webhook", event_type=event.event_type, caller=event.caller_number, dialed=event.dialed_number)
     try:
         delivery = await calls.deliver(event)
     except RPCError as error:
+        metrics.webhook_not_delivered_temporal_down()
         return JSONResponse(status_code=503, content={"detail": f"Temporal is unavailable: {error.message}"})
+    metrics.webhook_delivered(delivery.value)
     return WebhookAck(status=delivery.value, event_id=event.event_id)

@@ -43,8 +43,15 @@ class BusinessConfig(BaseModel):
     voice: str = "female"
     language: str = "en-US"
     greeting: str | None = None
+    after_hours_message: str | None = Field(default=None, description="Said instead of the greeting when closed")
     custom_instructions: str = ""
-    on_call_numbers: list[str] = Field(default_factory=list)
+    on_call_numbers: list[str] = Field(default_factory=list, description="Tried in order when a call is escalated")
+    emergency_phrases: list[str] | None = Field(
+        default=None, description="Words that always escalate; None uses the defaults of the business type"
+    )
+    booking_slot_minutes: int = Field(default=15, ge=5, le=120, description="Appointments start on this grid")
+    sms_from_number: str | None = Field(default=None, description="Sends booking confirmations when set")
+    owner_number: str | None = Field(default=None, description="Texted when an urgent call-back is scheduled")
 
     @field_validator("timezone")
     @classmethod
@@ -63,7 +70,19 @@ class BusinessConfig(BaseModel):
             raise ValueError(f"unknown weekday(s) {unknown}; use {', '.join(WEEKDAYS)}")
         return hours
 
-    @field_validator("phone_number")
+    @field_validator("closures")
+    @classmethod
+    def _iso_dates(cls, values: list[str]) -> list[str]:
+        from datetime import date
+
+        for value in values:
+            try:
+                date.fromisoformat(value)
+            except ValueError:
+                raise ValueError(f"closure {value!r} is not a date such as 2026-12-25") from None
+        return values
+
+    @field_validator("phone_number", "sms_from_number", "owner_number")
     @classmethod
     def _e164_number(cls, value: str | None) -> str | None:
         if value is not None and not E164.match(value):
@@ -81,6 +100,14 @@ class BusinessConfig(BaseModel):
     def greeting_text(self) -> str:
         return self.greeting or f"Thank you for calling {self.name}. How can I help you today?"
 
+    def find_service(self, name: str) -> Service | None:
+        wanted = name.strip().lower()
+        for service in self.services:
+            if service.name.lower() == wanted:
+                return service
+        matches = [s for s in self.services if wanted and (wanted in s.name.lower() or s.name.lower() in wanted)]
+        return matches[0] if len(matches) == 1 else None
+
 
 def demo_business() -> BusinessConfig:
     """The business a fresh install answers for, so a first simulated call has someone to talk to."""
@@ -97,6 +124,6 @@ def demo_business() -> BusinessConfig:
             Service(name="Whitening", duration_minutes=60, price="$250"),
         ],
         hours={day: nine_to_five for day in WEEKDAYS[:5]},
-        on_call_numbers=["+15555550199"],
+        on_call_numbers=["+15555550199", "+15555550198"],
         custom_instructions="Be warm and brief. Offer the earliest free slot when someone wants to book.",
     )

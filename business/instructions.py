@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from business.config import WEEKDAYS, BusinessConfig
+from business.opening_hours import is_open, local_time, next_opening, spoken_moment
 
 
 def describe_hours(config: BusinessConfig) -> str:
@@ -24,7 +27,20 @@ def describe_services(config: BusinessConfig) -> str:
     )
 
 
-def build_instructions(config: BusinessConfig) -> str:
+def describe_now(config: BusinessConfig, now: datetime) -> str:
+    local = local_time(config, now)
+    said = f"It is now {local:%A, %B} {local.day}, {local:%Y}, {local:%H:%M} in {config.timezone}."
+    if is_open(config, now):
+        return f"{said} The business is open."
+    reopening = next_opening(config, now)
+    when = f" It opens again {spoken_moment(config, reopening, now)}." if reopening else ""
+    return (
+        f"{said} The business is closed now.{when} Say so, answer questions, offer to take a message and a "
+        "call-back at the next opening; a real emergency is still put through to a person."
+    )
+
+
+def build_instructions(config: BusinessConfig, now: datetime | None = None) -> str:
     parts = [
         f"You are the receptionist of {config.name}, a {config.business_type}. You answer its phone.",
         "You speak with callers on a phone line: keep every reply to one to three short sentences, "
@@ -37,8 +53,16 @@ def build_instructions(config: BusinessConfig) -> str:
     if config.closures:
         parts.append("Closed on: " + ", ".join(config.closures) + ".")
     parts.append(f"Services:\n{describe_services(config)}")
+    if now is not None:
+        parts.append(describe_now(config, now))
     parts.append(
-        "If the caller describes an emergency, say you are getting someone on the line right away."
+        "Booking: find free times with check_availability; before book_appointment, read the booking back "
+        "(service, day and time in words, the caller's name) and wait for a yes. Times are YYYY-MM-DDTHH:MM in "
+        "the business's local time. If a time is refused, offer the alternatives the tool gives."
+    )
+    parts.append(
+        "If the caller describes an emergency or asks for a person, call escalate_to_human. "
+        "When the caller has nothing more, say goodbye and call end_call."
     )
     if config.custom_instructions.strip():
         parts.append(f"Instructions from the business owner:\n{config.custom_instructions.strip()}")

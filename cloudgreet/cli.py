@@ -23,8 +23,24 @@ def _settings():  # noqa: ANN202
         problems = "\n".join(f"  {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
         typer.secho(f"The configuration is not valid:\n{problems}", fg="red", err=True)
         raise typer.Exit(2) from None
+    problem = _database_url_problem(settings.database_url)
+    if problem:
+        typer.secho(f"The configuration is not valid:\n  DATABASE_URL: {problem}", fg="red", err=True)
+        raise typer.Exit(2)
     configure_logging(settings)
     return settings
+
+
+def _database_url_problem(url: str) -> str | None:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        make_url(url).get_dialect()
+    except (ArgumentError, NoSuchModuleError, ValueError) as error:
+        # The URL itself is not repeated: it may hold a password.
+        return f"not a database URL ({error}); expected e.g. sqlite:///data/cloudgreet.db or postgresql://user:password@host/db"
+    return None
 
 
 @app.command()
@@ -46,6 +62,9 @@ def dev(
     for name, port in ports.model_dump().items():
         if not 0 < port < 65536:
             raise typer.BadParameter(f"{port} is not a TCP port", param_hint=f"--{name.replace('_', '-')}-port")
+    used = [port for name, port in ports.model_dump().items() if name != "fake_llm" or fake_llm]
+    if len(set(used)) != len(used):
+        raise typer.BadParameter(f"each service needs a port of its own, got {sorted(used)}", param_hint="the port options")
     raise typer.Exit(DevStack(ports, data_dir=data_dir, fake_llm=fake_llm).run())
 
 
@@ -102,7 +121,7 @@ def simulate(
 ) -> None:
     """Place one simulated call against a running stack and print the conversation as it happens."""
     from simulator.call_script import CallScript, load_call_script
-    from simulator.simulate_client import SimulatorUnavailable, run_simulated_call
+    from simulator.simulate_client import SimulatorRequestFailed, SimulatorUnavailable, run_simulated_call
 
     if scenario and lines:
         raise typer.BadParameter("give caller lines or --scenario, not both")
@@ -117,7 +136,10 @@ def simulate(
     try:
         call = asyncio.run(run_simulated_call(simulator_url, script, typer.echo, timeout))
     except SimulatorUnavailable as error:
-        typer.secho(f"{error}\nIs the stack running? Start it with: cloudgreet dev", fg="red", err=True)
+        typer.secho(f"{error}\nStart the stack with `cloudgreet dev`, or point --simulator-url at a running simulator.", fg="red", err=True)
+        raise typer.Exit(1) from None
+    except SimulatorRequestFailed as error:
+        typer.secho(f"the call was not placed: {error}", fg="red", err=True)
         raise typer.Exit(1) from None
     if output_json:
         typer.echo(json.dumps(call, indent=2))
@@ -136,10 +158,14 @@ def simulator(
     caller_pause_seconds: Annotated[float, typer.Option(min=0)] = 0.6,
 ) -> None:
     """Run the Telnyx simulator on its own (`cloudgreet dev` starts one for you)."""
-    from simulator.telnyx_simulator import run_simulator
+    from simulator.telnyx_simulator import run_simulator, signing_key_from_b64
 
     if not signing_key:
         raise typer.BadParameter("set SIMULATOR_SIGNING_KEY or --signing-key (see `cloudgreet keys`)", param_hint="--signing-key")
+    try:
+        signing_key_from_b64(signing_key)
+    except ValueError as error:
+        raise typer.BadParameter(f"{error} (see `cloudgreet keys`)", param_hint="--signing-key") from None
     run_simulator(host, port, webhook_url, signing_key, speech_seconds_per_char, caller_pause_seconds)
 
 
@@ -161,6 +187,26 @@ def keys() -> None:
 
     seed, public = generate_signing_key()
     typer.echo(f"SIMULATOR_SIGNING_KEY={seed}\nTELNYX_PUBLIC_KEY={public}")
+
+
+bench_app = typer.Typer(help="Benchmarks against a private stack on free ports.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, add_help_option=False)
+def turns(ctx: typer.Context) -> None:
+    """Per-turn orchestration latency and history events per turn (options: `cloudgreet bench turns --help`)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # benchmarks/ is not an installed package
+    from benchmarks.turn_latency import main
+
+    raise typer.Exit(main(ctx.args))
+
+
+from cloudgreet.calls_cli import calls_app  # noqa: E402  (registered here, defined in its own module)
+
+app.add_typer(calls_app, name="calls")
 
 
 if __name__ == "__main__":

@@ -13,13 +13,14 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import BaseModel
 
-from workflows.call import SEARCH_ATTRIBUTES
+from workflows.call_options import SEARCH_ATTRIBUTES
 
 
 class DevStackPorts(BaseModel):
@@ -100,23 +101,41 @@ class ChildProcesses:
 
 
 class DevStack:
-    def __init__(self, ports: DevStackPorts, *, data_dir: Path, fake_llm: bool) -> None:
+    def __init__(
+        self,
+        ports: DevStackPorts,
+        *,
+        data_dir: Path,
+        fake_llm: bool,
+        speech_seconds_per_char: float | None = None,
+        caller_pause_seconds: float | None = None,
+    ) -> None:
         self.ports = ports
         self.data_dir = data_dir
         self.fake_llm = fake_llm
+        # The simulator's own defaults when None.
+        self.speech_seconds_per_char = speech_seconds_per_char
+        self.caller_pause_seconds = caller_pause_seconds
         self.children = ChildProcesses()
 
     def run(self) -> int:
+        _interrupt_on_termination()
         try:
             self._start()
         except DevStackError as error:
             print(f"cloudgreet dev: {error}", file=sys.stderr)
-            self.children.stop_all()
+            self._stop_children()
             return 1
         except KeyboardInterrupt:
-            self.children.stop_all()
+            self._stop_children()
             return 130
         return self._supervise()
+
+    def _stop_children(self) -> None:
+        # A second Ctrl-C must not cut the shutdown short and leave children running;
+        # stop_all is bounded anyway (grace period, then SIGKILL).
+        _ignore_interrupts()
+        self.children.stop_all()
 
     def _start(self) -> None:
         from database.migrate import upgrade_database
@@ -138,11 +157,12 @@ class DevStack:
         upgrade_database(env["DATABASE_URL"])
         python = [sys.executable, "-m", "cloudgreet.cli"]
         api_url = f"http://127.0.0.1:{self.ports.api}"
-        simulator = self.children.start(
-            "simulator",
-            [*python, "simulator", "--port", str(self.ports.simulator), "--webhook-url", f"{api_url}/api/telnyx/voice-handler"],
-            {**env, "SIMULATOR_SIGNING_KEY": seed},
-        )
+        simulator_command = [*python, "simulator", "--port", str(self.ports.simulator), "--webhook-url", f"{api_url}/api/telnyx/voice-handler"]
+        if self.speech_seconds_per_char is not None:
+            simulator_command += ["--speech-seconds-per-char", str(self.speech_seconds_per_char)]
+        if self.caller_pause_seconds is not None:
+            simulator_command += ["--caller-pause-seconds", str(self.caller_pause_seconds)]
+        simulator = self.children.start("simulator", simulator_command, {**env, "SIMULATOR_SIGNING_KEY": seed})
         if self.fake_llm:
             self.children.start("fake-openai", [*python, "fake-openai", "--port", str(self.ports.fake_llm)], env)
         self.children.start("worker", [*python, "worker"], env)
@@ -210,5 +230,28 @@ class DevStack:
             print("\nstopping ...", flush=True)
             return 0
         finally:
-            self.children.stop_all()
+            self._stop_children()
             print("stopped.", flush=True)
+
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _interrupt_on_termination() -> None:
+    """`kill`, a closed terminal or `docker stop` stop the stack like Ctrl-C does. By default
+    SIGTERM and SIGHUP end this process at once, and its children, which run in sessions of
+    their own, would be left running (holding the ports and the databases)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    for stop_signal in _STOP_SIGNALS[1:]:
+        signal.signal(stop_signal, interrupt)
+
+
+def _ignore_interrupts() -> None:
+    if threading.current_thread() is threading.main_thread():
+        for stop_signal in _STOP_SIGNALS:
+            signal.signal(stop_signal, signal.SIG_IGN)

@@ -11,7 +11,7 @@ import base64
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DATA_DIR = Path("data")
@@ -43,9 +43,26 @@ class Settings(BaseSettings):
     # One attempt of the LLM must produce its first sentence within this, or it is retried.
     llm_first_sentence_timeout_seconds: float = Field(default=2.0, alias="LLM_FIRST_SENTENCE_TIMEOUT_SECONDS", gt=0)
     # All attempts of the LLM at one caller turn; past it the offline responder answers the turn.
-    turn_deadline_seconds: float = Field(default=8.0, alias="TURN_DEADLINE_SECONDS", gt=0)
+    turn_deadline_seconds: float = Field(default=7.0, alias="TURN_DEADLINE_SECONDS", gt=0)
+    # How long an on-call number rings before the next one is tried.
+    transfer_ring_seconds: int = Field(default=20, alias="TRANSFER_RING_SECONDS", gt=0, le=120)
+    callback_max_attempts: int = Field(default=3, alias="CALLBACK_MAX_ATTEMPTS", ge=1, le=10)
+    callback_retry_minutes: float = Field(default=30, alias="CALLBACK_RETRY_MINUTES", gt=0)
     log_format: str = Field(default="console", alias="LOG_FORMAT")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+
+    # Operations (issue 5): the admin pages and API, health checks, metrics, cost estimates.
+    admin_api_key: SecretStr | None = Field(default=None, alias="ADMIN_API_KEY")
+    health_check_timeout_seconds: float = Field(default=2.0, alias="HEALTH_CHECK_TIMEOUT_SECONDS", gt=0, le=30)
+    # The worker serves Prometheus metrics (its own and the Temporal SDK's) on this port; unset: none.
+    metrics_port: int | None = Field(default=None, alias="METRICS_PORT", ge=1, le=65535)
+    telnyx_price_per_minute_usd: float = Field(default=0.01, alias="TELNYX_PRICE_PER_MINUTE_USD", ge=0)
+    llm_price_per_million_prompt_tokens_usd: float = Field(
+        default=0.15, alias="LLM_PRICE_PER_MILLION_PROMPT_TOKENS_USD", ge=0
+    )
+    llm_price_per_million_completion_tokens_usd: float = Field(
+        default=0.60, alias="LLM_PRICE_PER_MILLION_COMPLETION_TOKENS_USD", ge=0
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -67,6 +84,17 @@ class Settings(BaseSettings):
             raise ValueError("TELNYX_PUBLIC_KEY must be base64 (copy it from the Telnyx portal)") from None
         if len(raw) != 32:
             raise ValueError(f"TELNYX_PUBLIC_KEY must decode to 32 bytes (an Ed25519 key), not {len(raw)}")
+        return value
+
+    @field_validator("admin_api_key", mode="before")
+    @classmethod
+    def _long_admin_key(cls, value: object) -> object:
+        if value is None or value == "":
+            return None
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+        if len(raw) < 16:
+            # The key guards every business's calls and configuration: no short passwords.
+            raise ValueError(f"ADMIN_API_KEY must be at least 16 characters, not {len(raw)} (try: openssl rand -hex 24)")
         return value
 
     @field_validator("log_format")

@@ -8,16 +8,21 @@ from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import Runtime
 
 from cloudgreet.settings import Settings
-from workflows.call import SEARCH_ATTRIBUTES
+from workflows.call_options import SEARCH_ATTRIBUTES
 
 log = logging.getLogger(__name__)
 
 
-async def connect_temporal(settings: Settings) -> Client:
+async def connect_temporal(settings: Settings, runtime: Runtime | None = None) -> Client:
+    # A runtime of its own carries the worker's Temporal SDK metrics (cloudgreet.metrics.serve_worker_metrics).
     return await Client.connect(
-        settings.temporal_address, namespace=settings.temporal_namespace, data_converter=pydantic_data_converter
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        data_converter=pydantic_data_converter,
+        runtime=runtime,
     )
 
 

@@ -60,6 +60,7 @@ class ConversationTurn(SQLModel, table=True):
     )
     brain: str | None = Field(default=None, description="Agent turns: 'llm' or 'offline'")
     interrupted: bool = False
+    tool_calls: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"))
 
 
 class ErrorLog(SQLModel, table=True):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -70,6 +70,16 @@ class CallScript(BaseModel):
     # None keeps the simulator's setting.
     caller_pause_seconds: float | None = Field(default=None, ge=0)
     misbehaviour: Misbehaviour = Field(default_factory=Misbehaviour)
+    # Escalation: who picks up when our app transfers this call to a number (a number not
+    # listed answers), how long an unanswered phone rings before Telnyx gives up (at most
+    # the command's timeout_secs), and how long the caller talks to the human it was
+    # transferred to before hanging up.
+    on_call_answers: dict[str, Literal["answer", "no_answer", "busy"]] = Field(default_factory=dict)
+    ring_seconds: float = Field(default=0.3, ge=0)
+    transfer_talk_seconds: float = Field(default=0.3, ge=0)
+    # For a call our app dials (expect_outbound_call): who answers it. "human" is the
+    # scripted person saying `lines`; "voicemail" records what the agent says.
+    callee: Literal["human", "voicemail", "no_answer", "busy"] = "human"
 
     @field_validator("lines", mode="before")
     @classmethod

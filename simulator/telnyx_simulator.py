@@ -7,6 +7,12 @@ person on the line from a `CallScript`. It also reproduces the faults of real tr
 (at-least-once, reordered and late webhooks, failing commands, calls that ended) because
 those are exactly what a durable call workflow must survive.
 
+Beyond the inbound call it plays the other legs our app creates: escalation transfers
+(`transfer`: a second leg in the same call session, answered, unanswered or busy as the
+call's script says), call-backs (`POST /v2/calls`, with answering-machine detection, picked
+up by a scripted person, a voicemail box, nobody, or a busy line) and SMS (`POST
+/v2/messages`, recorded, idempotent on the Idempotency-Key header).
+
 Everything of one simulator runs on one asyncio event loop. `TelnyxSimulatorServer` runs
 that loop (and uvicorn) in a background thread and offers thread-safe entry points to code
 running on another loop, such as a pytest-asyncio test.
@@ -38,6 +44,7 @@ import nacl.signing
 import uvicorn
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from simulator.call_script import CallerLine, CallScript, Misbehaviour
 
@@ -60,8 +67,14 @@ REQUIRED_PARAMS = {"speak": ("payload", "voice"), "transfer": ("to",)}
 INTERIM_SPACING_SECONDS = 0.02
 MAX_INTERIM_TRANSCRIPTS = 3
 FINAL_TRANSCRIPT_CONFIDENCE = 0.93
-# How long the remote phone rings before the person dialled by our app picks up.
+# How long the remote phone rings before the person dialled by our app picks up (never
+# longer than the call's ring time).
 OUTBOUND_PICKUP_SECONDS = 0.1
+# A voicemail box hangs up once the agent has been quiet this long.
+VOICEMAIL_SILENCE_SECONDS = 2.0
+# Answering-machine detection values that request it (anything but "disabled").
+AMD_DISABLED = (None, "", "disabled")
+SIP_HANGUP_CAUSES = {"normal_clearing": "200", "timeout": "487", "originator_cancel": "487", "user_busy": "486"}
 # With reorder_events, how long an event is held back waiting for one to swap with.
 REORDER_WINDOW_SECONDS = 0.05
 WEBHOOK_TIMEOUT_SECONDS = 10.0
@@ -90,7 +103,7 @@ class ConversationLine:
     `ended_at` is set when the sentence finished (or was cut off), so a viewer knows
     whether `interrupted` is final."""
 
-    speaker: Literal["caller", "agent"]
+    speaker: Literal["caller", "agent", "system"]
     text: str
     at: float
     interrupted: bool = False
@@ -121,6 +134,31 @@ class TurnTiming:
     first_speak_received_at: float | None = None
 
 
+@dataclass
+class TransferAttempt:
+    """One `transfer` command that took effect on a call: the new leg it rang and how that
+    went. `outcome` is "ringing" until settled, then "answered", "no_answer", "busy" or
+    "cancelled" (the caller or our app hung up while it rang)."""
+
+    to: str
+    command_id: str | None
+    outcome: Literal["ringing", "answered", "no_answer", "busy", "cancelled"]
+    leg_call_control_id: str
+    at: float
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    """One SMS our app sent through POST /v2/messages."""
+
+    from_number: str
+    to_number: str
+    text: str
+    at: float
+    idempotency_key: str | None
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+
 @dataclass(eq=False)
 class SimulatedCall:
     """The public record of one simulated call, filled in while the call runs.
@@ -142,6 +180,10 @@ class SimulatedCall:
     turn_timings: list[TurnTiming] = field(default_factory=list)
     hangup_source: str | None = None
     ended: asyncio.Event = field(default_factory=asyncio.Event)
+    transfers: list[TransferAttempt] = field(default_factory=list)
+    call_session_id: str = ""
+    # For the leg a transfer created: the call_control_id of the call transferred.
+    transferred_from: str | None = None
 
     async def wait_ended(self, timeout: float) -> SimulatedCall:
         """Wait until the call is over and its webhooks are delivered."""
@@ -168,6 +210,9 @@ class SimulatedCall:
             "commands": [asdict(command) for command in self.commands],
             "deliveries": [asdict(delivery) for delivery in self.deliveries],
             "turn_timings": [asdict(timing) for timing in self.turn_timings],
+            "transfers": [asdict(transfer) for transfer in self.transfers],
+            "call_session_id": self.call_session_id,
+            "transferred_from": self.transferred_from,
         }
 
     def summary(self) -> dict[str, Any]:
@@ -266,6 +311,23 @@ def _new_leg_id() -> str:
     return str(uuid.uuid1(node=secrets.randbits(48)))
 
 
+def _ring_seconds(body: dict[str, Any], script: CallScript) -> float:
+    """How long a dialled phone rings before Telnyx gives up: the script's ring time, cut
+    short by the command's timeout_secs."""
+    timeout = body.get("timeout_secs")
+    if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0:
+        return min(float(timeout), script.ring_seconds)
+    return script.ring_seconds
+
+
+def _amd_requested(body: dict[str, Any]) -> bool:
+    return body.get("answering_machine_detection") not in AMD_DISABLED
+
+
+def _first_number(to: Any) -> str:
+    return str(to[0]) if isinstance(to, list) and to else str(to)
+
+
 def _interim_prefixes(words: list[str]) -> list[str]:
     """Growing prefixes of the line, about one per three words, at most three."""
     count = min(MAX_INTERIM_TRANSCRIPTS, max(1, math.ceil(len(words) / 3)))
@@ -295,16 +357,30 @@ _CLOSE = None  # end-of-call marker in a call's outbox
 # --------------------------------------------------------------------------- one call
 
 
+AnswerBehaviour = Literal["answer", "voicemail", "no_answer", "busy"]
+
+
 class _CallLeg:
     """The network side of one call: the person on the line, the audio playing to them,
-    the webhooks about it and the commands it receives."""
+    the webhooks about it and the commands it receives.
 
-    def __init__(self, simulator: TelnyxSimulator, call: SimulatedCall, connection_id: str) -> None:
+    An incoming leg waits for our app to answer. An outgoing leg (a dial, or the second leg
+    of a transfer) rings and is picked up, or not, as `answer_behaviour` says.
+    """
+
+    def __init__(
+        self,
+        simulator: TelnyxSimulator,
+        call: SimulatedCall,
+        connection_id: str,
+        call_session_id: str | None = None,
+    ) -> None:
         self.sim = simulator
         self.call = call
         self.loop = asyncio.get_running_loop()
         self.call_leg_id = _new_leg_id()
-        self.call_session_id = _new_leg_id()
+        self.call_session_id = call_session_id or _new_leg_id()
+        call.call_session_id = self.call_session_id
         self.connection_id = connection_id
         self.start_time = _iso_now()
         self.end_time: str | None = None
@@ -323,7 +399,20 @@ class _CallLeg:
         self._changed = asyncio.Event()
         self._delivery: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []  # the person and the audio
+        self._person: asyncio.Task[None] | None = None
         self._guard: asyncio.TimerHandle | None = None
+        self.hangup_cause = "normal_clearing"
+        # Outgoing legs: who picks up, after how long it gives up ringing, whether our app
+        # asked for answering-machine detection.
+        self.answer_behaviour: AnswerBehaviour = "answer"
+        self.ring_seconds = call.script.ring_seconds
+        self.detect_machine = False
+        # Transfers: the legs this call was transferred to; on such a leg, the call it was
+        # transferred from and the attempt it answers; once answered, the two are bridged.
+        self.transfer_legs: list[_CallLeg] = []
+        self.transfer_parent: _CallLeg | None = None
+        self.transfer_attempt: TransferAttempt | None = None
+        self.bridged_to: _CallLeg | None = None
 
     @property
     def misbehaviour(self) -> Misbehaviour:
@@ -332,26 +421,29 @@ class _CallLeg:
     # ---- lifecycle
 
     def start(self) -> None:
-        """Ring: post call.initiated and start the caller, the audio and the deliveries."""
+        """Ring: post call.initiated and start the person, the audio and the deliveries."""
         self.post("call.initiated", self._initiated_payload())
         self._delivery = self.loop.create_task(self._deliver_events())
-        self._tasks = [self.loop.create_task(self._play_speeches()), self.loop.create_task(self._run_caller())]
+        self._person = self.loop.create_task(self._run_person())
+        self._tasks = [self.loop.create_task(self._play_speeches()), self._person]
         self._guard = self.loop.call_later(self.call.script.max_call_seconds, self.end_call, True)
-        if self.call.direction == "outgoing":
-            self.loop.call_later(OUTBOUND_PICKUP_SECONDS, self._pick_up)
 
     def _pick_up(self) -> None:
         if self.call.status == "ringing":
             self.call.status = "active"
             self.post("call.answered", self._answered_payload())
+            if self.playing is None and not self.speak_queue:
+                self.idle_since = self.loop.time()  # silence on the line starts now
             self._notify()
 
-    def end_call(self, by_person: bool) -> None:
-        """Hang up: by the person on the line (script end, guard) or by our app (command)."""
+    def end_call(self, by_person: bool, cause: str = "normal_clearing") -> None:
+        """Hang up: by the person on the line (script end, guard, busy) or by our app
+        (command) or Telnyx on its behalf (ring timeout, the other leg of a transfer)."""
         if self.call.status == "ended":
             return
         self.call.status = "ended"
         self.end_time = _iso_now()
+        self.hangup_cause = cause
         self.call.hangup_source = self._hangup_source(by_person)
         self._stop_background_work()
         self.post("call.hangup", self._hangup_payload())
@@ -360,6 +452,10 @@ class _CallLeg:
         self.outbox_closed = True
         self.outbox.put_nowait(_CLOSE)
         self._notify()
+        for leg in self.transfer_legs:  # a leg still ringing is cancelled, a bridged one ends
+            leg.end_call(False, "originator_cancel" if leg.call.status == "ringing" else "normal_clearing")
+        if self.transfer_parent is not None:
+            self.transfer_parent._transfer_leg_ended(self)
 
     def _hangup_source(self, by_person: bool) -> str:
         person_called_us = self.call.direction == "incoming"
@@ -446,11 +542,18 @@ class _CallLeg:
             },
             "calling_party_type": "pstn",
             "end_time": self.end_time,
-            "hangup_cause": "normal_clearing",
+            "hangup_cause": self.hangup_cause,
             "hangup_source": self.call.hangup_source,
-            "sip_hangup_cause": "200",
+            "sip_hangup_cause": SIP_HANGUP_CAUSES.get(self.hangup_cause, "200"),
             "start_time": self.start_time,
         }
+
+    def _bridged_payload(self) -> dict[str, Any]:
+        return self._ids() | self._numbers() | {"state": "bridged"}
+
+    def _machine_detection_payload(self, result: str) -> dict[str, Any]:
+        # The documented example lacks call_control_id; real deliveries carry it.
+        return self._ids() | self._numbers() | {"result": result}
 
     def _transcription_payload(self, transcript: str, is_final: bool) -> dict[str, Any]:
         confidence = FINAL_TRANSCRIPT_CONFIDENCE if is_final else None
@@ -569,6 +672,7 @@ class _CallLeg:
             "stop_transcription": self._stop_transcription,
             "stop_playback": self._stop_playback_command,
             "hangup": self._hang_up_command,
+            "transfer": self._transfer,
         }.get(action)
         if handler is not None:
             handler(body)
@@ -588,7 +692,84 @@ class _CallLeg:
         self.transcribing = False
 
     def _hang_up_command(self, body: dict[str, Any]) -> None:
-        self.end_call(by_person=False)
+        cancelling = self.call.direction == "outgoing" and self.call.status == "ringing"
+        self.end_call(by_person=False, cause="originator_cancel" if cancelling else "normal_clearing")
+
+    # ---- transfers (this leg is the call transferred; its transfer_legs ring the targets)
+
+    def _transfer(self, body: dict[str, Any]) -> None:
+        """Ring the target on a new leg of the same call session, as the script says."""
+        to = _first_number(body["to"])
+        script = CallScript(
+            from_number=str(body.get("from") or self.call.to_number),
+            to_number=to,
+            hang_up_at_end=False,
+            max_call_seconds=self.call.script.max_call_seconds,
+        )
+        call = SimulatedCall(
+            _new_call_control_id(), script, "outgoing", script.from_number, to,
+            transferred_from=self.call.call_control_id,
+        )
+        leg = self.sim._open_leg(call, self.connection_id, self.call_session_id)
+        leg.client_state = body.get("target_leg_client_state") or None
+        leg.answer_behaviour = self.call.script.on_call_answers.get(to, "answer")
+        leg.ring_seconds = _ring_seconds(body, self.call.script)
+        leg.transfer_parent = self
+        leg.transfer_attempt = TransferAttempt(to, body.get("command_id"), "ringing", call.call_control_id, time.time())
+        self.call.transfers.append(leg.transfer_attempt)
+        self.transfer_legs.append(leg)
+        leg.start()
+
+    def _ringing_transfers(self) -> int:
+        return sum(1 for leg in self.transfer_legs if leg.call.status == "ringing")
+
+    def _transfer_answered(self, leg: _CallLeg) -> None:
+        """The human picked up: bridge the caller to them; the caller stops its script,
+        talks for transfer_talk_seconds and hangs up."""
+        assert leg.transfer_attempt is not None
+        leg.transfer_attempt.outcome = "answered"
+        if self.call.status == "ended":
+            return
+        self.call.status = "active"
+        self.bridged_to, leg.bridged_to = leg, self
+        self._stop_playback(clear_queue=True)
+        if self._person is not None and self._person is not asyncio.current_task():
+            self._person.cancel()
+        now = time.time()
+        for line in self.call.conversation:
+            if line.speaker == "caller" and line.ended_at is None:
+                line.ended_at, line.interrupted = now, True
+        self._log_system(f"[transferred to {leg.call.to_number}, answered]")
+        self.post("call.bridged", self._bridged_payload())
+        leg.post("call.bridged", leg._bridged_payload())
+        self._tasks.append(self.loop.create_task(self._hang_up_after_talk()))
+        self._notify()
+
+    async def _hang_up_after_talk(self) -> None:
+        await asyncio.sleep(self.call.script.transfer_talk_seconds)
+        self.end_call(by_person=True)
+
+    def _transfer_leg_ended(self, leg: _CallLeg) -> None:
+        """A transfer leg hung up: a ringing one failed (the caller carries on with the
+        agent), a bridged one takes the caller's leg down with it."""
+        attempt = leg.transfer_attempt
+        assert attempt is not None
+        if attempt.outcome == "ringing":
+            outcome = {"timeout": "no_answer", "user_busy": "busy"}.get(leg.hangup_cause, "cancelled")
+            attempt.outcome = outcome
+            if self.call.status == "ended":
+                return
+            self._log_system(f"[transferred to {attempt.to}, {outcome.replace('_', ' ')}]")
+            # The caller heard ringing, not the agent: it waits for the agent to speak again.
+            self.agent_spoke_since_caller = False
+            self.first_agent_start_since_caller = None
+            self._notify()
+        elif self.bridged_to is leg:
+            self.end_call(by_person=False)
+
+    def _log_system(self, text: str) -> None:
+        now = time.time()
+        self.call.conversation.append(ConversationLine("system", text, now, ended_at=now))
 
     def _queue_speak(self, body: dict[str, Any]) -> None:
         if body.get("stop") in ("current", "all"):
@@ -653,6 +834,45 @@ class _CallLeg:
 
     # ---- the person on the line
 
+    async def _run_person(self) -> None:
+        if self.call.direction == "incoming":
+            await self._run_caller()
+            return
+        if not await self._ring():
+            return
+        if self.transfer_parent is not None:
+            self.transfer_parent._transfer_answered(self)  # a human, who talks until the caller leaves
+            return
+        machine = self.answer_behaviour == "voicemail"
+        if self.detect_machine:
+            result = "machine" if machine else "human"
+            self.post("call.machine.detection.ended", self._machine_detection_payload(result))
+        await (self._run_voicemail() if machine else self._run_caller())
+
+    async def _ring(self) -> bool:
+        """An outgoing leg rings: True once picked up, False if it ended unanswered."""
+        if self.answer_behaviour == "busy":
+            self.end_call(by_person=True, cause="user_busy")
+            return False
+        if self.answer_behaviour == "no_answer":
+            await asyncio.sleep(self.ring_seconds)
+            self.end_call(by_person=False, cause="timeout")
+            return False
+        await asyncio.sleep(min(OUTBOUND_PICKUP_SECONDS, self.ring_seconds))
+        self._pick_up()
+        return True
+
+    async def _run_voicemail(self) -> None:
+        """A voicemail box: records what the agent says (the conversation) and hangs up once
+        the agent has been quiet for a while (or our app hangs up, or the guard fires)."""
+        await self._wait_until(self._seconds_until_voicemail_gives_up)
+        self.end_call(by_person=True)
+
+    def _seconds_until_voicemail_gives_up(self) -> float | None:
+        if self.idle_since is None:
+            return None
+        return self.idle_since + self.sim.voicemail_silence_seconds - self.loop.time()
+
     async def _run_caller(self) -> None:
         for index, line in enumerate(self.call.script.lines):
             await self._wait_for_my_turn(line)
@@ -677,7 +897,12 @@ class _CallLeg:
             await self._wait_for_change(remaining)
 
     def _can_hear(self, needs_transcription: bool) -> bool:
-        return self.call.status == "active" and (self.transcribing or not needs_transcription)
+        # While a transfer rings, the caller hears ringback and waits.
+        return (
+            self.call.status == "active"
+            and (self.transcribing or not needs_transcription)
+            and self._ringing_transfers() == 0
+        )
 
     def _seconds_until_reply_heard(self, needs_transcription: bool) -> float | None:
         """The person talks once the agent has said something and then fell silent."""
@@ -730,6 +955,7 @@ class TelnyxSimulator:
         caller_pause_seconds: float = 0.4,
         max_delivery_attempts: int = 5,
         connection_id: str = DEFAULT_CONNECTION_ID,
+        voicemail_silence_seconds: float = VOICEMAIL_SILENCE_SECONDS,
     ) -> None:
         self.webhook_url = webhook_url
         self.signing_key = signing_key
@@ -737,10 +963,17 @@ class TelnyxSimulator:
         self.caller_pause_seconds = caller_pause_seconds
         self.max_delivery_attempts = max(1, max_delivery_attempts)
         self.connection_id = connection_id
+        self.voicemail_silence_seconds = voicemail_silence_seconds
         self.calls: dict[str, SimulatedCall] = {}
         self.commands: list[ReceivedCommand] = []  # every command, unknown calls included
+        self.messages: list[SentMessage] = []  # every SMS sent, in order, once per Idempotency-Key
         self._legs: dict[str, _CallLeg] = {}
-        self._outbound_scripts: dict[str, CallScript] = {}
+        self._outbound_scripts: dict[str, deque[CallScript]] = {}
+        self._dials: dict[str, _CallLeg] = {}  # by the dial's command_id
+        self._dialled: list[SimulatedCall] = []  # calls our app dialled, in order
+        self._claimed: set[str] = set()  # call_control_ids handed out by wait_for_outbound_call
+        self._dialled_changed = asyncio.Event()
+        self._messages_by_key: dict[str, tuple[SentMessage, dict[str, Any]]] = {}
         self._http: httpx.AsyncClient | None = None
 
     @property
@@ -754,11 +987,29 @@ class TelnyxSimulator:
         return call
 
     def expect_outbound_call(self, to_number: str, script: CallScript) -> None:
-        """Script the person who picks up when our app next dials `to_number`."""
-        self._outbound_scripts[to_number] = script
+        """Script who answers (script.callee) when our app dials `to_number`. Expectations
+        are used in order, one per dial; a dial with none left reaches a human without
+        lines, who listens to the agent and hangs up once it went quiet."""
+        self._outbound_scripts.setdefault(to_number, deque()).append(script)
 
-    def _open_leg(self, call: SimulatedCall, connection_id: str) -> _CallLeg:
-        leg = _CallLeg(self, call, connection_id)
+    async def wait_for_outbound_call(self, to_number: str, timeout: float) -> SimulatedCall:
+        """The next call our app dialled to `to_number` that no one has claimed yet."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            for call in self._dialled:
+                if call.to_number == to_number and call.call_control_id not in self._claimed:
+                    self._claimed.add(call.call_control_id)
+                    return call
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                raise TimeoutError(f"our app dialled no new call to {to_number} within {timeout} s")
+            try:
+                await asyncio.wait_for(self._dialled_changed.wait(), remaining)
+            except TimeoutError:
+                pass
+
+    def _open_leg(self, call: SimulatedCall, connection_id: str, call_session_id: str | None = None) -> _CallLeg:
+        leg = _CallLeg(self, call, connection_id, call_session_id)
         self.calls[call.call_control_id] = call
         self._legs[call.call_control_id] = leg
         return leg
@@ -785,25 +1036,41 @@ class TelnyxSimulator:
         return status, answer
 
     def dial(self, body: dict[str, Any], authorization: str | None) -> tuple[int, dict[str, Any]]:
-        """POST /v2/calls: our app calls a person (call-backs)."""
+        """POST /v2/calls: our app calls a person (call-backs). A dial repeated with the
+        same command_id answers the call the first one created."""
+        command_id = body.get("command_id")
         if not _authorized(authorization):
-            self._record(ReceivedCommand("dial", "", body.get("command_id"), body, time.time(), 401), None)
+            self._record(ReceivedCommand("dial", "", command_id, body, time.time(), 401), None)
             return 401, AUTH_FAILED
+        if command_id and command_id in self._dials:
+            leg = self._dials[command_id]
+            self._record(
+                ReceivedCommand("dial", leg.call.call_control_id, command_id, body, time.time(), 200, True), leg
+            )
+            return 200, {"data": self._dial_answer(leg)}
         missing = _missing(body, ("connection_id", "to", "from"))
         if missing:
-            self._record(ReceivedCommand("dial", "", body.get("command_id"), body, time.time(), 422), None)
+            self._record(ReceivedCommand("dial", "", command_id, body, time.time(), 422), None)
             return 422, _missing_param(missing)
         leg = self._start_outbound(body)
-        command_id = body.get("command_id")
+        if command_id:
+            self._dials[command_id] = leg
         self._record(ReceivedCommand("dial", leg.call.call_control_id, command_id, body, time.time(), 200), leg)
         return 200, {"data": self._dial_answer(leg)}
 
     def _start_outbound(self, body: dict[str, Any]) -> _CallLeg:
-        to_number = body["to"][0] if isinstance(body["to"], list) else str(body["to"])
-        script = self._outbound_scripts.pop(to_number, None) or CallScript()
+        to_number = _first_number(body["to"])
+        expected = self._outbound_scripts.get(to_number)
+        script = expected.popleft() if expected else CallScript()
         call = SimulatedCall(_new_call_control_id(), script, "outgoing", str(body["from"]), to_number)
         leg = self._open_leg(call, str(body["connection_id"]))
         leg.client_state = body.get("client_state") or None
+        leg.answer_behaviour = "answer" if script.callee == "human" else script.callee
+        leg.ring_seconds = _ring_seconds(body, script)
+        leg.detect_machine = _amd_requested(body)
+        self._dialled.append(call)
+        self._dialled_changed.set()
+        self._dialled_changed = asyncio.Event()
         leg.start()
         return leg
 
@@ -823,6 +1090,47 @@ class TelnyxSimulator:
         self.commands.append(command)
         if leg is not None:
             leg.call.commands.append(command)
+
+    # ---- Messaging API
+
+    def send_message(
+        self, body: dict[str, Any], authorization: str | None, idempotency_key: str | None
+    ) -> tuple[int, dict[str, Any]]:
+        """POST /v2/messages: our app sends an SMS. A repeated Idempotency-Key answers the
+        first message again and sends nothing."""
+        if not _authorized(authorization):
+            return 401, AUTH_FAILED
+        if idempotency_key and idempotency_key in self._messages_by_key:
+            return 200, self._messages_by_key[idempotency_key][1]
+        missing = _missing(body, ("to", "text"))
+        if missing:
+            return 422, _missing_param(missing)
+        message = SentMessage(
+            str(body.get("from") or ""), _first_number(body["to"]), str(body["text"]), time.time(), idempotency_key
+        )
+        answer = {"data": self._message_answer(message, body)}
+        self.messages.append(message)
+        if idempotency_key:
+            self._messages_by_key[idempotency_key] = (message, answer)
+        return 200, answer
+
+    @staticmethod
+    def _message_answer(message: SentMessage, body: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": message.id,
+            "record_type": "message",
+            "direction": "outbound",
+            "type": "SMS",
+            "messaging_profile_id": body.get("messaging_profile_id"),
+            "from": {"phone_number": message.from_number, "carrier": "", "line_type": ""},
+            "to": [{"phone_number": message.to_number, "status": "queued", "carrier": "", "line_type": ""}],
+            "text": message.text,
+            "media": [],
+            "encoding": "GSM-7",
+            "parts": 1,
+            "errors": [],
+            "received_at": datetime.fromtimestamp(message.at, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        }
 
     # ---- plumbing
 
@@ -850,6 +1158,15 @@ class TelnyxSimulator:
 # --------------------------------------------------------------------------- HTTP app
 
 
+class OutboundExpectation(BaseModel):
+    """Body of POST /simulator/outbound-expectations: who answers our app's next dial to a number."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    to_number: str
+    script: CallScript = Field(default_factory=CallScript)
+
+
 def create_simulator_app(simulator: TelnyxSimulator) -> FastAPI:
     """The Call Control API under /v2 plus the /simulator control API, on one app."""
 
@@ -875,6 +1192,33 @@ def create_simulator_app(simulator: TelnyxSimulator) -> FastAPI:
             return JSONResponse(telnyx_error("10015", "Bad Request", "The body must be a JSON object."), 400)
         status, answer = simulator.dial(body, request.headers.get("authorization"))
         return JSONResponse(answer, status)
+
+    @app.get("/v2/balance")
+    async def balance(request: Request) -> JSONResponse:
+        # The cheap authenticated GET that CloudGreet's health check makes, answered as Telnyx does.
+        if not _authorized(request.headers.get("authorization")):
+            return JSONResponse(AUTH_FAILED, 401)
+        return JSONResponse({"data": {"record_type": "balance", "balance": "100.00", "credit_limit": "0.00",
+                                      "available_credit": "100.00", "pending": "0.00", "currency": "USD"}})
+
+    @app.post("/v2/messages")
+    async def send_message(request: Request) -> JSONResponse:
+        body = await _command_body(request)
+        if body is None:
+            return JSONResponse(telnyx_error("10015", "Bad Request", "The body must be a JSON object."), 400)
+        status, answer = simulator.send_message(
+            body, request.headers.get("authorization"), request.headers.get("idempotency-key")
+        )
+        return JSONResponse(answer, status)
+
+    @app.post("/simulator/outbound-expectations", status_code=201)
+    async def expect_outbound_call(expectation: OutboundExpectation) -> dict[str, Any]:
+        simulator.expect_outbound_call(expectation.to_number, expectation.script)
+        return {"to_number": expectation.to_number, "pending": len(simulator._outbound_scripts[expectation.to_number])}
+
+    @app.get("/simulator/messages")
+    async def list_messages() -> list[dict[str, Any]]:
+        return [asdict(message) for message in simulator.messages]
 
     @app.post("/simulator/calls", status_code=201)
     async def place_call(script: CallScript) -> dict[str, str]:
@@ -1009,6 +1353,19 @@ class TelnyxSimulatorServer:
     def place_call(self, script: CallScript, timeout: float = 10.0) -> SimulatedCall:
         """Place a call from any thread (or event loop); returns once call.initiated is queued."""
         return self._runner.submit(self.simulator.place_call(script)).result(timeout)
+
+    def expect_outbound_call(self, to_number: str, script: CallScript, timeout: float = 10.0) -> None:
+        """From any thread: script who answers our app's next dial to `to_number`."""
+
+        async def expect() -> None:
+            self.simulator.expect_outbound_call(to_number, script)
+
+        self._runner.submit(expect()).result(timeout)
+
+    async def wait_for_outbound_call(self, to_number: str, timeout: float) -> SimulatedCall:
+        """Await, from another event loop, the next not yet claimed call our app dialled to
+        `to_number` (each call is handed out once)."""
+        return await self.run(self.simulator.wait_for_outbound_call(to_number, timeout))
 
     async def wait_ended(self, call: SimulatedCall, timeout: float) -> SimulatedCall:
         """Await, from another event loop, the end of a call (webhooks delivered)."""

@@ -26,9 +26,28 @@ from cloudgreet.dev_stack import temporal_cli, wait_for_port
 from database.migrate import upgrade_database
 from simulator.fake_openai import FakeOpenAIServer
 from simulator.telnyx_simulator import TelnyxSimulator, TelnyxSimulatorServer, generate_signing_key, signing_key_from_b64
-from workflows.call import SEARCH_ATTRIBUTES
+from workflows.call_options import SEARCH_ATTRIBUTES
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def always_open(database_url: str) -> None:
+    """The demo business, open around the clock, so a test's outcome never depends on the hour it runs."""
+    from datetime import time
+
+    from sqlmodel import Session, select
+
+    from business.config import WEEKDAYS, BusinessConfig, OpeningHours
+    from database.engine import get_engine
+    from database.models import Business
+
+    with Session(get_engine(database_url)) as session:
+        business = session.exec(select(Business).where(Business.phone_number == "+15555550100")).one()
+        config = BusinessConfig.model_validate(business.config)
+        config.hours = {day: OpeningHours(opens=time(0), closes=time(23, 59, 59)) for day in WEEKDAYS}
+        business.config = config.model_dump(mode="json")
+        session.add(business)
+        session.commit()
 
 
 def free_port() -> int:
@@ -45,6 +64,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not configured.startswith(("postgresql", "postgres")):
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'cloudgreet.db'}"
         upgrade_database(url)
+        always_open(url)
         yield url
         return
     server = make_url(configured.replace("postgres://", "postgresql://", 1)).set(drivername="postgresql")
@@ -54,6 +74,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         connection.execute(f'CREATE DATABASE "{name}"')
     url = server.set(drivername="postgresql+psycopg", database=name).render_as_string(hide_password=False)
     upgrade_database(url)
+    always_open(url)
     yield url
     from database.engine import get_engine
 
@@ -179,6 +200,8 @@ def stack(
             "OPENAI_API_KEY": "test-key",
             "OPENAI_BASE_URL": fake_llm.base_url,
             "OPENAI_MODEL": "fake-gpt",
+            # Room for a replacement worker to finish a reply whose worker was killed (tests/test_worker_crash.py).
+            "TURN_DEADLINE_SECONDS": "15",
             "PYTHONUNBUFFERED": "1",
         }
         python = [sys.executable, "-m", "cloudgreet.cli"]

@@ -95,8 +95,8 @@ async def test_barge_in_stops_the_agent_and_the_interruption_is_answered(stack):
                 "rules": [
                     FakeReplyRule(
                         contains="tell me everything",
-                        reply="We offer cleanings. We offer checkups. We offer whitening. "
-                        "We are open on weekdays. We are closed on weekends. We are on Main Street.",
+                        # About two seconds of speech: long enough to be talked over.
+                        reply=" ".join(f"Here is fact number {n} about our practice and its services." for n in range(1, 16)),
                     )
                 ]
             }

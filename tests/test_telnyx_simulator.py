@@ -224,10 +224,14 @@ class Receptionist:
 
 
 @asynccontextmanager
-async def phone_network(**receptionist_options: Any) -> AsyncIterator[tuple[TelnyxSimulatorServer, Receptionist]]:
+async def phone_network(
+    receptionist_class: type[Receptionist] = Receptionist,
+    simulator_options: dict[str, Any] | None = None,
+    **receptionist_options: Any,
+) -> AsyncIterator[tuple[TelnyxSimulatorServer, Receptionist]]:
     """A simulator and a receptionist, each served by uvicorn in its own thread."""
     seed, public_key = generate_signing_key()
-    receptionist = Receptionist(public_key, **receptionist_options)
+    receptionist = receptionist_class(public_key, **receptionist_options)
     receiver = UvicornThread(receptionist.app())
     await asyncio.to_thread(receiver.start)
     try:
@@ -236,6 +240,7 @@ async def phone_network(**receptionist_options: Any) -> AsyncIterator[tuple[Teln
             signing_key_from_b64(seed),
             speech_seconds_per_char=0.002,
             caller_pause_seconds=0.1,
+            **(simulator_options or {}),
         )
         server = TelnyxSimulatorServer(simulator)
         async with server:

@@ -161,11 +161,12 @@ async def test_unused_event_type_is_acknowledged_and_dropped(api, stack, call_id
     assert not await workflow_exists(stack, call_id)
 
 
-async def test_machine_detection_without_call_control_id_is_dropped_not_rejected(api, stack):
+async def test_a_used_event_without_call_control_id_is_rejected_naming_it(api, stack):
+    # The documentation's example of this event omits call_control_id; without it no call can be found.
     body = json.loads((REFERENCE / "call.machine.detection.ended.json").read_text())
     response = await post(api, stack, body)
-    assert response.status_code == 200
-    assert response.json()["status"] == "ignored"
+    assert response.status_code == 422
+    assert "call_control_id" in response.json()["detail"]
 
 
 async def test_huge_body_is_413(api, stack, call_id):

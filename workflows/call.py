@@ -3,7 +3,10 @@
 Webhooks arrive as `telnyx_event` signals, at least once and in any order; the signal handler
 only files them, and the run loop decides. Every decision that touches the outside world is
 an activity with a deterministic command id or idempotency key, so a crashed worker's call
-goes on elsewhere with nothing said twice.
+goes on elsewhere with nothing said or booked twice.
+
+The fallback ladder of a call: the LLM (3 attempts within the turn deadline), then the
+offline responder, then a person (escalation), then a promised call-back and a goodbye.
 """
 
 from __future__ import annotations
@@ -12,51 +15,52 @@ import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
-from temporalio.exceptions import ActivityError
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import ActivityError, CancelledError
+from temporalio.workflow import ActivityCancellationType, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.call_records import CallClosing, CallContext, CallOpening, CallRecords, ErrorRecord
+    from activities.appointments import (
+        AppointmentBook,
+        BookingRequest,
+        CancelRequest,
+        FreeTimesRequest,
+        MoveRequest,
+        ToolOutcome,
+    )
+    from activities.call_records import CallClosing, CallContext, CallOpening, CallRecords, ErrorRecord, TurnRecord
     from activities.caller_reply import CallerReplies, ReplyRequest, ReplyResult
-    from activities.telnyx_commands import CallCommand, CommandResult, SpeakCommand, TelnyxCommands
-    from workflows.call_messages import CallEvent, CallStart, CallState, CallSummary, Utterance
+    from activities.follow_ups import (
+        CallbackRequest,
+        EscalationOpening,
+        FollowUps,
+        PendingCallbacksQuery,
+        TransferAttempt,
+    )
+    from activities.telnyx_commands import (
+        CallCommand,
+        CommandResult,
+        SpeakCommand,
+        TelnyxCommands,
+        TextMessage,
+        TransferCommand,
+    )
+    from receptionist.emergencies import emergency_in
+    from receptionist.tools import ToolCall, ToolRound
+    from workflows.call_messages import (
+        CallbackOutcome,
+        CallEvent,
+        CallStart,
+        CallState,
+        CallSummary,
+        TransferLeg,
+        Utterance,
+        encode_client_state,
+    )
+    from workflows.call_options import *  # noqa: F403  (the timeouts and policies of a call)
+    from workflows.callback import CallbackPlan, CallbackWorkflow
 
-BUSINESS_SEARCH_ATTRIBUTE = SearchAttributeKey.for_keyword("CloudGreetBusiness")
-CALLER_SEARCH_ATTRIBUTE = SearchAttributeKey.for_keyword("CloudGreetCaller")
-STATUS_SEARCH_ATTRIBUTE = SearchAttributeKey.for_keyword("CloudGreetCallStatus")
-SEARCH_ATTRIBUTES = (BUSINESS_SEARCH_ATTRIBUTE, CALLER_SEARCH_ATTRIBUTE, STATUS_SEARCH_ATTRIBUTE)
-
-# Every timeout of a call, in one place.
-WAIT_FOR_CALL_INITIATED = timedelta(seconds=60)
-WAIT_FOR_ANSWERED = timedelta(seconds=20)
-CALLER_SILENCE_LIMIT = timedelta(minutes=5)
-TELNYX_COMMAND = dict(
-    start_to_close_timeout=timedelta(seconds=5),
-    retry_policy=RetryPolicy(
-        initial_interval=timedelta(milliseconds=200),
-        maximum_interval=timedelta(seconds=2),
-        maximum_attempts=6,
-        non_retryable_error_types=["TelnyxRejected"],
-    ),
-)
-RECORD_KEEPING = dict(
-    start_to_close_timeout=timedelta(seconds=15),
-    retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=10)),
-)
-# The LLM gets three attempts; a heartbeat every chunk means a dead worker is noticed in seconds.
-LLM_REPLY_RETRY = RetryPolicy(
-    initial_interval=timedelta(milliseconds=100),
-    backoff_coefficient=2,
-    maximum_attempts=3,
-    non_retryable_error_types=["TelnyxRejected"],
-)
-OFFLINE_REPLY_RETRY = RetryPolicy(
-    initial_interval=timedelta(milliseconds=200), maximum_attempts=5, non_retryable_error_types=["TelnyxRejected"]
-)
-REPLY_HEARTBEAT = timedelta(seconds=2)
-REPLY_ATTEMPT_LIMIT = timedelta(seconds=30)
-
-GREETING_STATE = "Z3JlZXRpbmc="  # base64("greeting"), echoed back by call.speak.ended
+LEG_OUTCOMES = {"timeout": "no_answer", "no_answer": "no_answer", "user_busy": "busy", "busy": "busy"}
 
 
 @workflow.defn
@@ -69,12 +73,20 @@ class CallWorkflow:
         self._caller_words: list[CallEvent] = []
         self._barge_in = False
         self._reply_running = False
-        self._speech_in_flight: set[str] = set()
-        self._speech_ended: set[str] = set()
-        self._stops = 0
-        self._errors = 0
+        self._speeches_sent = 0
+        self._speeches_ended = 0
+        self._bridged = False
+        self._machine_detection: str | None = None
+        self._leg_outcomes: dict[str, str] = {}
         self._context: CallContext | None = None
         self._state = CallState(call_control_id="", status="ringing")
+        self._counters: dict[str, int] = {}
+        self._llm_failed_turns = 0
+        self._requested_escalation: tuple[str, bool] | None = None
+        self._ending = False
+        self._transferred = False
+        self._tokens = [0, 0]
+        self._records: list[workflow.ActivityHandle] = []
 
     # --- what the outside world tells the call -------------------------------------------------
 
@@ -83,6 +95,9 @@ class CallWorkflow:
         if event.event_id in self._seen_event_ids:
             return  # Telnyx delivers at least once
         self._seen_event_ids.add(event.event_id)
+        if event.leg is not None:
+            self._file_transfer_leg_event(event.leg, event)
+            return
         kind = event.event_type
         if kind == "call.initiated":
             self._initiated = self._initiated or event
@@ -90,8 +105,12 @@ class CallWorkflow:
             self._answered = True
         elif kind == "call.hangup":
             self._hangup = self._hangup or event
-        elif kind == "call.speak.ended" and event.client_state:
-            self._speech_ended.add(event.client_state)
+        elif kind == "call.bridged":
+            self._bridged = True
+        elif kind == "call.machine.detection.ended":
+            self._machine_detection = self._machine_detection or event.detection_result or "human"
+        elif kind == "call.speak.ended":
+            self._speeches_ended += 1
         elif kind == "call.transcription" and (event.transcript or "").strip():
             if self._agent_speaking():
                 self._barge_in = True
@@ -102,61 +121,54 @@ class CallWorkflow:
                 event.model_copy(update={"transcript": f"(the caller pressed {event.digit} on the keypad)"})
             )
 
+    def _file_transfer_leg_event(self, leg: TransferLeg, event: CallEvent) -> None:
+        key = f"{leg.escalation}/{leg.attempt}"
+        if self._leg_outcomes.get(key) == "answered":
+            return  # the person answered; their hanging up later is the end of that conversation
+        if event.event_type in ("call.answered", "call.bridged"):
+            self._leg_outcomes[key] = "answered"
+        elif event.event_type == "call.hangup":
+            self._leg_outcomes[key] = LEG_OUTCOMES.get(event.hangup_cause or "", "failed")
+
     @workflow.query
     def state(self) -> CallState:
         self._state.agent_speaking = self._agent_speaking()
         return self._state
 
     def _agent_speaking(self) -> bool:
-        return self._reply_running or bool(self._speech_in_flight - self._speech_ended)
+        return self._reply_running or self._speeches_sent > self._speeches_ended
 
     # --- the call --------------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, start: CallStart) -> CallSummary:
         self._state.call_control_id = start.call_control_id
-        self._state.status = "ringing"
         arrived = await self._wait_until(
             lambda: self._initiated is not None or self._hangup is not None, WAIT_FOR_CALL_INITIATED
         )
         if not arrived or self._initiated is None:
             # A stray event for a call we never saw start, or a hang-up before it rang: nothing to answer.
             return self._summary("never_started")
-
         await self._open_call(self._initiated)
+        if self._initiated.direction == "outgoing":
+            return await self._keep_callback_promise()
+
         answered = await self._command(TelnyxCommands.answer_call, self._call_command("answer"))
         answered_in_time = not answered.call_ended and await self._wait_until(
             lambda: self._answered or self._hangup is not None, WAIT_FOR_ANSWERED
         )
         if not answered_in_time:
             return await self._finish("missed", outcome="abandoned")
-
         if self._hangup is None:
-            await self._set_status("in_progress")
-            await asyncio.gather(
-                self._greet(), self._command(TelnyxCommands.start_transcription, self._call_command("transcription"))
-            )
-
-        while self._hangup is None:
-            caller_spoke = await self._wait_until(
-                lambda: bool(self._caller_words) or self._barge_in or self._hangup is not None, CALLER_SILENCE_LIMIT
-            )
-            if not caller_spoke:
-                await self._command(TelnyxCommands.hang_up, self._call_command("hangup-silence"))
-                break
-            if self._hangup is not None:
-                break
-            if self._barge_in:
-                await self._stop_speaking()
-            if self._caller_words:
-                await self._answer_caller()
-
-        return await self._finish("ended", outcome="completed")
+            await self._begin_conversation(self._context.opening_words)
+            await self._converse()
+        return await self._finish("ended", outcome=self._state.outcome or "completed")
 
     async def _open_call(self, initiated: CallEvent) -> None:
         info = workflow.info()
         self._state.caller_number = initiated.caller_number
         self._state.dialed_number = initiated.dialed_number
+        callback = initiated.callback
         self._context = await workflow.execute_activity_method(
             CallRecords.open_call,
             CallOpening(
@@ -166,6 +178,8 @@ class CallWorkflow:
                 dialed_number=initiated.dialed_number,
                 direction=initiated.direction or "incoming",
                 started_at=workflow.now(),
+                callback_id=callback.callback_id if callback else None,
+                callback_workflow_id=callback.callback_workflow_id if callback else None,
             ),
             **RECORD_KEEPING,
         )
@@ -176,98 +190,477 @@ class CallWorkflow:
         workflow.upsert_search_attributes(
             [
                 BUSINESS_SEARCH_ATTRIBUTE.value_set(str(self._context.business_id)),
-                CALLER_SEARCH_ATTRIBUTE.value_set(initiated.caller_number or "unknown"),
+                CALLER_SEARCH_ATTRIBUTE.value_set(self._other_party() or "unknown"),
                 STATUS_SEARCH_ATTRIBUTE.value_set("answering"),
+                FALLBACK_SEARCH_ATTRIBUTE.value_set("llm"),
             ]
         )
+        if initiated.direction != "outgoing" and initiated.caller_number:
+            await self._fulfil_pending_callbacks(initiated.caller_number)
 
-    async def _greet(self) -> None:
-        assert self._context is not None
-        business = self._context.business
-        greeting = business.greeting_text()
-        self._speech_in_flight.add(GREETING_STATE)
-        await self._command(
-            TelnyxCommands.speak,
-            SpeakCommand(
-                **self._call_command("greeting").model_dump(),
-                text=greeting,
-                voice=business.voice,
-                language=business.language,
-                client_state=GREETING_STATE,
-            ),
+    def _other_party(self) -> str | None:
+        """The customer's number: the caller inbound, the one we dialled outbound."""
+        if self._initiated and self._initiated.direction == "outgoing":
+            return self._state.dialed_number
+        return self._state.caller_number
+
+    async def _fulfil_pending_callbacks(self, caller_number: str) -> None:
+        """The caller rang before we rang them: the call-backs they were promised are kept by this call."""
+        workflow_ids = await workflow.execute_activity_method(
+            FollowUps.claim_pending_callbacks,
+            PendingCallbacksQuery(business_id=self._context.business_id, caller_number=caller_number),
+            **RECORD_KEEPING,
         )
-        self._state.transcript.append(Utterance(speaker="agent", text=greeting))
+        for workflow_id in workflow_ids:
+            try:
+                await workflow.get_external_workflow_handle(workflow_id).signal(CallbackWorkflow.caller_called_in)
+            except Exception:  # noqa: BLE001  (a call-back that already finished needs no telling)
+                workflow.logger.info("call-back %s had already finished", workflow_id)
 
-    async def _answer_caller(self) -> None:
-        assert self._context is not None
+    async def _begin_conversation(self, opening_words: str) -> None:
+        await self._set_status("in_progress")
+        await asyncio.gather(
+            self._say(opening_words, "greeting"),
+            self._command(TelnyxCommands.start_transcription, self._call_command("transcription")),
+        )
+
+    async def _converse(self) -> None:
+        while self._hangup is None and not self._ending:
+            if self._transferred:
+                await self._wait_until(lambda: self._hangup is not None, TRANSFERRED_CALL_LIMIT)
+                return
+            caller_spoke = await self._wait_until(
+                lambda: bool(self._caller_words) or self._barge_in or self._hangup is not None, CALLER_SILENCE_LIMIT
+            )
+            if not caller_spoke:
+                await self._say("I haven't heard anything for a while, so I'll hang up now. Goodbye!", "silence")
+                self._ending = True
+                break
+            if self._hangup is not None:
+                break
+            if self._barge_in and not self._caller_words:
+                await self._stop_speaking()
+            if self._caller_words:
+                await self._caller_turn()
+        if self._ending and self._hangup is None:
+            await self._hang_up("goodbye")
+
+    # --- one caller turn -------------------------------------------------------------------------
+
+    async def _caller_turn(self) -> None:
         words, self._caller_words = self._caller_words, []
+        if self._barge_in:
+            await self._stop_speaking()
         caller_text = " ".join((w.transcript or "").strip() for w in words)
-        self._barge_in = False
         self._state.caller_turns += 1
-        request = ReplyRequest(
-            call_control_id=self._state.call_control_id,
-            workflow_id=workflow.info().workflow_id,
-            turn_index=self._state.caller_turns,
-            caller_text=caller_text,
-            history=list(self._state.transcript),
-            business=self._context.business,
-            brain=self._context.brain,
-            caller_words_received_at=words[-1].received_at,
-        )
+        turn = self._state.caller_turns
+        history = list(self._state.transcript)
         self._state.transcript.append(Utterance(speaker="caller", text=caller_text))
-        result = await self._reply(request, LLM_REPLY_RETRY if request.brain == "llm" else OFFLINE_REPLY_RETRY)
-        if result is None and request.brain == "llm" and self._hangup is None and not self._barge_in:
-            result = await self._reply(request.model_copy(update={"brain": "offline"}), OFFLINE_REPLY_RETRY)
-        if result is not None:
-            self._speech_in_flight.update(result.sentence_states)
-            self._state.transcript.append(Utterance(speaker="agent", text=result.text))
-            if result.call_ended:
-                self._note_call_ended()
 
-    async def _reply(self, request: ReplyRequest, retry_policy: RetryPolicy) -> ReplyResult | None:
-        """Runs one reply; a barge-in or hang-up cancels it. None when it did not complete."""
+        if phrase := emergency_in(self._context.business, caller_text):
+            # The safety net: no LLM needed to know that "I smell gas" goes to a person.
+            said = "That sounds like an emergency. I'm getting someone on the line for you right now."
+            await self._say(said, f"turn-{turn}/emergency")
+            self._record_turn(turn, caller_text, said, None, "safety_net", False, [])
+            self._state.transcript.append(Utterance(speaker="agent", text=said))
+            await self._escalate(f"emergency: {phrase}", emergency=True)
+            return
+
+        rounds: list[ToolRound] = []
+        spoken: list[str] = []
+        first = None
+        for round_index in range(MAX_TOOL_ROUNDS + 1):
+            request = ReplyRequest(
+                call_control_id=self._state.call_control_id,
+                workflow_id=workflow.info().workflow_id,
+                turn_index=turn,
+                round_index=round_index,
+                caller_text=caller_text,
+                history=history,
+                rounds=rounds,
+                business=self._context.business,
+                brain=self._context.brain,
+                now=workflow.now(),
+                caller_words_received_at=words[-1].received_at,
+            )
+            result = await self._reply_with_fallback(request)
+            if result is None:
+                break
+            first = first or result
+            if result.text:
+                spoken.append(result.text)
+            if result.interrupted or not result.tool_calls or round_index == MAX_TOOL_ROUNDS:
+                break
+            results = [await self._run_tool(call, f"turn-{turn}/round-{round_index}/tool-{k}", k) for k, call in enumerate(result.tool_calls)]
+            rounds.append(ToolRound(said=result.text, calls=result.tool_calls, results=results))
+            if self._requested_escalation or self._ending:
+                break
+        agent_text = " ".join(spoken)
+        self._state.transcript.append(Utterance(speaker="agent", text=agent_text, interrupted=bool(first and first.interrupted)))
+        self._record_turn(
+            turn,
+            caller_text,
+            agent_text,
+            first.first_speak_latency_ms if first else None,
+            first.brain if first else "none",
+            bool(first and first.interrupted),
+            [c.model_dump() | {"result": r} for rnd in rounds for c, r in zip(rnd.calls, rnd.results, strict=True)],
+        )
+        if self._requested_escalation:
+            reason, emergency = self._requested_escalation
+            self._requested_escalation = None
+            await self._escalate(reason, emergency=emergency)
+        elif self._llm_failed_turns >= LLM_FAILED_TURNS_BEFORE_ESCALATION:
+            self._llm_failed_turns = 0
+            await self._escalate("the assistant is unavailable", emergency=False)
+
+    async def _reply_with_fallback(self, request: ReplyRequest) -> ReplyResult | None:
+        if request.brain == "llm":
+            result = await self._reply(request, LLM_REPLY_RETRY, timedelta(seconds=self._context.turn_deadline_seconds))
+            if result is not None:
+                if request.round_index == 0:
+                    self._llm_failed_turns = 0
+                return result
+            if self._barge_in or self._hangup is not None:
+                return None
+            if request.round_index == 0:
+                self._llm_failed_turns += 1
+            await self._climb_ladder("offline")
+            request = request.model_copy(update={"brain": "offline"})
+        return await self._reply(request, OFFLINE_REPLY_RETRY, None)
+
+    async def _reply(self, request: ReplyRequest, retry_policy, deadline: timedelta | None) -> ReplyResult | None:  # noqa: ANN001
+        """Runs one reply; a barge-in or hang-up cancels it. None when it produced nothing."""
         self._reply_running = True
         reply = workflow.start_activity_method(
             CallerReplies.reply_to_caller,
             request,
             start_to_close_timeout=REPLY_ATTEMPT_LIMIT,
-            schedule_to_close_timeout=timedelta(seconds=self._context.turn_deadline_seconds) if self._context else None,
+            schedule_to_close_timeout=deadline,
             heartbeat_timeout=REPLY_HEARTBEAT,
             retry_policy=retry_policy,
+            # Wait for the activity to stop, so its last words are known and nothing follows the stop.
+            cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         )
         try:
             await workflow.wait_condition(lambda: reply.done() or self._barge_in or self._hangup is not None)
             if not reply.done():
-                reply.cancel()  # the activity records what the caller heard before the interruption
-                return None
-            return reply.result()
-        except ActivityError as error:
-            await self._record_error(f"reply.{request.brain}", error)
+                reply.cancel()
+            result = await reply
+        except (ActivityError, CancelledError, asyncio.CancelledError) as error:
+            if isinstance(error, ActivityError) and not isinstance(error.cause, CancelledError):
+                await self._record_error(f"reply.{request.brain}", error)
             return None
         finally:
             self._reply_running = False
+        self._speeches_sent += result.sentences_spoken
+        self._tokens[0] += result.prompt_tokens
+        self._tokens[1] += result.completion_tokens
+        if result.call_ended:
+            self._note_call_ended()
+        return result
+
+    # --- tools -----------------------------------------------------------------------------------
+
+    async def _run_tool(self, call: ToolCall, key: str, position: int) -> str:
+        if position >= MAX_TOOL_CALLS_PER_ROUND:
+            return f"Refused: at most {MAX_TOOL_CALLS_PER_ROUND} actions at a time. Do one thing at a time."
+        arguments = call.parsed_arguments()
+        common = dict(
+            business_id=self._context.business_id,
+            business=self._context.business,
+            call_id=self._state.call_control_id,
+            caller_number=self._other_party(),
+            now=workflow.now(),
+        )
+        text = lambda name: str(arguments.get(name) or "").strip()  # noqa: E731
+        if call.name == "check_availability":
+            outcome = await self._tool(AppointmentBook.find_free_times, FreeTimesRequest(**common, service=text("service"), day=text("day") or None))
+        elif call.name == "book_appointment":
+            outcome = await self._tool(
+                AppointmentBook.book_appointment,
+                BookingRequest(
+                    **common,
+                    idempotency_key=f"{workflow.info().workflow_id}/{key}",
+                    service=text("service"),
+                    start=text("start"),
+                    caller_name=text("caller_name") or None,
+                ),
+            )
+            if outcome.ok:
+                self._state.outcome = "booked"
+                await self._confirm_by_text(outcome, key)
+        elif call.name == "move_appointment":
+            outcome = await self._tool(AppointmentBook.move_appointment, MoveRequest(**common, current_start=text("current_start") or None, new_start=text("new_start")))
+        elif call.name == "cancel_appointment":
+            outcome = await self._tool(AppointmentBook.cancel_appointment, CancelRequest(**common, start=text("start") or None))
+        elif call.name == "escalate_to_human":
+            self._requested_escalation = (text("reason") or "the caller asked for a person", bool(arguments.get("emergency")))
+            return "Transferring the caller to a person now."
+        elif call.name == "take_message":
+            when = await self._schedule_callback(text("reason") or "message", text("message") or None, urgent=False, caller_name=text("caller_name") or None)
+            self._state.outcome = self._state.outcome or "message"
+            return f"Message taken. A call-back is scheduled for {when}."
+        elif call.name == "end_call":
+            self._ending = True
+            return "Ending the call."
+        else:
+            return f"Unknown tool {call.name!r}."
+        return outcome.message
+
+    async def _tool(self, activity_method, request) -> ToolOutcome:  # noqa: ANN001
+        try:
+            return await workflow.execute_activity_method(activity_method, request, **TOOL_ACTIVITY)
+        except ActivityError as error:
+            await self._record_error("tool", error)
+            return ToolOutcome(ok=False, message="Sorry, I couldn't do that just now.")
+
+    async def _confirm_by_text(self, outcome: ToolOutcome, key: str) -> None:
+        business = self._context.business
+        caller = self._other_party()
+        if not (business.sms_from_number and caller):
+            return
+        message = TextMessage(
+            idempotency_key=f"{workflow.info().workflow_id}/{key}/sms",
+            from_number=business.sms_from_number,
+            to=caller,
+            text=f"{business.name}: {outcome.message} Reply or call us to change it.",
+        )
+        try:
+            await workflow.execute_activity_method(TelnyxCommands.send_text_message, message, **TELNYX_COMMAND)
+        except ActivityError as error:
+            await self._record_error("telnyx.sms", error)
+
+    # --- escalation and call-backs -------------------------------------------------------------
+
+    async def _escalate(self, reason: str, *, emergency: bool) -> None:
+        await self._climb_ladder("escalation")
+        numbers = self._context.business.on_call_numbers
+        if not numbers:
+            await self._promise_callback(reason, urgent=True, nobody_answered=False)
+            return
+        escalation = self._next("escalation")
+        escalation_id = await workflow.execute_activity_method(
+            FollowUps.open_escalation,
+            EscalationOpening(
+                idempotency_key=f"{workflow.info().workflow_id}/escalation-{escalation}",
+                business_id=self._context.business_id,
+                call_id=self._state.call_control_id,
+                reason=reason,
+            ),
+            **RECORD_KEEPING,
+        )
+        await self._say("Please hold while I connect you.", f"escalation-{escalation}/hold")
+        ring = self._context.transfer_ring_seconds
+        for attempt, number in enumerate(numbers, start=1):
+            if self._hangup is not None:
+                break
+            key = f"{escalation}/{attempt}"
+            leg = TransferLeg(parent_call_control_id=self._state.call_control_id, escalation=escalation, attempt=attempt)
+            transfer = TransferCommand(
+                **self._call_command(f"escalation-{escalation}/transfer-{attempt}").model_dump(),
+                to=number,
+                ring_timeout_seconds=ring,
+                target_leg_client_state=encode_client_state(leg),
+            )
+            sent = await self._command(TelnyxCommands.transfer_call, transfer)
+            if not sent.call_ended:
+                await self._wait_until(
+                    lambda: key in self._leg_outcomes or self._bridged or self._hangup is not None,
+                    timedelta(seconds=ring) + TRANSFER_ANSWER_MARGIN,
+                )
+            outcome = "answered" if self._bridged else self._leg_outcomes.get(key) or ("caller_hung_up" if self._hangup else "no_answer")
+            await workflow.execute_activity_method(
+                FollowUps.record_transfer_attempt,
+                TransferAttempt(escalation_id=escalation_id, attempt=attempt, number=number, outcome=outcome, at=workflow.now()),
+                **RECORD_KEEPING,
+            )
+            if outcome == "answered":
+                await workflow.execute_activity_method(FollowUps.close_escalation, args=[escalation_id, "connected"], **RECORD_KEEPING)
+                self._transferred = True
+                self._state.outcome = "escalated"
+                await self._set_status("transferred")
+                return
+        await workflow.execute_activity_method(
+            FollowUps.close_escalation, args=[escalation_id, "nobody_answered" if self._hangup is None else "caller_hung_up"], **RECORD_KEEPING
+        )
+        if self._hangup is None:
+            await self._promise_callback(reason, urgent=True, nobody_answered=True)
+
+    async def _promise_callback(self, reason: str, *, urgent: bool, nobody_answered: bool) -> None:
+        """The last rung: take a message, promise a call-back that a durable workflow keeps, say goodbye."""
+        await self._climb_ladder("callback_promise")
+        sorry = "I'm sorry, nobody could take your call right now." if nobody_answered else "I'm sorry, I can't put you through right now."
+        await self._say(f"{sorry} Please tell me briefly what it's about, and we'll call you back.", f"promise-{self._next('promise')}/ask")
+        await self._wait_until(lambda: bool(self._caller_words) or self._hangup is not None, WAIT_FOR_MESSAGE)
+        words, self._caller_words = self._caller_words, []
+        message = " ".join((w.transcript or "").strip() for w in words) or None
+        when = await self._schedule_callback(reason, message, urgent=urgent)
+        self._state.outcome = "message"
+        if self._hangup is None:
+            await self._say(f"Thank you. We'll call you back {when}. Goodbye!", f"promise-{self._counters['promise']}/goodbye")
+            self._ending = True
+
+    async def _schedule_callback(self, reason: str, message: str | None, *, urgent: bool, caller_name: str | None = None) -> str:
+        number = self._next("callback")
+        callback_workflow_id = f"callback-{self._state.call_control_id}-{number}"
+        scheduled = await workflow.execute_activity_method(
+            FollowUps.schedule_callback,
+            CallbackRequest(
+                idempotency_key=f"{workflow.info().workflow_id}/callback-{number}",
+                business_id=self._context.business_id,
+                business=self._context.business,
+                call_id=self._state.call_control_id,
+                caller_number=self._other_party() or "",
+                caller_name=caller_name,
+                reason=reason,
+                message=message,
+                urgent=urgent,
+                now=workflow.now(),
+                workflow_id=callback_workflow_id,
+            ),
+            **RECORD_KEEPING,
+        )
+        await workflow.start_child_workflow(
+            CallbackWorkflow.run,
+            CallbackPlan(
+                callback_id=scheduled.callback_id,
+                caller_number=self._other_party() or "",
+                from_number=scheduled.from_number,
+                due_at=scheduled.due_at,
+                max_attempts=scheduled.max_attempts,
+                retry_spacing_seconds=scheduled.retry_spacing_seconds,
+                ring_seconds=scheduled.ring_seconds,
+            ),
+            id=callback_workflow_id,
+            # The promise outlives this call.
+            parent_close_policy=ParentClosePolicy.ABANDON,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+        business = self._context.business
+        if urgent and business.owner_number and business.sms_from_number:
+            try:
+                await workflow.execute_activity_method(
+                    TelnyxCommands.send_text_message,
+                    TextMessage(
+                        idempotency_key=f"{callback_workflow_id}/owner-sms",
+                        from_number=business.sms_from_number,
+                        to=business.owner_number,
+                        text=f"Urgent call-back for {self._other_party()}: {reason}. {message or ''}".strip(),
+                    ),
+                    **TELNYX_COMMAND,
+                )
+            except ActivityError as error:
+                await self._record_error("telnyx.sms", error)
+        return scheduled.spoken_when
+
+    async def _keep_callback_promise(self) -> CallSummary:
+        """An outbound call dialled by a `CallbackWorkflow`: talk if a person answers, leave a message if a machine does."""
+        callback = self._context.callback
+        self._state.status = "dialing"
+        answered = await self._wait_until(lambda: self._answered or self._hangup is not None, WAIT_FOR_OUTBOUND_ANSWER)
+        if not answered or not self._answered:
+            return await self._report_callback("no_answer", self._finish("missed", outcome="no_answer"))
+        await self._wait_until(lambda: self._machine_detection is not None or self._hangup is not None, WAIT_FOR_MACHINE_DETECTION)
+        name = self._context.business.name
+        if self._machine_detection == "machine":
+            number = self._context.business.phone_number or "our usual number"
+            await self._set_status("voicemail")
+            await self._say(f"Hello, this is {name} returning your call. Please call us back at {number}. Thank you!", "voicemail")
+            await self._wait_until(lambda: self._speeches_ended >= self._speeches_sent or self._hangup is not None, WAIT_FOR_VOICEMAIL_PLAYBACK)
+            if self._hangup is None:
+                await self._hang_up("voicemail-done")
+            self._state.outcome = "voicemail"
+            return await self._report_callback("voicemail", self._finish("ended", outcome="voicemail"))
+        about = f" about {callback.reason}" if callback and callback.reason else ""
+        await self._begin_conversation(f"Hello, this is {name} returning your call{about}. How can I help?")
+        await self._converse()
+        return await self._report_callback("answered", self._finish("ended", outcome=self._state.outcome or "completed"))
+
+    async def _report_callback(self, outcome: str, finishing) -> CallSummary:  # noqa: ANN001
+        summary = await finishing
+        callback = self._context.callback
+        if callback and callback.callback_workflow_id:
+            try:
+                await workflow.get_external_workflow_handle(callback.callback_workflow_id).signal(
+                    CallbackWorkflow.call_outcome,
+                    CallbackOutcome(outcome=outcome, call_control_id=self._state.call_control_id),
+                )
+            except Exception:  # noqa: BLE001  (the call-back workflow gave up waiting; the record stands)
+                workflow.logger.warning("could not report %s to %s", outcome, callback.callback_workflow_id)
+        return summary
+
+    # --- helpers ---------------------------------------------------------------------------------
+
+    def _next(self, counter: str) -> int:
+        self._counters[counter] = self._counters.get(counter, 0) + 1
+        return self._counters[counter]
+
+    async def _say(self, text: str, step: str) -> None:
+        business = self._context.business
+        self._speeches_sent += 1
+        await self._command(
+            TelnyxCommands.speak,
+            SpeakCommand(**self._call_command(step).model_dump(), text=text, voice=business.voice, language=business.language),
+        )
+        if step == "greeting":
+            self._state.transcript.append(Utterance(speaker="agent", text=text))
 
     async def _stop_speaking(self) -> None:
         self._barge_in = False
-        self._stops += 1
-        # Telnyx drops the queued sentences with the playing one, so none of them is in flight now.
-        self._speech_in_flight.clear()
-        await self._command(TelnyxCommands.stop_speaking, self._call_command(f"stop-{self._stops}"))
+        # Telnyx drops the queued sentences with the playing one: nothing of ours is playing now.
+        self._speeches_ended = self._speeches_sent
+        await self._command(TelnyxCommands.stop_speaking, self._call_command(f"stop-{self._next('stop')}"))
 
-    # --- helpers -----------------------------------------------------------------------------------
+    async def _hang_up(self, step: str) -> None:
+        await self._command(TelnyxCommands.hang_up, self._call_command(f"hangup-{step}"))
+        await self._wait_until(lambda: self._hangup is not None, WAIT_FOR_HANGUP)
+
+    async def _climb_ladder(self, level: str) -> None:
+        order = ("llm", "offline", "escalation", "callback_promise")
+        if order.index(level) <= order.index(self._state.fallback_level):
+            return
+        self._state.fallback_level = level
+        workflow.upsert_search_attributes([FALLBACK_SEARCH_ATTRIBUTE.value_set(level)])
+        await workflow.execute_activity_method(
+            FollowUps.set_fallback_level, args=[self._state.call_control_id, level], **RECORD_KEEPING
+        )
+
+    def _record_turn(self, turn: int, caller_text: str, agent_text: str, latency: float | None, brain: str, interrupted: bool, tools: list[dict]) -> None:
+        # Not awaited: the next caller turn need not wait for the database.
+        self._records.append(
+            workflow.start_activity_method(
+                CallRecords.record_turn,
+                TurnRecord(
+                    call_id=self._state.call_control_id,
+                    turn_index=turn,
+                    caller_text=caller_text,
+                    agent_text=agent_text,
+                    reply_latency_ms=latency,
+                    brain=brain,
+                    interrupted=interrupted,
+                    tool_calls=tools,
+                ),
+                **RECORD_KEEPING,
+            )
+        )
 
     async def _finish(self, status: str, *, outcome: str) -> CallSummary:
         self._state.status = status
-        hangup_cause = self._hangup.hangup_cause if self._hangup else None
+        self._state.outcome = outcome
         workflow.upsert_search_attributes([STATUS_SEARCH_ATTRIBUTE.value_set(status)])
+        await asyncio.gather(*self._records)
         await workflow.execute_activity_method(
             CallRecords.close_call,
             CallClosing(
                 call_control_id=self._state.call_control_id,
                 status=status,
-                hangup_cause=hangup_cause,
+                hangup_cause=self._hangup.hangup_cause if self._hangup else None,
                 ended_at=workflow.now(),
                 outcome=outcome,
+                fallback_level=self._state.fallback_level,
+                llm_prompt_tokens=self._tokens[0],
+                llm_completion_tokens=self._tokens[1],
             ),
             **RECORD_KEEPING,
         )
@@ -279,6 +672,8 @@ class CallWorkflow:
             status=status,
             caller_turns=self._state.caller_turns,
             hangup_cause=self._hangup.hangup_cause if self._hangup else None,
+            outcome=self._state.outcome,
+            fallback_level=self._state.fallback_level,
         )
 
     async def _set_status(self, status: str) -> None:
@@ -291,7 +686,7 @@ class CallWorkflow:
     def _call_command(self, step: str) -> CallCommand:
         return CallCommand(call_control_id=self._state.call_control_id, command_id=f"{workflow.info().workflow_id}/{step}")
 
-    async def _command(self, activity_method, command: CallCommand) -> CommandResult:  # noqa: ANN001
+    async def _command(self, activity_method, command) -> CommandResult:  # noqa: ANN001
         try:
             result = await workflow.execute_activity_method(activity_method, command, **TELNYX_COMMAND)
         except ActivityError as error:
@@ -313,16 +708,20 @@ class CallWorkflow:
             )
 
     async def _record_error(self, source: str, error: ActivityError) -> None:
-        self._errors += 1
         cause = error.cause or error
         await workflow.execute_activity_method(
             CallRecords.record_error,
             ErrorRecord(
-                key=f"{workflow.info().workflow_id}/error-{self._errors}",
+                key=f"{workflow.info().workflow_id}/error-{self._next('error')}",
                 call_control_id=self._state.call_control_id,
                 source=source,
                 message=str(cause),
-                context={"turn": self._state.caller_turns, "status": self._state.status},
+                context={
+                    "turn": self._state.caller_turns,
+                    "status": self._state.status,
+                    "fallback_level": self._state.fallback_level,
+                    "error_type": getattr(cause, "type", None) or type(cause).__name__,
+                },
             ),
             **RECORD_KEEPING,
         )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+
 from pydantic import BaseModel, Field
 
 # The Telnyx event types the call workflow acts on; the API acknowledges and drops the rest.
@@ -13,8 +16,44 @@ USED_EVENT_TYPES = frozenset(
         "call.speak.ended",
         "call.dtmf.received",
         "call.hangup",
+        "call.bridged",
+        "call.machine.detection.ended",
     }
 )
+CLIENT_STATE_PREFIX = "cloudgreet"
+
+
+class TransferLeg(BaseModel):
+    """Tags the second leg of an escalation transfer, so its events reach the caller's call."""
+
+    parent_call_control_id: str
+    escalation: int
+    attempt: int
+
+
+class CallbackDial(BaseModel):
+    """Tags an outbound call made to keep a call-back promise."""
+
+    callback_id: int
+    callback_workflow_id: str
+
+
+def encode_client_state(tag: TransferLeg | CallbackDial) -> str:
+    kind = "leg" if isinstance(tag, TransferLeg) else "callback"
+    return base64.b64encode(f"{CLIENT_STATE_PREFIX}|{kind}|{tag.model_dump_json()}".encode()).decode()
+
+
+def decode_client_state(value: str | None) -> TransferLeg | CallbackDial | None:
+    """Our own tags back from Telnyx's echo; anything else (or garbage) is no tag."""
+    if not value:
+        return None
+    try:
+        prefix, kind, body = base64.b64decode(value, validate=True).decode().split("|", 2)
+        if prefix != CLIENT_STATE_PREFIX:
+            return None
+        return TransferLeg.model_validate_json(body) if kind == "leg" else CallbackDial.model_validate_json(body)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
 
 
 def call_workflow_id(call_control_id: str) -> str:
@@ -38,6 +77,9 @@ class CallEvent(BaseModel):
     digit: str | None = None
     hangup_cause: str | None = None
     status: str | None = None
+    detection_result: str | None = Field(default=None, description="call.machine.detection.ended: human or machine")
+    leg: TransferLeg | None = None
+    callback: CallbackDial | None = None
 
 
 class CallStart(BaseModel):
@@ -61,6 +103,8 @@ class CallState(BaseModel):
     dialed_number: str | None = None
     brain: str | None = None
     caller_turns: int = 0
+    fallback_level: str = "llm"
+    outcome: str | None = None
     agent_speaking: bool = False
     transcript: list[Utterance] = Field(default_factory=list)
 
@@ -70,3 +114,12 @@ class CallSummary(BaseModel):
     status: str
     caller_turns: int
     hangup_cause: str | None = None
+    outcome: str | None = None
+    fallback_level: str = "llm"
+
+
+class CallbackOutcome(BaseModel):
+    """What became of an outbound call-back call: answered, voicemail, no_answer or failed."""
+
+    outcome: str
+    call_control_id: str

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-25 08:12:26.091884
+Create Date: 2026-11-25 08:18:25.258214
 """
 from alembic import op
 import sqlalchemy as sa
@@ -110,9 +110,15 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('callback_id', sa.Integer(), nullable=True))
         batch_op.create_index(batch_op.f('ix_calls_outcome'), ['outcome'], unique=False)
 
+    with op.batch_alter_table('conversation_history', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('tool_calls', sa.JSON(), server_default='[]', nullable=False))
+
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('conversation_history', schema=None) as batch_op:
+        batch_op.drop_column('tool_calls')
+
     with op.batch_alter_table('calls', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_calls_outcome'))
         batch_op.drop_column('callback_id')

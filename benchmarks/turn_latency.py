@@ -1,0 +1,313 @@
+"""Per-turn orchestration latency and Temporal history size of CloudGreet calls.
+
+    python -m benchmarks.turn_latency [--calls N ...] [--turns T] [--json out.json] [--keep-data]
+    cloudgreet bench turns [same options]
+
+It starts the stack of `cloudgreet dev --fake-llm` (Temporal dev server, Telnyx simulator, fake
+OpenAI, worker, API: real processes, via `DevStack`) on free ports with a temporary data dir,
+places one warm-up call (not counted), then for each --calls N (default: 1, then 50) places N
+calls of T caller turns at once through the simulator's control API and waits until all ended.
+
+Orchestration latency of one caller turn =
+      (simulator received the reply's first `speak` command - simulator sent the final
+       `call.transcription` webhook of the turn)              [TurnTiming of the simulator]
+    - (fake LLM stamped the reply's first sentence - fake LLM received the request)
+                                                              [/_fake/requests log]
+i.e. the silence the caller hears minus the part only the model is responsible for. What remains
+is CloudGreet's own path: webhook verification and signal-with-start in the API, the Temporal
+server, the workflow task, scheduling the reply activity, building and sending the LLM request,
+sentence splitting and the speak command. The fake answers at once by default, but subtracting its
+time keeps the number meaningful when it is told to be slow (PUT /_fake/behaviour) or is loaded.
+The LLM request of a turn is found by the caller's line, which is unique per call and turn.
+
+History events per caller turn = (events of a finished T-turn call - events of a finished call
+with no caller turn) / T, from `fetch_history()`; the event types of one turn are listed too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+
+from cloudgreet.dev_stack import ChildProcesses, DevStack, DevStackError, DevStackPorts, wait_for_port
+from workflows.call_messages import call_workflow_id
+
+SPEECH_SECONDS_PER_CHAR = 0.005  # fast, but still a realistic shape of a conversation
+CALLER_PAUSE_SECONDS = 0.3
+TARGET_P50_MS, TARGET_P99_MS = 30.0, 100.0
+
+
+# --------------------------------------------------------------------------- the stack
+
+
+@dataclass
+class _LoggedChildren(ChildProcesses):
+    """Every child's output goes to <data>/logs/<name>.log, so the terminal shows only progress."""
+
+    log_dir: Path | None = None
+
+    def start(self, name, command, env, log_dir=None):  # noqa: ANN001, ANN201
+        return super().start(name, command, env, log_dir or self.log_dir)
+
+
+class BenchStack(DevStack):
+    def __init__(self, data_dir: Path) -> None:
+        free = {name: _free_port() for name in DevStackPorts.model_fields}
+        super().__init__(DevStackPorts(**free), data_dir=data_dir, fake_llm=True,
+                         speech_seconds_per_char=SPEECH_SECONDS_PER_CHAR, caller_pause_seconds=CALLER_PAUSE_SECONDS)
+        self.children = _LoggedChildren(log_dir=data_dir / "logs")
+        self.simulator_url = f"http://127.0.0.1:{self.ports.simulator}"
+        self.fake_llm_url = f"http://127.0.0.1:{self.ports.fake_llm}"
+
+    def start(self) -> None:
+        os.environ.pop("DATABASE_URL", None)  # a temporary SQLite, never the developer's database
+        self._start()
+        wait_for_port(self.ports.fake_llm, timeout=30, name="the fake OpenAI server")
+
+    def _announce(self, env: dict[str, str]) -> None:
+        print(f"stack is up (logs: {self.data_dir / 'logs'})", flush=True)
+
+    def check_alive(self) -> None:
+        if exited := self.children.first_exited():
+            raise DevStackError(f"{exited[0]} exited with code {exited[1]} (log: {self.data_dir / 'logs'})")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+# --------------------------------------------------------------------------- calls
+
+
+def caller_line(label: str, turn: int) -> str:
+    return f"Turn {turn} of call {label}: what about cleanings?"
+
+
+async def place_calls(http: httpx.AsyncClient, labels: list[str], turns: int) -> list[str]:
+    async def place(label: str) -> str:
+        script = {"lines": [caller_line(label, t) for t in range(1, turns + 1)], "max_call_seconds": 60 + 10 * turns}
+        response = await http.post("/simulator/calls", json=script)
+        response.raise_for_status()
+        return response.json()["call_control_id"]
+
+    return list(await asyncio.gather(*(place(label) for label in labels)))
+
+
+async def wait_finished(http: httpx.AsyncClient, stack: BenchStack, ids: list[str], timeout: float) -> list[dict]:
+    """Waits until every call ended (webhooks delivered), printing progress; returns the call records."""
+    deadline, shown = time.monotonic() + timeout, -1
+    while True:
+        stack.check_alive()
+        finished = sum(c["finished"] for c in (await http.get("/simulator/calls")).json() if c["call_control_id"] in ids)
+        if finished != shown and len(ids) > 1:
+            print(f"  calls finished {finished}/{len(ids)}", flush=True)
+            shown = finished
+        if finished == len(ids):
+            return [(await http.get(f"/simulator/calls/{call_id}")).json() for call_id in ids]
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"only {finished} of {len(ids)} calls ended within {timeout:.0f}s (logs: {stack.data_dir / 'logs'})")
+        await asyncio.sleep(0.5)
+
+
+def turn_latencies(calls: list[dict], llm_requests: list[dict]) -> dict:
+    """Orchestration, raw and LLM milliseconds of every caller turn of `calls`."""
+    by_line: dict[str, list[dict]] = {}
+    for request in llm_requests:
+        users = [m.get("content") for m in request.get("messages") or [] if m.get("role") == "user"]
+        if users and isinstance(users[-1], str):
+            by_line.setdefault(users[-1], []).append(request)
+    raw, llm, orchestration, missing, retried = [], [], [], 0, 0
+    for call in calls:
+        for timing in call["turn_timings"]:
+            line = call["script"]["lines"][timing["line_index"]]["text"]
+            spoken = [r for r in by_line.get(line, []) if r.get("first_sentence_at")]
+            retried += len(by_line.get(line, [])) > 1
+            if timing["first_speak_received_at"] is None or not spoken:
+                missing += 1
+                continue
+            request = spoken[-1]  # the attempt whose sentence was spoken
+            raw.append((timing["first_speak_received_at"] - timing["final_transcript_sent_at"]) * 1000)
+            llm.append((request["first_sentence_at"] - request["received_at"]) * 1000)
+            orchestration.append(raw[-1] - llm[-1])
+        missing += len(call["script"]["lines"]) - len(call["turn_timings"])
+    return {"orchestration_ms": orchestration, "raw_ms": raw, "llm_ms": llm, "missing_turns": missing,
+            "turns_with_llm_retries": retried}
+
+
+def percentiles(values: list[float]) -> dict:
+    """Nearest-rank percentiles: p99 of fewer than 100 values is the maximum."""
+    ordered = sorted(values)
+    rank = lambda p: ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]  # noqa: E731
+    if not ordered:
+        return {"count": 0}
+    return {"p50": rank(50), "p90": rank(90), "p99": rank(99), "max": ordered[-1], "count": len(ordered)}
+
+
+# --------------------------------------------------------------------------- history
+
+
+def _event_name(event) -> str:  # noqa: ANN001
+    name = "".join(w.capitalize() for w in EventType.Name(event.event_type).removeprefix("EVENT_TYPE_").split("_"))
+    if event.HasField("activity_task_scheduled_event_attributes"):
+        return f"{name}({event.activity_task_scheduled_event_attributes.activity_type.name})"
+    if event.HasField("workflow_execution_signaled_event_attributes"):
+        signal_event = _signal_event(event)
+        kind = signal_event.get("event_type", "?")
+        if kind == "call.transcription":
+            kind += " final" if signal_event.get("is_final") else " interim"
+        return f"{name}({kind})"
+    return name
+
+
+def _signal_event(event) -> dict:  # noqa: ANN001
+    try:
+        return json.loads(event.workflow_execution_signaled_event_attributes.input.payloads[0].data)
+    except (IndexError, ValueError):
+        return {}
+
+
+async def finished_history(temporal: Client, call_control_id: str) -> list:
+    handle = temporal.get_workflow_handle(call_workflow_id(call_control_id))
+    await asyncio.wait_for(handle.result(), 60)
+    return list((await handle.fetch_history()).events)
+
+
+def one_turn(events: list, line: str, next_line: str | None) -> list[str]:
+    """Event names from the caller's first words of `line` to those of the next line (or the hang-up)."""
+    def starts(event, text: str | None) -> bool:  # noqa: ANN001
+        data = _signal_event(event) if event.HasField("workflow_execution_signaled_event_attributes") else {}
+        if text is None:
+            return data.get("event_type") == "call.hangup"
+        words = (data.get("transcript") or "").split()
+        return bool(words) and text.split()[: len(words)] == words
+
+    begin = next(i for i, e in enumerate(events) if starts(e, line))
+    end = next(i for i, e in enumerate(events) if i > begin and starts(e, next_line))
+    return [_event_name(e) for e in events[begin:end]]
+
+
+# --------------------------------------------------------------------------- the run
+
+
+async def measure(stack: BenchStack, concurrency: list[int], turns: int) -> dict:
+    temporal = await Client.connect(f"127.0.0.1:{stack.ports.temporal}")
+    async with httpx.AsyncClient(base_url=stack.simulator_url, timeout=30) as http:
+        print("warm-up call (not counted) and a call with no caller turn ...", flush=True)
+        warm_up = (await place_calls(http, ["warmup"], turns))[0]
+        await wait_finished(http, stack, [warm_up], 120)
+        zero = (await http.post("/simulator/calls", json={"lines": []})).json()["call_control_id"]
+        await wait_finished(http, stack, [zero], 60)
+        warm_events, zero_events = await finished_history(temporal, warm_up), await finished_history(temporal, zero)
+        history = {
+            "events_zero_turn_call": len(zero_events),
+            "events_warm_up_call": len(warm_events),
+            "events_per_turn": (len(warm_events) - len(zero_events)) / turns,
+            "one_turn_event_types": one_turn(warm_events, caller_line("warmup", min(2, turns)),
+                                             caller_line("warmup", 3) if turns >= 3 else None),
+        }
+        behaviour = (await http.get(f"{stack.fake_llm_url}/_fake/behaviour")).json()
+        runs = []
+        for n in concurrency:
+            await http.delete(f"{stack.fake_llm_url}/_fake/requests")
+            started = time.monotonic()
+            ids = await place_calls(http, [f"{n}x-{i}" for i in range(1, n + 1)], turns)
+            print(f"{n} concurrent call(s) of {turns} turns placed", flush=True)
+            calls = await wait_finished(http, stack, ids, 90 + 15 * turns)
+            wall = time.monotonic() - started
+            requests = (await http.get(f"{stack.fake_llm_url}/_fake/requests")).json()
+            result = {"calls": n, "turns_per_call": turns, "wall_seconds": wall, **turn_latencies(calls, requests)}
+            counts = [len(events) for events in await asyncio.gather(*(finished_history(temporal, i) for i in ids))]
+            result["history_events_per_turn"] = [(c - len(zero_events)) / turns for c in counts]
+            runs.append(result)
+    return {"settings": {"speech_seconds_per_char": SPEECH_SECONDS_PER_CHAR, "caller_pause_seconds": CALLER_PAUSE_SECONDS,
+                         "fake_llm_behaviour": behaviour, "cpus": os.cpu_count()},
+            "runs": runs, "history": history}
+
+
+def print_report(report: dict) -> None:
+    print("\nOrchestration latency per caller turn, ms (first speak - final transcript - fake LLM time to first sentence)")
+    print(f"{'calls':>5} {'turns':>5} {'p50':>8} {'p90':>8} {'p99':>8} {'max':>8} {'count':>6} | {'raw p50':>8} {'LLM p50':>8} {'missing':>7} {'ev/turn':>8}")
+    for run in report["runs"]:
+        o, raw, llm = (percentiles(run[k]) for k in ("orchestration_ms", "raw_ms", "llm_ms"))
+        ev = run["history_events_per_turn"]
+        cells = [f"{o.get(k, float('nan')):8.1f}" for k in ("p50", "p90", "p99", "max")]
+        print(f"{run['calls']:>5} {run['turns_per_call']:>5} {' '.join(cells)} {o['count']:>6} | "
+              f"{raw.get('p50', float('nan')):8.1f} {llm.get('p50', float('nan')):8.1f} {run['missing_turns']:>7} "
+              f"{sum(ev) / max(len(ev), 1):8.1f}")
+        if run["calls"] >= 50 and o["count"]:
+            met = o["p50"] <= TARGET_P50_MS and o["p99"] <= TARGET_P99_MS
+            print(f"      targets with {run['calls']} calls: p50 <= {TARGET_P50_MS:.0f} ms and p99 <= {TARGET_P99_MS:.0f} ms: "
+                  f"{'MET' if met else 'NOT MET'}")
+    h = report["history"]
+    print(f"\nTemporal history events per caller turn: {h['events_per_turn']:.1f} "
+          f"(warm-up call {h['events_warm_up_call']} events, call with no caller turn {h['events_zero_turn_call']})")
+    print(f"One turn ({len(h['one_turn_event_types'])} events):")
+    for name, count in Counter(h["one_turn_event_types"]).most_common():
+        print(f"  {count:3d} x {name}")
+
+
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM stops the stack like Ctrl-C does
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="turn_latency", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--calls", type=int, action="append", help="concurrent calls of one run; repeatable (default: 1 and 50)")
+    parser.add_argument("--turns", type=int, default=5, help="caller turns per call (default 5)")
+    parser.add_argument("--json", type=Path, help="write every number to this file")
+    parser.add_argument("--keep-data", action="store_true", help="keep the temporary data dir (databases, logs)")
+    args = parser.parse_args(argv)
+    if args.turns < 1 or any(n < 1 for n in args.calls or []):
+        parser.error("--calls and --turns must be at least 1")
+    data_dir = Path(tempfile.mkdtemp(prefix="cloudgreet-bench-"))
+    stack, failed = BenchStack(data_dir), True
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        print(f"starting the stack in {data_dir} ...", flush=True)
+        try:
+            stack.start()
+        except DevStackError as error:
+            print(f"turn_latency: the stack did not start: {error} (logs: {data_dir / 'logs'})", file=sys.stderr)
+            return 1
+        report = asyncio.run(measure(stack, args.calls or [1, 50], args.turns))
+        print_report(report)
+        if args.json:
+            args.json.write_text(json.dumps(report, indent=2))
+            print(f"\nall numbers written to {args.json}")
+        failed = False
+        return 0
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    except (DevStackError, TimeoutError, httpx.HTTPError) as error:
+        print(f"turn_latency: {error}", file=sys.stderr)
+        return 1
+    finally:
+        print("stopping the stack ...", flush=True)
+        stack.children.stop_all()
+        if failed or args.keep_data:
+            print(f"data and logs kept in {data_dir}")
+        else:
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

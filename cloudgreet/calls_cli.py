@@ -1,0 +1,204 @@
+"""`cloudgreet calls list` and `cloudgreet calls show ID`: the call records, and a live call's state.
+
+Reads the database named by DATABASE_URL; `show` also asks the call's workflow for its live
+state when the call has not finished, as the Temporal UI's `state` query would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import datetime, timedelta, timezone
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+calls_app = typer.Typer(help="Inspect calls: the list with filters, and one call with its transcript.", no_args_is_help=True)
+
+RELATIVE = re.compile(r"^(\d+)\s*([mhdw])$")
+UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_since(value: str | None) -> datetime | None:
+    """`30m`, `2h`, `7d`, `1w` ago, or an ISO date or date-time (UTC unless it says otherwise)."""
+    if not value:
+        return None
+    text = value.strip()
+    if match := RELATIVE.match(text):
+        return datetime.now(timezone.utc) - timedelta(**{UNITS[match[2]]: int(match[1])})
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is neither a duration (30m, 2h, 7d, 1w) nor a date (2026-11-25 or 2026-11-25T08:00)",
+            param_hint="--since",
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _settings():  # noqa: ANN202
+    from cloudgreet.cli import _settings as settings_or_exit
+
+    return settings_or_exit()
+
+
+def _business_id(session, business: str | None) -> int | None:  # noqa: ANN001
+    """A business by id or by name (case-insensitive); an unknown one is an error that lists the known."""
+    if not business:
+        return None
+    from api.admin_api import list_businesses
+
+    known = list_businesses(session)
+    for candidate in known:
+        if business == str(candidate.id) or business.lower() == candidate.name.lower():
+            return candidate.id
+    names = ", ".join(f"{b.id} ({b.name})" for b in known) or "none"
+    raise typer.BadParameter(f"no business {business!r}; known: {names}", param_hint="--business")
+
+
+def _moment(value: datetime | None) -> str:
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S") if value else "—"
+
+
+def _seconds(value: float | None) -> str:
+    return f"{value:.1f} s" if value is not None else "—"
+
+
+@calls_app.command("list")
+def list_command(
+    business: Annotated[Optional[str], typer.Option(help="Business id or name")] = None,
+    status: Annotated[Optional[str], typer.Option(help="e.g. in_progress, ended, missed")] = None,
+    outcome: Annotated[Optional[str], typer.Option(help="e.g. booked, escalated, message, abandoned")] = None,
+    since: Annotated[Optional[str], typer.Option(help="Started within (30m, 2h, 7d) or since a date (2026-11-25)")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many calls, newest first")] = 20,
+) -> None:
+    """Calls, newest first: when, business, caller, status, outcome, turns, duration, reply latency."""
+    from sqlmodel import Session
+
+    from api.call_queries import CallFilters, list_calls
+    from database.engine import get_engine
+
+    settings = _settings()
+    since_moment = parse_since(since)
+    with Session(get_engine(settings.database_url)) as session:
+        filters = CallFilters(
+            business_id=_business_id(session, business), status=status, outcome=outcome, since=since_moment
+        )
+        page = list_calls(session, filters, limit=limit)
+    console = Console()
+    if not page.calls:
+        console.print("No calls match.")
+        return
+    table = Table(title=f"{len(page.calls)} of {page.total} calls (UTC)", title_justify="left")
+    for column, justify in (("started", "left"), ("call id", "left"), ("business", "left"), ("caller", "left"),
+                            ("status", "left"), ("outcome", "left"), ("turns", "right"), ("duration", "right"),
+                            ("reply p50", "right")):  # fmt: skip
+        table.add_column(column, justify=justify, overflow="fold")
+    for call in page.calls:
+        table.add_row(
+            _moment(call.started_at),
+            call.id,
+            call.business_name or "—",
+            call.caller_number or "unknown",
+            call.status,
+            call.outcome or "—",
+            str(call.caller_turns),
+            _seconds(call.duration_seconds),
+            _seconds(call.reply_latency_p50_ms / 1000 if call.reply_latency_p50_ms is not None else None),
+        )
+    console.print(table)
+
+
+@calls_app.command("show")
+def show_command(
+    call_id: Annotated[str, typer.Argument(help="The call id (Telnyx call_control_id) or its workflow id (call-...)")],
+) -> None:
+    """One call: its facts, transcript, errors; the live state from its workflow while it is in flight."""
+    from sqlmodel import Session
+
+    from api.call_queries import call_detail, temporal_ui_link
+    from database.engine import get_engine
+
+    settings = _settings()
+    with Session(get_engine(settings.database_url)) as session:
+        detail = call_detail(session, call_id)
+    if detail is None:
+        typer.secho(f"no call {call_id!r} (try `cloudgreet calls list`)", fg="red", err=True)
+        raise typer.Exit(1)
+    console = Console()
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="bold")
+    facts.add_column(overflow="fold")
+    for name, value in (
+        ("call", detail.id),
+        ("workflow", detail.workflow_id),
+        ("business", detail.business_name or "—"),
+        ("caller", f"{detail.caller_number or 'unknown'} → {detail.dialed_number or '—'} ({detail.direction})"),
+        ("status", detail.status + (f" ({detail.hangup_cause})" if detail.hangup_cause else "")),
+        ("outcome", detail.outcome or "—"),
+        ("fallback", detail.fallback_level),
+        ("started", _moment(detail.started_at) + " UTC"),
+        ("ended", _moment(detail.ended_at) + (" UTC" if detail.ended_at else "")),
+        ("duration", _seconds(detail.duration_seconds)),
+        ("turns", str(detail.caller_turns)),
+        ("reply latency", f"p50 {_ms(detail.reply_latency_p50_ms)}, max {_ms(detail.reply_latency_max_ms)}"),
+        ("estimated cost", f"${detail.estimated_cost_usd:.4f}" if detail.estimated_cost_usd is not None else "—"),
+        ("Temporal UI", temporal_ui_link(settings.temporal_ui_url, settings.temporal_namespace, detail.workflow_id)),
+    ):
+        facts.add_row(name, value)
+    console.print(facts)
+
+    transcript = Table(title="Transcript", title_justify="left", show_lines=False)
+    transcript.add_column("turn", justify="right")
+    transcript.add_column("who")
+    transcript.add_column("said", overflow="fold", ratio=1)
+    transcript.add_column("reply in", justify="right")
+    for line in detail.transcript:
+        said = line.text + (" [interrupted]" if line.interrupted else "")
+        transcript.add_row(str(line.turn_index), line.speaker, said, _ms(line.reply_latency_ms) if line.speaker != "caller" else "")
+    console.print(transcript if detail.transcript else "Nothing was said.")
+
+    if detail.errors:
+        errors = Table(title="Fallback steps and errors", title_justify="left")
+        errors.add_column("when")
+        errors.add_column("what failed")
+        errors.add_column("message", overflow="fold", ratio=1)
+        for error in detail.errors:
+            errors.add_row(_moment(error.occurred_at), error.source, error.message)
+        console.print(errors)
+
+    if not detail.finished:
+        console.print(_live_state(settings, detail.workflow_id))
+
+
+def _ms(value: float | None) -> str:
+    return f"{value / 1000:.2f} s" if value is not None else "—"
+
+
+def _live_state(settings, workflow_id: str):  # noqa: ANN001, ANN202
+    from api.call_queries import read_live_state
+    from cloudgreet.temporal_connection import connect_temporal
+
+    async def read():  # noqa: ANN202
+        try:
+            client = await asyncio.wait_for(connect_temporal(settings), settings.health_check_timeout_seconds)
+        except Exception as error:  # noqa: BLE001  (the records above still stand)
+            return None, f"Temporal at {settings.temporal_address} is unreachable: {error}"
+        live = await read_live_state(client, workflow_id)
+        return live.state, live.problem
+
+    state, problem = asyncio.run(read())
+    if problem:
+        return f"[yellow]Live state: {problem}[/yellow]"
+    table = Table(
+        title=f"Live state: {state['status']}, {state['caller_turns']} caller turns, "
+        + ("the receptionist is speaking" if state.get("agent_speaking") else "listening"),
+        title_justify="left",
+    )
+    table.add_column("who")
+    table.add_column("said", overflow="fold", ratio=1)
+    for line in state.get("transcript", []):
+        table.add_row(line["speaker"], line["text"])
+    return table

@@ -1,0 +1,33 @@
+"""The deterministic safety net: phrases that escalate a call even when the LLM is down."""
+
+from __future__ import annotations
+
+import re
+
+from business.config import BusinessConfig
+
+COMMON = ("emergency", "fire", "can't breathe", "cannot breathe", "unconscious", "ambulance", "smell gas", "gas leak")
+BY_BUSINESS_TYPE: dict[str, tuple[str, ...]] = {
+    "hvac": ("gas smell", "smell gas", "smells like gas", "carbon monoxide", "no heat", "furnace is out", "flooding"),
+    "plumber": ("flooding", "flooded", "burst pipe", "pipe burst", "sewage", "water everywhere", "gas smell", "smell gas"),
+    "dental": ("severe pain", "bleeding", "knocked out", "swelling", "broken tooth", "abscess"),
+    "medical": ("chest pain", "bleeding", "severe pain", "can't breathe"),
+    "salon": ("allergic reaction", "chemical burn"),
+}
+
+
+def emergency_phrases(config: BusinessConfig) -> tuple[str, ...]:
+    if config.emergency_phrases is not None:
+        return tuple(p.lower() for p in config.emergency_phrases)
+    kind = config.business_type.lower()
+    specific = next((phrases for key, phrases in BY_BUSINESS_TYPE.items() if key in kind), ())
+    return COMMON + specific
+
+
+def emergency_in(config: BusinessConfig, caller_text: str) -> str | None:
+    """The emergency phrase the caller used, if any."""
+    text = caller_text.lower().replace("’", "'")
+    for phrase in emergency_phrases(config):
+        if re.search(rf"\b{re.escape(phrase)}\b", text):
+            return phrase
+    return None

@@ -1,0 +1,110 @@
+"""The receptionist's tools, offered to the LLM on the phone and to the Realtime session alike.
+
+The project executes every tool itself, after checking its arguments; the model only asks.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel
+
+TIME_FORMAT = "YYYY-MM-DDTHH:MM in the business's local time"
+
+TOOL_SCHEMAS: dict[str, dict[str, Any]] = {
+    "check_availability": {
+        "description": "Find free appointment times for a service, on a given day or the earliest ones.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "service": {"type": "string", "description": "One of the business's services"},
+                "day": {"type": "string", "description": "YYYY-MM-DD; omit for the earliest free times"},
+            },
+            "required": ["service"],
+        },
+    },
+    "book_appointment": {
+        "description": "Book an appointment. Read the booking back to the caller and get a yes before calling this.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "service": {"type": "string"},
+                "start": {"type": "string", "description": TIME_FORMAT},
+                "caller_name": {"type": "string"},
+            },
+            "required": ["service", "start", "caller_name"],
+        },
+    },
+    "move_appointment": {
+        "description": "Move the caller's booked appointment to a new time.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "current_start": {"type": "string", "description": f"{TIME_FORMAT}; omit for their next one"},
+                "new_start": {"type": "string", "description": TIME_FORMAT},
+            },
+            "required": ["new_start"],
+        },
+    },
+    "cancel_appointment": {
+        "description": "Cancel the caller's booked appointment.",
+        "parameters": {
+            "type": "object",
+            "properties": {"start": {"type": "string", "description": f"{TIME_FORMAT}; omit for their next one"}},
+        },
+    },
+    "escalate_to_human": {
+        "description": "Transfer the caller to a person: emergencies, or when the caller asks for a human.",
+        "parameters": {
+            "type": "object",
+            "properties": {"reason": {"type": "string"}, "emergency": {"type": "boolean"}},
+            "required": ["reason"],
+        },
+    },
+    "take_message": {
+        "description": "Take a message for the business and promise a call-back.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "message": {"type": "string"},
+                "caller_name": {"type": "string"},
+                "callback_wanted": {"type": "boolean"},
+            },
+            "required": ["message"],
+        },
+    },
+    "end_call": {
+        "description": "Hang up after saying goodbye, when the caller has nothing more.",
+        "parameters": {"type": "object", "properties": {}},
+    },
+}
+
+
+class ToolCall(BaseModel):
+    id: str
+    name: str
+    arguments: str  # JSON text, as the model sent it
+
+    def parsed_arguments(self) -> dict[str, Any]:
+        try:
+            value = json.loads(self.arguments or "{}")
+        except json.JSONDecodeError:
+            return {}
+        return value if isinstance(value, dict) else {}
+
+
+class ToolRound(BaseModel):
+    """One exchange inside a caller turn: what the brain said, asked for, and what the tools answered."""
+
+    said: str
+    calls: list[ToolCall]
+    results: list[str]
+
+
+def chat_completion_tools() -> list[dict[str, Any]]:
+    return [{"type": "function", "function": {"name": name, **schema}} for name, schema in TOOL_SCHEMAS.items()]
+
+
+def realtime_tools() -> list[dict[str, Any]]:
+    return [{"type": "function", "name": name, **schema} for name, schema in TOOL_SCHEMAS.items()]

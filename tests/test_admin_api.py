@@ -1,0 +1,324 @@
+"""The admin JSON API and its guard: every admin route refuses a request without the key or a
+session; with them, the configuration is validated and saved, and the dashboard and call
+views show what the records say.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import date, datetime, timezone
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from itsdangerous import URLSafeTimedSerializer
+from sqlmodel import Session
+
+from api.app import create_app
+from database.engine import get_engine
+from database.models import Business
+from tests.in_process import ADMIN_KEY, make_settings, served_api
+from tests.records import add_business, add_call
+
+pytestmark = pytest.mark.database
+
+BEARER = {"Authorization": f"Bearer {ADMIN_KEY}"}
+# Pages and API answer these without a session, by design: they show no business data.
+PUBLIC = {("GET", "/admin/login"), ("POST", "/admin/login"), ("POST", "/admin/logout")}
+# 2031-03-10 and 2031-03-11 in Los Angeles (UTC-7 then): far from any real test call.
+DAY_ONE, DAY_TWO = date(2031, 3, 10), date(2031, 3, 11)
+
+
+def utc(*parts: int) -> datetime:
+    return datetime(*parts, tzinfo=timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def admin_settings(database_url: str, temporal) -> dict:  # noqa: ANN001
+    return {
+        "DATABASE_URL": database_url,
+        "ADMIN_API_KEY": ADMIN_KEY,
+        "TEMPORAL_ADDRESS": temporal.client.service_client.config.target_host,
+        "TEMPORAL_UI_URL": "http://temporal-ui.example:8233",
+    }
+
+
+@pytest.fixture(scope="module")
+def admin(admin_settings: dict) -> Iterator[httpx.Client]:
+    with served_api(make_settings(**admin_settings)) as url, httpx.Client(base_url=url, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def plumber(database_url: str) -> dict:
+    """A business in Los Angeles with five calls over two days, each showing something."""
+    business_id, config = add_business(database_url, "Pine Street Plumbing", timezone="America/Los_Angeles")
+    calls = {
+        "booked": add_call(
+            database_url, business_id, started_at=utc(2031, 3, 10, 17), outcome="booked", caller="+15555550111",
+            replies=[("My sink is blocked", "I can send someone tomorrow at nine.", 800, "llm"),
+                     ("Yes please", "Booked: drain cleaning tomorrow at nine.", 1200, "llm")],
+            cost=0.02, booking="Drain cleaning",
+            errors=[("reply.llm", "the LLM gave no sentence within 2.0s")],
+        ),
+        "message": add_call(
+            database_url, business_id, started_at=utc(2031, 3, 10, 18), outcome="message", fallback_level="offline",
+            caller="+15555550122", replies=[("Can Sam call me back?", "I will pass the message on.", 2500, "offline")],
+        ),
+        "missed": add_call(
+            database_url, business_id, started_at=utc(2031, 3, 11, 16), status="missed", outcome="abandoned",
+            caller="+15555550133", cost=None,
+        ),
+        # 06:30 UTC on the 12th is 23:30 on the 11th in Los Angeles: it counts on the 11th.
+        "last_resort": add_call(
+            database_url, business_id, started_at=utc(2031, 3, 12, 6, 30), fallback_level="callback_promise",
+            caller="+15555550144", replies=[("Water everywhere!", "Someone will call you right back.", 4000, "llm")],
+            cost=0.03, escalation_attempts=[{"number": "+15555550199", "result": "no answer"}],
+        ),
+        "in_flight": add_call(
+            database_url, business_id, started_at=utc(2031, 3, 11, 20), status="in_progress", caller="+15555550155"
+        ),
+    }
+    return {"id": business_id, "config": config, "calls": calls}
+
+
+# --- the guard --------------------------------------------------------------------------------------
+
+
+def every_route(app):  # noqa: ANN001, ANN201
+    """The app's routes, those of included routers too (FastAPI 0.16x keeps those behind a context)."""
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # older FastAPI lists them directly
+        return app.routes
+    return list(iter_route_contexts(app.routes))
+
+
+def admin_routes(settings: dict) -> list[tuple[str, str]]:
+    found = []
+    for route in every_route(create_app(make_settings(**settings))):
+        path, methods = getattr(route, "path", ""), getattr(route, "methods", None)
+        if methods and path.startswith(("/admin", "/api/admin")):
+            found += [(method, path) for method in sorted(methods - {"HEAD"})]
+    return found
+
+
+def concrete(path: str, plumber: dict) -> str:
+    values = {"business_id": str(plumber["id"]), "call_id": plumber["calls"]["booked"]}
+    return re.sub(r"\{(\w+)\}", lambda m: values[m[1]], path)
+
+
+def test_every_admin_route_refuses_requests_without_the_key_or_a_session(admin, admin_settings, plumber) -> None:  # noqa: ANN001
+    routes = [r for r in admin_routes(admin_settings) if r not in PUBLIC]
+    # The enumeration really sees the admin side (a broken filter would make this test pass on nothing).
+    assert ("GET", "/admin/dashboard") in routes and ("PUT", "/api/admin/businesses/{business_id}/config") in routes
+    assert len(routes) >= 12
+    forged = URLSafeTimedSerializer("some-other-key-entirely", salt="cloudgreet-admin-session").dumps({"admin": True})
+    attempts = {
+        "no credentials": {},
+        "a wrong key": {"Authorization": "Bearer not-the-admin-key-at-all"},
+        "a forged session": {"Cookie": f"cloudgreet_admin={forged}"},
+        "a session cookie that is not one": {"Cookie": "cloudgreet_admin=admin"},
+    }
+    for method, path in routes:
+        for attempt, headers in attempts.items():
+            response = admin.request(method, concrete(path, plumber), headers=headers, json={}, follow_redirects=False)
+            where = f"{method} {path} with {attempt}"
+            if path.startswith("/api/"):
+                assert response.status_code == 401, where
+                assert response.headers["www-authenticate"] == "Bearer", where
+            else:
+                assert response.status_code == 303, where
+                assert urlsplit(response.headers["location"]).path == "/admin/login", where
+            assert "Pine Street" not in response.text and "+1555" not in response.text, where
+
+
+def test_with_the_admin_key_the_api_answers_and_the_schema_documents_it(admin, plumber) -> None:  # noqa: ANN001
+    businesses = admin.get("/api/admin/businesses", headers=BEARER)
+    assert businesses.status_code == 200
+    assert {"id": plumber["id"], "name": "Pine Street Plumbing"}.items() <= next(
+        b for b in businesses.json() if b["id"] == plumber["id"]
+    ).items()
+    schema = admin.get("/openapi.json").json()
+    for path in ("/api/admin/businesses/{business_id}/config", "/api/admin/dashboard", "/api/admin/calls/{call_id}",
+                 "/api/admin/instructions-preview", "/api/health", "/metrics"):  # fmt: skip
+        assert path in schema["paths"], path
+    assert {"HTTPBearer", "APIKeyCookie"} <= set(schema["components"]["securitySchemes"])
+    assert not [p for p in schema["paths"] if p.startswith("/admin")], "the HTML pages are not part of the API"
+
+
+def test_without_an_admin_key_the_admin_side_is_off_and_says_how_to_turn_it_on(admin_settings) -> None:  # noqa: ANN001
+    with served_api(make_settings(**{**admin_settings, "ADMIN_API_KEY": None})) as url:
+        api = httpx.get(f"{url}/api/admin/businesses", headers=BEARER)
+        assert api.status_code == 503
+        assert "ADMIN_API_KEY" in api.json()["detail"]
+        login = httpx.get(f"{url}/admin/login")
+        assert "The admin side is off" in login.text and "ADMIN_API_KEY" in login.text
+        assert httpx.post(f"{url}/admin/login", data={"api_key": ADMIN_KEY}).status_code == 503
+
+
+def test_logging_in_sets_a_session_that_only_sends_you_back_into_the_admin(admin) -> None:  # noqa: ANN001
+    wrong = admin.post("/admin/login", data={"api_key": "guess-guess-guess", "next": "/admin/calls"})
+    assert wrong.status_code == 401
+    assert "That is not the admin key." in wrong.text
+    assert "cloudgreet_admin" not in wrong.headers.get("set-cookie", "")
+
+    elsewhere = admin.post("/admin/login", data={"api_key": ADMIN_KEY, "next": "https://evil.example/"}, follow_redirects=False)
+    assert elsewhere.status_code == 303
+    assert elsewhere.headers["location"] == "/admin/dashboard"
+    cookie = elsewhere.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie
+    session = {"Cookie": cookie.split(";")[0]}
+    assert admin.get("/admin/calls", headers=session).status_code == 200
+    assert admin.get("/api/admin/businesses", headers=session).status_code == 200
+
+    logged_out = admin.post("/admin/logout", headers=session, follow_redirects=False)
+    assert 'cloudgreet_admin=""' in logged_out.headers["set-cookie"]
+
+
+def test_a_session_cannot_be_used_by_another_site_to_change_anything(admin, plumber) -> None:  # noqa: ANN001
+    login = admin.post("/admin/login", data={"api_key": ADMIN_KEY}, follow_redirects=False)
+    session = {"Cookie": login.headers["set-cookie"].split(";")[0]}
+    url = f"/api/admin/businesses/{plumber['id']}/config"
+    config = admin.get(url, headers=session).json()
+    from_elsewhere = admin.put(url, json=config, headers={**session, "Origin": "https://evil.example"})
+    assert from_elsewhere.status_code == 401
+    host = urlsplit(str(admin.base_url)).netloc
+    assert admin.put(url, json=config, headers={**session, "Origin": f"http://{host}"}).status_code == 200
+
+
+# --- the configuration ------------------------------------------------------------------------------
+
+
+def test_a_configuration_with_bad_values_is_refused_field_by_field_and_nothing_is_saved(admin, database_url) -> None:  # noqa: ANN001
+    business_id, config = add_business(database_url, "Bad Values Salon")
+    url = f"/api/admin/businesses/{business_id}/config"
+    good = admin.get(url, headers=BEARER).json()
+    cases = {
+        ("on_call_numbers",): {"on_call_numbers": ["12345"]},
+        ("hours", "monday"): {"hours": {"monday": {"opens": "17:00", "closes": "09:00"}}},
+        ("services", 0, "duration_minutes"): {"services": [{"name": "Cut", "duration_minutes": 0}]},
+        ("timezone",): {"timezone": "Mars/Olympus_Mons"},
+        ("name",): {"name": ""},
+    }
+    for location, change in cases.items():
+        response = admin.put(url, json={**good, **change}, headers=BEARER)
+        assert response.status_code == 422, (location, response.text)
+        problems = response.json()["detail"]
+        assert [tuple(p["loc"][1:]) for p in problems] == [location], problems
+        assert problems[0]["msg"]  # e.g. "Value error, not E.164 numbers: ['12345']"
+    assert "not E.164" in admin.put(url, json={**good, "on_call_numbers": ["12345"]}, headers=BEARER).text
+    with Session(get_engine(database_url)) as session:
+        assert session.get(Business, business_id).config == config.model_dump(mode="json")
+
+
+def test_a_good_configuration_is_saved_for_the_next_call(admin, database_url) -> None:  # noqa: ANN001
+    business_id, _ = add_business(database_url, "Old Name Barbers")
+    url = f"/api/admin/businesses/{business_id}/config"
+    config = admin.get(url, headers=BEARER).json()
+    new_number = "+15555559876"
+    config.update(name="New Name Barbers", phone_number=new_number, greeting="New Name Barbers, hi!")
+    saved = admin.put(url, json=config, headers=BEARER)
+    assert saved.status_code == 200, saved.text
+    assert admin.get(url, headers=BEARER).json()["greeting"] == "New Name Barbers, hi!"
+    with Session(get_engine(database_url)) as session:
+        row = session.get(Business, business_id)
+        # The columns the phone path looks a business up by follow the configuration.
+        assert (row.name, row.phone_number) == ("New Name Barbers", new_number)
+
+    taken = admin.put(url, json={**config, "phone_number": "+15555550100"}, headers=BEARER)
+    assert taken.status_code == 409
+    assert taken.json()["detail"] == "+15555550100 is already the number of Bright Smile Dental"
+    assert admin.get("/api/admin/businesses/987654/config", headers=BEARER).status_code == 404
+
+
+def test_the_preview_shows_the_instructions_the_agent_would_get(admin, plumber) -> None:  # noqa: ANN001
+    config = plumber["config"].model_dump(mode="json") | {"custom_instructions": "Always ask for the street address."}
+    preview = admin.post("/api/admin/instructions-preview", json=config, headers=BEARER)
+    assert preview.status_code == 200
+    body = preview.json()
+    assert body["greeting"] == "Thank you for calling Pine Street Plumbing. How can I help you today?"
+    assert "Pine Street Plumbing" in body["instructions"]
+    assert "Drain cleaning: 60 minutes, $150" in body["instructions"]
+    assert "Always ask for the street address." in body["instructions"]
+    assert admin.post("/api/admin/instructions-preview", json={**config, "timezone": "Nowhere"}, headers=BEARER).status_code == 422
+
+
+# --- the dashboard and the calls --------------------------------------------------------------------
+
+
+def test_the_dashboard_counts_the_key_metrics_against_their_targets(admin, plumber) -> None:  # noqa: ANN001
+    response = admin.get(
+        "/api/admin/dashboard", params={"business_id": plumber["id"], "since": DAY_ONE, "until": DAY_TWO}, headers=BEARER
+    )
+    assert response.status_code == 200, response.text
+    board = response.json()
+    assert board["timezone"] == "America/Los_Angeles"
+    assert (board["calls"], board["finished_calls"]) == (5, 4)
+    metrics = {m["key"]: m for m in board["key_metrics"]}
+    # Answered and handled: the booked call and the message; not the missed one nor the last resort.
+    assert metrics["call_success_rate"]["value"] == 50.0 and metrics["call_success_rate"]["met"] is False
+    assert metrics["average_response_latency"]["value"] == pytest.approx(2.125)
+    assert metrics["average_response_latency"]["met"] is True
+    assert metrics["booking_rate"]["value"] == pytest.approx(33.3)  # one booking among three answered calls
+    assert metrics["customer_satisfaction"]["display"] == "not measured"
+    assert metrics["customer_satisfaction"]["value"] is None
+    assert [(d["day"], d["calls"], d["booked"]) for d in board["calls_per_day"]] == [
+        ("2031-03-10", 2, 1),
+        ("2031-03-11", 3, 0),
+    ]
+    assert board["outcomes"] == {"booked": 1, "message": 1, "abandoned": 1, "completed": 1}
+    assert board["fallback_levels"] == {"llm": 2, "offline": 1, "callback_promise": 1}
+    assert board["offline_reply_share"] == 25.0
+    assert board["cost_per_call_usd"] == pytest.approx(0.02) and board["total_cost_usd"] == pytest.approx(0.06)
+    buckets = {b["label"]: b["turns"] for b in board["latency_distribution"]}
+    assert (buckets["0.5–1 s"], buckets["1–1.5 s"], buckets["2–3 s"], buckets["3–5 s"]) == (1, 1, 1, 1)
+
+    backwards = admin.get("/api/admin/dashboard", params={"since": DAY_TWO, "until": DAY_ONE}, headers=BEARER)
+    assert backwards.status_code == 422
+    assert backwards.json()["detail"] == "the range starts (2031-03-11) after it ends (2031-03-10)"
+    assert admin.get("/api/admin/dashboard", params={"business_id": 987654}, headers=BEARER).status_code == 404
+
+
+def test_the_calls_list_filters_by_status_outcome_date_and_caller(admin, plumber) -> None:  # noqa: ANN001
+    def listed(**params: object) -> list[str]:
+        response = admin.get("/api/admin/calls", params={"business_id": plumber["id"], **params}, headers=BEARER)
+        assert response.status_code == 200, response.text
+        return [c["id"] for c in response.json()["calls"]]
+
+    calls = plumber["calls"]
+    newest_first = [calls["last_resort"], calls["in_flight"], calls["missed"], calls["message"], calls["booked"]]
+    assert listed() == newest_first
+    assert listed(status="missed") == [calls["missed"]]
+    assert listed(outcome="booked") == [calls["booked"]]
+    assert listed(since="2031-03-11", until="2031-03-11") == [calls["in_flight"], calls["missed"]]
+    assert listed(caller="0122") == [calls["message"]]
+    assert listed(limit=2, offset=1) == newest_first[1:3]
+    assert admin.get("/api/admin/calls", params={"limit": 0}, headers=BEARER).status_code == 422
+
+
+def test_a_call_shows_transcript_steps_effects_and_where_to_find_its_workflow(admin, plumber) -> None:  # noqa: ANN001
+    call_id = plumber["calls"]["booked"]
+    detail = admin.get(f"/api/admin/calls/{call_id}", headers=BEARER).json()
+    assert [(t["speaker"], t["text"]) for t in detail["transcript"]] == [
+        ("caller", "My sink is blocked"),
+        ("agent", "I can send someone tomorrow at nine."),
+        ("caller", "Yes please"),
+        ("agent", "Booked: drain cleaning tomorrow at nine."),
+    ]
+    assert detail["transcript"][1]["reply_latency_ms"] == 800
+    assert [e["source"] for e in detail["errors"]] == ["reply.llm"]
+    assert [b["service"] for b in detail["bookings"]] == ["Drain cleaning"]
+    assert detail["temporal_ui_url"] == f"http://temporal-ui.example:8233/namespaces/default/workflows/call-{call_id.replace(':', '%3A')}"
+    assert detail["live"] is None  # a finished call has no live state to ask for
+    assert admin.get(f"/api/admin/calls/call-{call_id}", headers=BEARER).json()["id"] == call_id  # by workflow id too
+
+    escalated = admin.get(f"/api/admin/calls/{plumber['calls']['last_resort']}", headers=BEARER).json()
+    assert escalated["escalations"][0]["attempts"] == [{"number": "+15555550199", "result": "no answer"}]
+
+    # No workflow runs behind this synthetic in-flight record: the view says so instead of failing.
+    in_flight = admin.get(f"/api/admin/calls/{plumber['calls']['in_flight']}", headers=BEARER).json()
+    assert in_flight["live"]["state"] is None
+    assert "not found" in in_flight["live"]["problem"].lower()
+    assert admin.get("/api/admin/calls/v3:nothing-like-it", headers=BEARER).status_code == 404

@@ -1,0 +1,100 @@
+"""Logs as an operator reads them: JSON lines in production that carry the call and workflow
+ids, never a secret, and phone numbers only masked.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import uuid
+
+import httpx
+import pytest
+
+from cloudgreet.logs import mask_phone_number
+from tests.conftest import ROOT, ManagedProcess, free_port
+from tests.test_webhook_input import reference_event, signed_headers
+from tests.waiting import eventually
+from workflows.call_messages import call_workflow_id
+
+SECRET = "sk-live-0123456789-do-not-print"
+
+
+def test_phone_numbers_keep_only_enough_to_tell_calls_apart() -> None:
+    assert mask_phone_number("+15555550142") == "+1555***0142"
+    assert mask_phone_number("+442071838750") == "+4420***8750"
+    assert mask_phone_number("+3312345") == "+33***45"
+
+
+def log_in_a_process(log_format: str) -> str:
+    """A process configured as every CloudGreet process is, logging what careless code might log."""
+    script = textwrap.dedent(
+        f"""
+        import logging, structlog
+        from cloudgreet.logs import configure_logging
+        from cloudgreet.settings import Settings
+        configure_logging(Settings(_env_file=None, OPENAI_API_KEY={SECRET!r}, LOG_FORMAT={log_format!r}))
+        structlog.contextvars.bind_contextvars(call_id="v3:abc", workflow_id="call-v3:abc")
+        log = structlog.get_logger("cloudgreet.example")
+        log.info("calling the LLM with key {SECRET}", api_key={SECRET!r}, caller="+15555550142")
+        logging.getLogger("httpx").info("headers: Authorization: Bearer {SECRET}")
+        try:
+            raise RuntimeError("refused key {SECRET} for +15555550142")
+        except RuntimeError:
+            log.exception("the LLM failed")
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stderr
+
+
+@pytest.mark.parametrize("log_format", ["console", "json"])
+def test_a_key_in_a_log_record_is_never_printed(log_format: str) -> None:
+    output = log_in_a_process(log_format)
+    assert SECRET not in output
+    assert "+15555550142" not in output
+    assert "+1555***0142" in output
+    assert "[redacted]" in output
+    assert "RuntimeError" in output  # the traceback is still there, only without the key
+    if log_format == "json":
+        records = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+        assert len(records) == 3
+        assert records[0]["call_id"] == "v3:abc" and records[0]["workflow_id"] == "call-v3:abc"
+        assert records[0]["api_key"] == "[redacted]"
+
+
+@pytest.mark.database
+async def test_the_api_logs_json_with_the_call_ids_and_no_secret_or_number(stack, tmp_path) -> None:  # noqa: ANN001
+    port = free_port()
+    env = {**stack.env, "LOG_FORMAT": "json", "LOG_LEVEL": "DEBUG", "OPENAI_API_KEY": SECRET}
+    api = ManagedProcess(
+        "api-json-logs", [sys.executable, "-m", "cloudgreet.cli", "api", "--port", str(port)], env, tmp_path / "api.log", port
+    )
+    api.start()
+    try:
+        call_id = f"v3:logs-{uuid.uuid4().hex}"
+        body = json.dumps(reference_event("call.hangup", call_id)).encode()
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            answer = await http.post("/api/telnyx/voice-handler", content=body, headers=signed_headers(stack.signing_seed, body))
+            assert answer.status_code == 200, answer.text
+            # The health check talks to OpenAI with the key: whatever the SDKs log must not show it.
+            await http.get("/api/health")
+
+        def records() -> list[dict]:
+            return [json.loads(line) for line in api.log().splitlines() if line.startswith("{")]
+
+        about_the_call = await eventually(
+            records, lambda rs: any(r.get("event") == "webhook" for r in rs), what="the webhook logged"
+        )
+    finally:
+        api.stop()
+    webhook = next(r for r in about_the_call if r.get("event") == "webhook")
+    assert webhook["call_id"] == call_id
+    assert webhook["workflow_id"] == call_workflow_id(call_id)
+    assert webhook["caller"] == "+1555***0142"
+    output = api.log()
+    assert "+15555550142" not in output
+    assert SECRET not in output

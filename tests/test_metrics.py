@@ -1,0 +1,126 @@
+"""Prometheus metrics of the API and the worker, and the per-call metrics row, after real calls."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from sqlmodel import Session
+
+from cloudgreet.call_cost import CallPrices, estimated_cost_usd
+from database.engine import get_engine
+from database.models import CallMetrics
+from simulator.call_script import CallScript
+from tests.conftest import ManagedProcess, free_port
+from tests.test_phone_call import finished_workflow
+from tests.test_webhook_input import reference_event, signed_headers
+from tests.waiting import eventually
+
+pytestmark = pytest.mark.database
+
+
+def sample(text: str, name: str, **labels: str) -> float:
+    """The value of one sample in a scrape; 0 when the series does not exist yet."""
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
+                return s.value
+    return 0.0
+
+
+def families(text: str) -> set[str]:
+    return {family.name for family in text_string_to_metric_families(text)}
+
+
+async def scrape(url: str) -> str:
+    async with httpx.AsyncClient(timeout=10) as http:
+        response = await http.get(url)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/plain")
+    return response.text
+
+
+async def place_call(stack, lines: list[str]):  # noqa: ANN001, ANN201
+    call = stack.simulator.place_call(CallScript(lines=lines))
+    await stack.simulator.wait_ended(call, 60)
+    await finished_workflow(stack, call)
+    return call
+
+
+async def test_the_api_counts_webhooks_received_delivered_and_rejected_by_reason(stack) -> None:  # noqa: ANN001
+    metrics_url = f"{stack.api_url}/metrics"
+    before = await scrape(metrics_url)
+    await place_call(stack, ["What are your opening hours?"])
+
+    body = json.dumps(reference_event("call.initiated", "v3:metrics-forged")).encode()
+    forged = signed_headers(stack.signing_seed, body)
+    forged["telnyx-signature-ed25519"] = forged["telnyx-signature-ed25519"][::-1]
+    async with httpx.AsyncClient(base_url=stack.api_url, timeout=10) as http:
+        assert (await http.post("/api/telnyx/voice-handler", content=body, headers=forged)).status_code == 403
+        unsigned = {"content-type": "application/json"}
+        assert (await http.post("/api/telnyx/voice-handler", content=body, headers=unsigned)).status_code == 401
+
+    after = await scrape(metrics_url)
+    received = "cloudgreet_webhooks_received_total"
+    assert sample(after, received, event_type="call.initiated") >= sample(before, received, event_type="call.initiated") + 1
+    assert sample(after, received, event_type="call.transcription") > sample(before, received, event_type="call.transcription")
+    delivered = "cloudgreet_webhook_deliveries_total"
+    assert sample(after, delivered, result="delivered") > sample(before, delivered, result="delivered")
+    rejected = "cloudgreet_webhooks_rejected_total"
+    assert sample(after, rejected, reason="bad_signature") == sample(before, rejected, reason="bad_signature") + 1
+    assert sample(after, rejected, reason="unsigned") == sample(before, rejected, reason="unsigned") + 1
+    # Every reason exists from the start, so a dashboard shows a zero rather than nothing.
+    assert 'reason="too_large"' in after
+
+
+async def test_the_worker_exports_its_metrics_and_the_temporal_sdks_on_one_port(stack, tmp_path) -> None:  # noqa: ANN001
+    port = free_port()
+    worker = ManagedProcess(
+        "worker-with-metrics", [sys.executable, "-m", "cloudgreet.cli", "worker"], {**stack.env, "METRICS_PORT": str(port)},
+        tmp_path / "worker.log", port,
+    )  # fmt: skip
+    # This worker alone serves the task queue for the call, so the call's work shows in its metrics.
+    stack.worker.stop()
+    worker.start()
+    try:
+        await place_call(stack, ["Do you do whitening?", "Thanks, bye"])
+        text = await eventually(
+            lambda: scrape(f"http://127.0.0.1:{port}/metrics"),
+            lambda t: sample(t, "cloudgreet_calls_finished_total", outcome="completed")
+            + sum(sample(t, "cloudgreet_calls_finished_total", outcome=o) for o in ("booked", "message", "escalated", "abandoned"))
+            >= 1,
+            what="the finished call counted by the worker",
+        )
+    finally:
+        worker.stop()
+        stack.ensure_worker()
+    assert sample(text, "cloudgreet_caller_turns_total", brain="llm") >= 2
+    assert sample(text, "cloudgreet_turn_latency_seconds_count", brain="llm") >= 2
+    assert sample(text, "cloudgreet_turn_latency_seconds_sum", brain="llm") > 0
+    assert sample(text, "cloudgreet_llm_first_sentence_seconds_count") >= 2
+    assert sample(text, "cloudgreet_calls_by_fallback_level_total", level="llm") >= 1
+    # The Temporal SDK's own metrics, forwarded from its exporter.
+    temporal = {name for name in families(text) if name.startswith("temporal_")}
+    assert {"temporal_workflow_completed", "temporal_activity_execution_latency"} & temporal, sorted(temporal)
+
+
+async def test_each_call_records_its_metrics_with_tokens_and_an_estimated_cost(stack) -> None:  # noqa: ANN001
+    call = await place_call(stack, ["How much is a checkup?"])
+    with Session(get_engine(stack.database_url)) as session:
+        row = await eventually(
+            lambda: session.get(CallMetrics, call.call_control_id, populate_existing=True),
+            lambda r: r is not None and r.estimated_cost_usd is not None,
+            what="the call's metrics row",
+        )
+    assert row.caller_turns == 1
+    assert row.duration_seconds > 0
+    assert row.reply_latency_p50_ms > 0 and row.reply_latency_max_ms >= row.reply_latency_p50_ms
+    assert row.llm_prompt_tokens > 0 and row.llm_completion_tokens > 0  # the fake model reports usage like OpenAI
+    assert row.fallback_level == "llm"
+    # A started minute of telephony plus the tokens, at the default prices of the settings.
+    expected = estimated_cost_usd(CallPrices(), row.duration_seconds, row.llm_prompt_tokens, row.llm_completion_tokens)
+    assert row.estimated_cost_usd == pytest.approx(expected)
+    assert row.estimated_cost_usd >= CallPrices().telnyx_per_minute_usd

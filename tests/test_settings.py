@@ -1,0 +1,156 @@
+"""Settings from the environment: the documented defaults, the rewrites that save an operator
+a confusing failure later, and the validation that names the variable to fix."""
+
+from __future__ import annotations
+
+import base64
+import re
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from cloudgreet.settings import Settings
+from tests.conftest import ROOT
+
+VARIABLES = [field.alias for field in Settings.model_fields.values()]
+VALID_PUBLIC_KEY = base64.b64encode(bytes(range(32))).decode()
+
+
+@pytest.fixture
+def environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # noqa: ANN201
+    """An environment without any CloudGreet variable and no .env file; returns a setter."""
+    for name in VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # Settings reads .env from the working directory
+
+    def settings(**variables: str) -> Settings:
+        for name, value in variables.items():
+            monkeypatch.setenv(name, value)
+        return Settings()
+
+    return settings
+
+
+def readme_settings_table() -> dict[str, str]:
+    """{variable: default as written} from the table under README.md's `## Settings`."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("\n## Settings", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\|\s*`([A-Z0-9_]+)`\s*\|\s*([^|]*?)\s*\|", section, flags=re.MULTILINE)
+    assert rows, "README.md has no settings table"
+    return dict(rows)
+
+
+def test_defaults_need_no_environment(environment) -> None:
+    settings = environment()
+    assert settings.database_url == "sqlite:///data/cloudgreet.db"
+    assert settings.temporal_address == "localhost:7233"
+    assert settings.temporal_namespace == "default"
+    assert settings.temporal_task_queue == "cloudgreet-calls"
+    assert settings.telnyx_base_url == "https://api.telnyx.com/v2"
+    assert settings.openai_base_url == "https://api.openai.com/v1"
+    assert settings.telnyx_api_key is None
+    assert settings.telnyx_public_key is None
+    assert settings.openai_api_key is None
+    assert settings.llm_configured is False  # the offline responder answers
+    assert settings.log_format == "console"
+
+
+def test_a_dotenv_file_in_the_working_directory_is_read(environment, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("OPENAI_API_KEY=sk-from-dotenv\nOPENAI_MODEL=gpt-test\n")
+    settings = environment()
+    assert settings.openai_api_key == "sk-from-dotenv"
+    assert settings.llm_configured is True
+    assert settings.openai_model == "gpt-test"
+
+
+def test_the_environment_wins_over_dotenv(environment, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("OPENAI_MODEL=from-dotenv\n")
+    assert environment(OPENAI_MODEL="from-environment").openai_model == "from-environment"
+
+
+@pytest.mark.parametrize(
+    ("given", "used"),
+    [
+        ("postgresql://app:secret@db:5432/cloudgreet", "postgresql+psycopg://app:secret@db:5432/cloudgreet"),
+        ("postgres://app:secret@db/cloudgreet", "postgresql+psycopg://app:secret@db/cloudgreet"),
+        ("postgresql+psycopg://app@db/cloudgreet", "postgresql+psycopg://app@db/cloudgreet"),
+        ("sqlite:////var/lib/cloudgreet/calls.db", "sqlite:////var/lib/cloudgreet/calls.db"),
+    ],
+)
+def test_postgres_urls_use_the_installed_psycopg3_driver(environment, given: str, used: str) -> None:
+    assert environment(DATABASE_URL=given).database_url == used
+
+
+def test_base_urls_lose_a_trailing_slash(environment) -> None:
+    settings = environment(TELNYX_BASE_URL="http://127.0.0.1:8090/v2/", OPENAI_BASE_URL="https://llm.example/v1/")
+    assert settings.telnyx_base_url == "http://127.0.0.1:8090/v2"
+    assert settings.openai_base_url == "https://llm.example/v1"
+
+
+@pytest.mark.parametrize("variable", ["TELNYX_BASE_URL", "OPENAI_BASE_URL"])
+@pytest.mark.parametrize("url", ["api.telnyx.com/v2", "ftp://example.com/v2", "127.0.0.1:8090"])
+def test_a_base_url_must_be_http(environment, variable: str, url: str) -> None:
+    with pytest.raises(ValidationError) as raised:
+        environment(**{variable: url})
+    assert variable in str(raised.value)
+    assert "http" in str(raised.value)
+
+
+def test_a_valid_telnyx_public_key_is_kept(environment) -> None:
+    assert environment(TELNYX_PUBLIC_KEY=VALID_PUBLIC_KEY).telnyx_public_key == VALID_PUBLIC_KEY
+
+
+def test_an_empty_telnyx_public_key_means_none(environment) -> None:
+    # As in .env.example: the variable is present but not filled in.
+    assert environment(TELNYX_PUBLIC_KEY="").telnyx_public_key is None
+
+
+@pytest.mark.parametrize(
+    ("key", "problem"),
+    [
+        ("not base64!", "must be base64"),
+        ("abc", "must be base64"),
+        (base64.b64encode(bytes(31)).decode(), "32 bytes"),
+        (base64.b64encode(bytes(64)).decode(), "32 bytes"),
+    ],
+)
+def test_a_bad_telnyx_public_key_is_rejected_with_the_reason(environment, key: str, problem: str) -> None:
+    with pytest.raises(ValidationError) as raised:
+        environment(TELNYX_PUBLIC_KEY=key)
+    assert "TELNYX_PUBLIC_KEY" in str(raised.value)
+    assert problem in str(raised.value)
+
+
+def test_log_format_is_console_or_json(environment) -> None:
+    assert environment(LOG_FORMAT="json").log_format == "json"
+    with pytest.raises(ValidationError, match="LOG_FORMAT"):
+        environment(LOG_FORMAT="xml")
+
+
+@pytest.mark.parametrize(
+    "variable", ["WEBHOOK_MAX_BODY_BYTES", "LLM_FIRST_SENTENCE_TIMEOUT_SECONDS", "TURN_DEADLINE_SECONDS"]
+)
+def test_limits_must_be_positive(environment, variable: str) -> None:
+    with pytest.raises(ValidationError, match=variable):
+        environment(**{variable: "0"})
+
+
+def test_every_setting_is_documented_in_the_readme_and_every_documented_one_exists() -> None:
+    documented = set(readme_settings_table())
+    assert documented - set(VARIABLES) == set(), "README.md documents variables that Settings does not read"
+    assert set(VARIABLES) - documented == set(), "Settings reads variables that README.md does not document"
+
+
+def test_the_readme_states_the_real_defaults(environment) -> None:
+    defaults = environment()
+    for variable, documented in readme_settings_table().items():
+        actual = next(getattr(defaults, name) for name, f in Settings.model_fields.items() if f.alias == variable)
+        if documented.startswith("(none"):
+            assert actual is None, f"{variable}: README says {documented}, the default is {actual!r}"
+            continue
+        written = documented.strip("`")
+        if isinstance(actual, (int, float)) and not isinstance(actual, bool):
+            assert float(written) == actual, f"{variable}: README says {documented}, the default is {actual!r}"
+        else:
+            assert written == str(actual), f"{variable}: README says {documented}, the default is {actual!r}"

@@ -1,0 +1,118 @@
+"""`CallbackWorkflow`: a promised call-back, kept however long it takes and whatever restarts.
+
+It waits (a Temporal timer) until the promised time, dials the caller, and lets the dialled
+call run as a `CallWorkflow` that knows what the first call was about. No answer: it tries
+again later, a bounded number of times. If the caller rings first, the promise is kept by
+that call and nobody is dialled.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel
+from temporalio import workflow
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.follow_ups import CallbackUpdate, FollowUps
+    from activities.telnyx_commands import DialCommand, TelnyxCommands
+    from workflows.call_messages import CallbackDial, CallbackOutcome, encode_client_state
+    from workflows.call_options import RECORD_KEEPING, TELNYX_COMMAND
+
+# The dialled call reports its outcome when it ends; a conversation may take a while.
+CALLBACK_CALL_LIMIT = timedelta(hours=1)
+
+
+class CallbackPlan(BaseModel):
+    callback_id: int
+    caller_number: str
+    from_number: str
+    due_at: datetime
+    max_attempts: int = 3
+    retry_spacing_seconds: float = 600
+    ring_seconds: int = 30
+
+
+@workflow.defn
+class CallbackWorkflow:
+    def __init__(self) -> None:
+        self._caller_called_in = False
+        self._outcome: CallbackOutcome | None = None
+        self._dialled: str | None = None
+        self._status = "waiting"
+
+    @workflow.signal
+    def caller_called_in(self) -> None:
+        self._caller_called_in = True
+
+    @workflow.signal
+    def call_outcome(self, outcome: CallbackOutcome) -> None:
+        if outcome.call_control_id == self._dialled:
+            self._outcome = outcome
+
+    @workflow.query
+    def status(self) -> str:
+        return self._status
+
+    @workflow.run
+    async def run(self, plan: CallbackPlan) -> str:
+        wait = plan.due_at - workflow.now()
+        if wait > timedelta(0):
+            await self._wait_until(lambda: self._caller_called_in, wait)
+        for attempt in range(1, plan.max_attempts + 1):
+            if self._caller_called_in:
+                return await self._end(plan, "fulfilled")
+            still_needed = await workflow.execute_activity_method(
+                FollowUps.begin_callback_attempt, args=[plan.callback_id, attempt], **RECORD_KEEPING
+            )
+            if not still_needed:
+                return await self._end(plan, "fulfilled")
+            self._status = f"dialing (attempt {attempt})"
+            outcome = await self._dial(plan, attempt)
+            if outcome in ("answered", "voicemail"):
+                return await self._end(plan, "done" if outcome == "answered" else "voicemail")
+            if attempt < plan.max_attempts:
+                self._status = f"waiting to retry after {outcome}"
+                await workflow.execute_activity_method(
+                    FollowUps.update_callback, CallbackUpdate(callback_id=plan.callback_id, status="pending"), **RECORD_KEEPING
+                )
+                await self._wait_until(lambda: self._caller_called_in, timedelta(seconds=plan.retry_spacing_seconds))
+        return await self._end(plan, "failed")
+
+    async def _dial(self, plan: CallbackPlan, attempt: int) -> str:
+        self._outcome = None
+        try:
+            dialled = await workflow.execute_activity_method(
+                TelnyxCommands.dial_caller,
+                DialCommand(
+                    command_id=f"{workflow.info().workflow_id}/dial-{attempt}",
+                    to=plan.caller_number,
+                    from_number=plan.from_number,
+                    client_state=encode_client_state(
+                        CallbackDial(callback_id=plan.callback_id, callback_workflow_id=workflow.info().workflow_id)
+                    ),
+                    ring_timeout_seconds=plan.ring_seconds,
+                ),
+                **TELNYX_COMMAND,
+            )
+        except ActivityError:
+            return "failed"
+        self._dialled = dialled.call_control_id
+        await self._wait_until(lambda: self._outcome is not None, timedelta(seconds=plan.ring_seconds) + CALLBACK_CALL_LIMIT)
+        return self._outcome.outcome if self._outcome else "no_answer"
+
+    async def _end(self, plan: CallbackPlan, status: str) -> str:
+        self._status = status
+        await workflow.execute_activity_method(
+            FollowUps.update_callback, CallbackUpdate(callback_id=plan.callback_id, status=status), **RECORD_KEEPING
+        )
+        return status
+
+    @staticmethod
+    async def _wait_until(condition, timeout: timedelta) -> bool:  # noqa: ANN001
+        try:
+            await workflow.wait_condition(condition, timeout=timeout)
+            return True
+        except TimeoutError:
+            return False
