@@ -1,4 +1,13 @@
+# One image for every CloudGreet process: the API (`cloudgreet api`), the worker
+# (`cloudgreet worker`) and the one-off `cloudgreet migrate`. Configured only by environment
+# variables (README.md, "Settings"); docker-compose.yml shows a whole deployment.
 FROM python:3.11-slim
+
+ENV PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY workflows workflows
@@ -10,6 +19,12 @@ COPY receptionist receptionist
 COPY simulator simulator
 COPY cloudgreet cloudgreet
 COPY worker.py .
-RUN pip install --no-cache-dir .
-USER nobody
-CMD ["cloudgreet", "api", "--host", "0.0.0.0"]
+# A regular (not editable) install: the migrations, page templates and static files come along
+# as package data (pyproject.toml), so the image needs nothing from /app at run time.
+RUN pip install . && useradd --system --uid 10001 --no-create-home cloudgreet
+
+# Never root at run time; the processes write nothing to the image's disk.
+USER cloudgreet
+# 8000: the API (webhooks, health, admin pages, /metrics). 9464: the worker's metrics (METRICS_PORT).
+EXPOSE 8000 9464
+CMD ["cloudgreet", "api", "--host", "0.0.0.0", "--port", "8000"]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
 from zoneinfo import available_timezones
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
@@ -137,7 +138,9 @@ def calls_page(
     page: Annotated[int, Query(ge=1)] = 1,
 ) -> HTMLResponse:
     filters = dict(business_id=business_id, status=status, outcome=outcome, since=since or "", until=until or "", caller=caller)
-    context = dict(businesses=list_businesses(session), statuses=CALL_STATUSES, outcomes=CALL_OUTCOMES, filters=filters, page=page)
+    query = urlencode({name: value for name, value in filters.items() if value})  # the pager keeps the filters
+    context = dict(businesses=list_businesses(session), statuses=CALL_STATUSES, outcomes=CALL_OUTCOMES, filters=filters,
+                   page=page, query=query)  # fmt: skip
     try:
         wanted = call_filters(optional_id(business_id, "business"), status, outcome, since, until, caller)
     except HTTPException as problem:

@@ -83,6 +83,9 @@ class TranscriptLine(BaseModel):
     reply_latency_ms: float | None = None
     brain: str | None = None
     interrupted: bool = False
+    tool_calls: list[dict[str, Any]] = Field(
+        default_factory=list, description="Agent turns: the tools the brain used, each with its arguments and result"
+    )
 
 
 class CallMetricsOut(BaseModel):

@@ -51,11 +51,17 @@ def check_slot(config: BusinessConfig, service_name: str, start_text: str, now: 
         starts_at = parse_local_start(config, start_text)
     except ValueError as error:
         return SlotCheck(ok=False, reason=str(error), service=service)
-    ends_at = starts_at + timedelta(minutes=service.duration_minutes)
+    ends_at = _end_of(config, service, starts_at)
     refusal = _refusal(config, service, starts_at, ends_at, now)
     if refusal:
         return SlotCheck(ok=False, reason=refusal, service=service, starts_at=starts_at)
     return SlotCheck(ok=True, service=service, starts_at=starts_at, ends_at=ends_at)
+
+
+def _end_of(config: BusinessConfig, service: Service, starts_at: datetime) -> datetime:
+    """The end after the service's real duration: a daylight-saving jump in between does not stretch or shrink it."""
+    end = starts_at.astimezone(timezone.utc) + timedelta(minutes=service.duration_minutes)
+    return end.astimezone(ZoneInfo(config.timezone))
 
 
 def _refusal(config: BusinessConfig, service: Service, starts_at: datetime, ends_at: datetime, now: datetime) -> str | None:
@@ -67,9 +73,11 @@ def _refusal(config: BusinessConfig, service: Service, starts_at: datetime, ends
     if opening is None:
         return f"We're closed on {starts_at:%A, %B} {starts_at.day}."
     closes = at_local(config, starts_at.date(), opening.closes)
-    if starts_at.time() < opening.opens or starts_at >= closes:
+    # Instants are compared in UTC: two local times in one zone compare by wall clock, fold and jumps ignored.
+    closes_utc = closes.astimezone(timezone.utc)
+    if starts_at.time() < opening.opens or starts_at.astimezone(timezone.utc) >= closes_utc:
         return f"That's outside our opening hours that day ({spoken_clock(opening.opens)} to {spoken_clock(opening.closes)})."
-    if ends_at > closes:
+    if ends_at.astimezone(timezone.utc) > closes_utc:
         return (
             f"A {service.name.lower()} takes {service.duration_minutes} minutes, "
             f"which would run past closing at {spoken_clock(opening.closes)}."
@@ -110,17 +118,23 @@ def free_starts(
         opening = opening_on_day(config, day)
         if opening is None:
             continue
-        start = at_local(config, day, opening.opens)
-        closes = at_local(config, day, opening.closes)
-        while start + timedelta(minutes=service.duration_minutes) <= closes:
-            end = start + timedelta(minutes=service.duration_minutes)
-            if start > now and not taken.intersection(slot_units(config, start, end)):
+        # Wall-clock steps: a time skipped by a daylight-saving jump is left out, a repeated one offered once
+        # (its first occurrence, as parse_local_start reads it), and each start passes the rules check_slot applies.
+        step = timedelta(minutes=config.booking_slot_minutes)
+        since_midnight = timedelta(hours=opening.opens.hour, minutes=opening.opens.minute, seconds=opening.opens.second)
+        clock = datetime.combine(day, datetime.min.time()) + -(-since_midnight // step) * step  # first grid time open
+        while clock.time() < opening.closes and clock.date() == day:
+            start = clock.replace(tzinfo=ZoneInfo(config.timezone))
+            clock += step
+            if start.astimezone(timezone.utc).astimezone(start.tzinfo).replace(tzinfo=None) != start.replace(tzinfo=None):
+                continue
+            end = _end_of(config, service, start)
+            if _refusal(config, service, start, end, now) is None and not taken.intersection(slot_units(config, start, end)):
                 found.append(start)
-            start += timedelta(minutes=config.booking_slot_minutes)
         if not near and len(found) >= count:
             break
     if near:
-        found.sort(key=lambda moment: abs(moment - near))
+        found.sort(key=lambda moment: abs(moment.astimezone(timezone.utc) - near.astimezone(timezone.utc)))
     return sorted(found[:count])
 
 

@@ -14,6 +14,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 calls_app = typer.Typer(help="Inspect calls: the list with filters, and one call with its transcript.", no_args_is_help=True)
 
@@ -97,16 +98,22 @@ def list_command(
                             ("reply p50", "right")):  # fmt: skip
         table.add_column(column, justify=justify, overflow="fold")
     for call in page.calls:
+        # Text, not markup: a "[" in a name or a transcript is printed as it is.
         table.add_row(
-            _moment(call.started_at),
-            call.id,
-            call.business_name or "—",
-            call.caller_number or "unknown",
-            call.status,
-            call.outcome or "—",
-            str(call.caller_turns),
-            _seconds(call.duration_seconds),
-            _seconds(call.reply_latency_p50_ms / 1000 if call.reply_latency_p50_ms is not None else None),
+            *map(
+                Text,
+                (
+                    _moment(call.started_at),
+                    call.id,
+                    call.business_name or "—",
+                    call.caller_number or "unknown",
+                    call.status,
+                    call.outcome or "—",
+                    str(call.caller_turns),
+                    _seconds(call.duration_seconds),
+                    _seconds(call.reply_latency_p50_ms / 1000 if call.reply_latency_p50_ms is not None else None),
+                ),
+            )
         )
     console.print(table)
 
@@ -147,7 +154,7 @@ def show_command(
         ("estimated cost", f"${detail.estimated_cost_usd:.4f}" if detail.estimated_cost_usd is not None else "—"),
         ("Temporal UI", temporal_ui_link(settings.temporal_ui_url, settings.temporal_namespace, detail.workflow_id)),
     ):
-        facts.add_row(name, value)
+        facts.add_row(name, Text(value))
     console.print(facts)
 
     transcript = Table(title="Transcript", title_justify="left", show_lines=False)
@@ -157,7 +164,10 @@ def show_command(
     transcript.add_column("reply in", justify="right")
     for line in detail.transcript:
         said = line.text + (" [interrupted]" if line.interrupted else "")
-        transcript.add_row(str(line.turn_index), line.speaker, said, _ms(line.reply_latency_ms) if line.speaker != "caller" else "")
+        for tool in line.tool_calls:
+            said += f"\n  [{tool.get('name')}({tool.get('arguments', '')}) → {tool.get('result', '')}]"
+        latency = _ms(line.reply_latency_ms) if line.speaker != "caller" else ""
+        transcript.add_row(str(line.turn_index), Text(line.speaker), Text(said), latency)
     console.print(transcript if detail.transcript else "Nothing was said.")
 
     if detail.errors:
@@ -166,7 +176,7 @@ def show_command(
         errors.add_column("what failed")
         errors.add_column("message", overflow="fold", ratio=1)
         for error in detail.errors:
-            errors.add_row(_moment(error.occurred_at), error.source, error.message)
+            errors.add_row(_moment(error.occurred_at), Text(error.source), Text(error.message))
         console.print(errors)
 
     if not detail.finished:
@@ -191,7 +201,7 @@ def _live_state(settings, workflow_id: str):  # noqa: ANN001, ANN202
 
     state, problem = asyncio.run(read())
     if problem:
-        return f"[yellow]Live state: {problem}[/yellow]"
+        return Text(f"Live state: {problem}", style="yellow")
     table = Table(
         title=f"Live state: {state['status']}, {state['caller_turns']} caller turns, "
         + ("the receptionist is speaking" if state.get("agent_speaking") else "listening"),
@@ -200,5 +210,5 @@ def _live_state(settings, workflow_id: str):  # noqa: ANN001, ANN202
     table.add_column("who")
     table.add_column("said", overflow="fold", ratio=1)
     for line in state.get("transcript", []):
-        table.add_row(line["speaker"], line["text"])
+        table.add_row(Text(line["speaker"]), Text(line["text"]))
     return table

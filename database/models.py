@@ -5,11 +5,29 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores every moment in UTC and hands it back aware, on SQLite (which keeps no offset) too."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:  # noqa: ANN001
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:  # noqa: ANN001
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
 
@@ -20,8 +38,8 @@ class Business(SQLModel, table=True):
     name: str = Field(index=True)
     phone_number: str | None = Field(default=None, unique=True, description="The number callers dial (E.164)")
     config: dict = Field(sa_column=Column(JSON, nullable=False), description="A BusinessConfig as JSON")
-    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class Call(SQLModel, table=True):
@@ -38,8 +56,8 @@ class Call(SQLModel, table=True):
     fallback_level: str = Field(default="llm", description="llm, offline, escalation, callback_promise")
     callback_id: int | None = Field(default=None, description="Set on an outbound call that makes a call-back")
     hangup_cause: str | None = None
-    started_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
-    ended_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class ConversationTurn(SQLModel, table=True):
@@ -54,7 +72,7 @@ class ConversationTurn(SQLModel, table=True):
     turn_index: int
     speaker: str = Field(description="'caller' or 'agent'")
     text: str
-    spoken_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    spoken_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     reply_latency_ms: float | None = Field(
         default=None, description="Agent turns: from the caller's final words reaching us to the first speak command"
     )
@@ -69,7 +87,7 @@ class ErrorLog(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     key: str | None = Field(default=None, unique=True, description="Idempotency key of the write")
     call_id: str | None = Field(default=None, index=True)
-    occurred_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    occurred_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     source: str = Field(description="What failed, e.g. 'llm', 'telnyx.speak'")
     message: str
     context: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
@@ -98,14 +116,14 @@ class Appointment(SQLModel, table=True):
     business_id: int = Field(foreign_key="businesses.id", index=True)
     call_id: str | None = Field(default=None, index=True)
     service: str
-    starts_at: datetime = Field(sa_type=DateTime(timezone=True), index=True)
-    ends_at: datetime = Field(sa_type=DateTime(timezone=True))
+    starts_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    ends_at: datetime = Field(sa_type=UTCDateTime)
     caller_name: str | None = None
     caller_number: str | None = Field(default=None, index=True)
     status: str = Field(default="booked", index=True, description="booked or cancelled")
     idempotency_key: str = Field(unique=True, description="The call and tool call that booked it")
-    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class AppointmentSlot(SQLModel, table=True):
@@ -116,7 +134,7 @@ class AppointmentSlot(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     business_id: int = Field(foreign_key="businesses.id")
-    slot_start: datetime = Field(sa_type=DateTime(timezone=True))
+    slot_start: datetime = Field(sa_type=UTCDateTime)
     appointment_id: int = Field(foreign_key="appointments.id", index=True)
 
 
@@ -131,13 +149,13 @@ class Callback(SQLModel, table=True):
     reason: str = ""
     message: str | None = None
     urgent: bool = False
-    due_at: datetime = Field(sa_type=DateTime(timezone=True), index=True)
+    due_at: datetime = Field(sa_type=UTCDateTime, index=True)
     status: str = Field(default="pending", index=True, description="pending, dialing, done, fulfilled, voicemail, failed")
     attempts: int = 0
     workflow_id: str | None = None
     idempotency_key: str = Field(unique=True)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
-    completed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    completed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Escalation(SQLModel, table=True):
@@ -150,5 +168,5 @@ class Escalation(SQLModel, table=True):
     status: str = Field(default="transferring", description="transferring, connected, nobody_answered, failed")
     attempts: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     idempotency_key: str = Field(unique=True)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

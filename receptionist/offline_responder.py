@@ -66,17 +66,17 @@ def offline_reply(
             text="That sounds urgent. I'm getting someone from our team on the line for you right now.",
             tool_calls=[_call("escalate_to_human", reason=f"emergency: {emergency}", emergency=True)],
         )
-    if _mentions(text, HUMAN_WORDS):
+    if _mentions(text, HUMAN_WORDS) and not _mentions(text, MESSAGE_WORDS):  # "have someone call me back" is a message
         return BrainReply(text="Of course, let me get someone for you.", tool_calls=[_call("escalate_to_human", reason="the caller asked for a person")])
     last_agent = next((u.text for u in reversed(history) if u.speaker == "agent"), "")
     booking = _booking_turn(config, history, caller_text, now)
     side_question = _mentions(text, HOURS_WORDS + ADDRESS_WORDS + PRICE_WORDS) and not (
         _day_in(text, local_time(config, now).date()) or _clock_in(text)
     )
+    if _mentions(text, CANCEL_WORDS):  # "cancel my appointment" is not a wish to book one
+        return BrainReply(text="Let me cancel that for you.", tool_calls=[_call("cancel_appointment")])
     if booking is not None and not side_question and (_asked_about_booking(last_agent) or _mentions(text, BOOKING_WORDS + MOVE_WORDS)):
         return booking
-    if _mentions(text, CANCEL_WORDS):
-        return BrainReply(text="Let me cancel that for you.", tool_calls=[_call("cancel_appointment")])
     if _mentions(text, MESSAGE_WORDS):
         return BrainReply(
             text="I'll pass that on.", tool_calls=[_call("take_message", message=caller_text, callback_wanted=True)]
@@ -115,12 +115,25 @@ class _BookingWish(BaseModel):
 def _booking_turn(config: BusinessConfig, history: list[Utterance], caller_text: str, now: datetime) -> BrainReply | None:
     window = _since_last_booking(history)
     last_agent = next((u.text for u in reversed(history) if u.speaker == "agent"), "")
-    caller_lines = [u.text for u in window if u.speaker == "caller"] + [caller_text]
+    caller_lines: list[str] = []
+    name_answers: set[int] = set()  # the caller lines that answered the name question, remembered until the yes
+    asked_name = False
+    for utterance in window:
+        if utterance.speaker == "agent":
+            asked_name = NAME_QUESTION in utterance.text
+            continue
+        if asked_name:
+            name_answers.add(len(caller_lines))
+        caller_lines.append(utterance.text)
+        asked_name = False
+    if NAME_QUESTION in last_agent:
+        name_answers.add(len(caller_lines))
+    caller_lines.append(caller_text)
     joined = " ".join(caller_lines).lower()
     in_booking = _mentions(joined, BOOKING_WORDS) or _mentions(joined, MOVE_WORDS) or _asked_about_booking(last_agent)
     if not in_booking:
         return None
-    wish = _read_wish(config, caller_lines, now, asked_name=NAME_QUESTION in last_agent)
+    wish = _read_wish(config, caller_lines, now, name_answers=name_answers)
     answer = caller_text.lower()
     if READBACK_QUESTION in last_agent:
         said_yes = _mentions(answer, YES_WORDS, whole_words=True) and not _mentions(answer, NO_WORDS, whole_words=True)
@@ -179,7 +192,7 @@ def _since_last_booking(history: list[Utterance]) -> list[Utterance]:
     return history
 
 
-def _read_wish(config: BusinessConfig, lines: list[str], now: datetime, *, asked_name: bool) -> _BookingWish:
+def _read_wish(config: BusinessConfig, lines: list[str], now: datetime, *, name_answers: set[int]) -> _BookingWish:
     wish = _BookingWish()
     today = local_time(config, now).date()
     for index, line in enumerate(lines):
@@ -190,12 +203,19 @@ def _read_wish(config: BusinessConfig, lines: list[str], now: datetime, *, asked
                 wish.service = service
         wish.day = _day_in(text, today) or wish.day
         wish.clock = _clock_in(text) or wish.clock
-        wish.name = _name_in(line) or wish.name
-    if asked_name and wish.name is None:
-        last = lines[-1].strip().rstrip(".!")
-        if 0 < len(last.split()) <= 3 and not any(ch.isdigit() for ch in last):
-            wish.name = " ".join(word.capitalize() for word in last.split())
+        wish.name = _name_in(line) or (_bare_name(line) if index in name_answers else None) or wish.name
     return wish
+
+
+def _bare_name(line: str) -> str | None:
+    """'Jane Doe' (or "it's Jane") said in answer to the name question; not a question, a yes or a number."""
+    text = re.sub(r"^(?:it's|it is|this is|i'm|i am)\s+", "", line.strip().rstrip(".!").replace("’", "'"), flags=re.IGNORECASE)
+    lowered = text.lower()
+    if not 0 < len(text.split()) <= 3 or "?" in text or any(ch.isdigit() for ch in text):
+        return None
+    if _mentions(lowered, YES_WORDS + NO_WORDS, whole_words=True) or _mentions(lowered, HOURS_WORDS + ADDRESS_WORDS + PRICE_WORDS):
+        return None
+    return " ".join(word.capitalize() for word in text.split())
 
 
 def _day_in(text: str, today: date) -> date | None:

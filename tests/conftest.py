@@ -12,6 +12,7 @@ import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -168,14 +169,18 @@ class Stack:
             self.worker.start()
 
 
-@pytest.fixture(scope="session")
-def stack(
+@contextmanager
+def running_stack(
     temporal: WorkflowEnvironment,
     database_url: str,
     fake_llm: FakeOpenAIServer,
-    tmp_path_factory: pytest.TempPathFactory,
+    logs: Path,
+    *,
+    name: str,
+    llm: bool,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[Stack]:
-    logs = tmp_path_factory.mktemp("logs")
+    """An API and a worker on their own task queue, with their own Telnyx simulator."""
     api_port = free_port()
     api_url = f"http://127.0.0.1:{api_port}"
     seed, public_key = generate_signing_key()
@@ -193,20 +198,22 @@ def stack(
             "DATABASE_URL": database_url,
             "TEMPORAL_ADDRESS": temporal.client.service_client.config.target_host,
             "TEMPORAL_NAMESPACE": "default",
-            "TEMPORAL_TASK_QUEUE": "cloudgreet-tests",
+            "TEMPORAL_TASK_QUEUE": f"cloudgreet-tests-{name}",
             "TELNYX_API_KEY": "test-key",
             "TELNYX_PUBLIC_KEY": public_key,
             "TELNYX_BASE_URL": simulator.base_url,
-            "OPENAI_API_KEY": "test-key",
-            "OPENAI_BASE_URL": fake_llm.base_url,
-            "OPENAI_MODEL": "fake-gpt",
+            "TELNYX_CONNECTION_ID": "test-connection",
             # Room for a replacement worker to finish a reply whose worker was killed (tests/test_worker_crash.py).
             "TURN_DEADLINE_SECONDS": "15",
+            # On-call phones ring briefly in tests; the simulator decides who answers.
+            "TRANSFER_RING_SECONDS": "2",
             "PYTHONUNBUFFERED": "1",
+            **({"OPENAI_API_KEY": "test-key", "OPENAI_BASE_URL": fake_llm.base_url, "OPENAI_MODEL": "fake-gpt"} if llm else {}),
+            **(extra_env or {}),
         }
         python = [sys.executable, "-m", "cloudgreet.cli"]
-        api = ManagedProcess("api", [*python, "api", "--port", str(api_port)], env, logs / "api.log", port=api_port)
-        worker = ManagedProcess("worker", [*python, "worker"], env, logs / "worker.log")
+        api = ManagedProcess(f"{name}-api", [*python, "api", "--port", str(api_port)], env, logs / f"{name}-api.log", port=api_port)
+        worker = ManagedProcess(f"{name}-worker", [*python, "worker"], env, logs / f"{name}-worker.log")
         api.start()
         worker.start()
         the_stack = Stack(
@@ -221,6 +228,26 @@ def stack(
             signing_seed=seed,
             public_key=public_key,
         )
+        try:
+            yield the_stack
+        finally:
+            for process in [api, worker, *the_stack.extra_workers]:
+                process.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(
+    temporal: WorkflowEnvironment, database_url: str, fake_llm: FakeOpenAIServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """The phone path with the (fake) LLM as the brain."""
+    with running_stack(temporal, database_url, fake_llm, tmp_path_factory.mktemp("logs"), name="llm", llm=True) as the_stack:
         yield the_stack
-        for process in [api, worker, *the_stack.extra_workers]:
-            process.stop()
+
+
+@pytest.fixture(scope="session")
+def offline_stack(
+    temporal: WorkflowEnvironment, database_url: str, fake_llm: FakeOpenAIServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """The phone path with no OPENAI_API_KEY: the offline responder is the brain."""
+    with running_stack(temporal, database_url, fake_llm, tmp_path_factory.mktemp("logs"), name="offline", llm=False) as the_stack:
+        yield the_stack

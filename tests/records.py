@@ -50,6 +50,7 @@ def add_call(
     errors: list[tuple[str, str]] = (),  # (source, message)
     booking: str | None = None,
     escalation_attempts: list[dict] | None = None,
+    tool_calls: list[dict] = (),  # on the last agent turn
 ) -> str:
     call_id = f"v3:records-{uuid.uuid4().hex}"
     with Session(get_engine(database_url)) as session:
@@ -72,7 +73,8 @@ def add_call(
         session.flush()
         for index, (caller_text, agent_text, latency, brain) in enumerate(replies, start=1):
             said_at = started_at + timedelta(seconds=10 * index)
-            session.add(ConversationTurn(call_id=call_id, turn_index=index, speaker="agent", text=agent_text,
+            tools = list(tool_calls) if index == len(replies) else []
+            session.add(ConversationTurn(call_id=call_id, turn_index=index, speaker="agent", text=agent_text, tool_calls=tools,
                                          reply_latency_ms=latency, brain=brain, spoken_at=said_at + timedelta(seconds=1)))  # fmt: skip
             session.add(ConversationTurn(call_id=call_id, turn_index=index, speaker="caller", text=caller_text, spoken_at=said_at))
         if finished:

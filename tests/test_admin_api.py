@@ -28,6 +28,8 @@ BEARER = {"Authorization": f"Bearer {ADMIN_KEY}"}
 PUBLIC = {("GET", "/admin/login"), ("POST", "/admin/login"), ("POST", "/admin/logout")}
 # 2031-03-10 and 2031-03-11 in Los Angeles (UTC-7 then): far from any real test call.
 DAY_ONE, DAY_TWO = date(2031, 3, 10), date(2031, 3, 11)
+BOOKING_TOOL_CALL = {"id": "call_1", "name": "book_appointment", "arguments": '{"service": "Drain cleaning"}',
+                     "result": "Booked drain cleaning tomorrow at 9:00."}  # fmt: skip
 
 
 def utc(*parts: int) -> datetime:
@@ -59,7 +61,7 @@ def plumber(database_url: str) -> dict:
             database_url, business_id, started_at=utc(2031, 3, 10, 17), outcome="booked", caller="+15555550111",
             replies=[("My sink is blocked", "I can send someone tomorrow at nine.", 800, "llm"),
                      ("Yes please", "Booked: drain cleaning tomorrow at nine.", 1200, "llm")],
-            cost=0.02, booking="Drain cleaning",
+            cost=0.02, booking="Drain cleaning", tool_calls=[BOOKING_TOOL_CALL],
             errors=[("reply.llm", "the LLM gave no sentence within 2.0s")],
         ),
         "message": add_call(
@@ -308,6 +310,7 @@ def test_a_call_shows_transcript_steps_effects_and_where_to_find_its_workflow(ad
         ("agent", "Booked: drain cleaning tomorrow at nine."),
     ]
     assert detail["transcript"][1]["reply_latency_ms"] == 800
+    assert detail["transcript"][3]["tool_calls"] == [BOOKING_TOOL_CALL]
     assert [e["source"] for e in detail["errors"]] == ["reply.llm"]
     assert [b["service"] for b in detail["bookings"]] == ["Drain cleaning"]
     assert detail["temporal_ui_url"] == f"http://temporal-ui.example:8233/namespaces/default/workflows/call-{call_id.replace(':', '%3A')}"
@@ -322,3 +325,15 @@ def test_a_call_shows_transcript_steps_effects_and_where_to_find_its_workflow(ad
     assert in_flight["live"]["state"] is None
     assert "not found" in in_flight["live"]["problem"].lower()
     assert admin.get("/api/admin/calls/v3:nothing-like-it", headers=BEARER).status_code == 404
+
+
+def test_the_calls_page_shows_the_filtered_calls_and_says_what_is_wrong_with_a_filter(admin, plumber) -> None:  # noqa: ANN001
+    missed = admin.get("/admin/calls", params={"business_id": plumber["id"], "status": "missed"}, headers=BEARER)
+    assert missed.status_code == 200
+    assert "+15555550133" in missed.text and "+15555550111" not in missed.text
+    assert "1 call." in missed.text
+    backwards = admin.get("/admin/calls", params={"since": "2031-03-11", "until": "2031-03-10"}, headers=BEARER)
+    assert backwards.status_code == 422
+    assert "`since` (2031-03-11) is after `until` (2031-03-10)" in backwards.text
+    not_a_number = admin.get("/admin/calls", params={"business_id": "pine"}, headers=BEARER)
+    assert not_a_number.status_code == 422 and "business must be a number, not &#39;pine&#39;" in not_a_number.text

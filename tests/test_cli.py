@@ -269,7 +269,6 @@ def test_example_scenario_is_a_valid_call_script(path: Path) -> None:
 
     script = load_call_script(path)
     assert script.lines, f"{path.name} has no caller lines"
-    assert script.to_number == "+15555550100"  # the demo business answers it
 
 
 def test_barge_in_example_interrupts_the_agent() -> None:

@@ -1,0 +1,114 @@
+"""`cloudgreet calls list` and `cloudgreet calls show` as an operator runs them: the real command
+in a subprocess against the test database, and, for a call in flight, the real Temporal."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from simulator.call_script import CallScript
+from tests.conftest import ROOT
+from tests.records import add_business, add_call
+from tests.waiting import eventually
+from workflows.call import CallWorkflow
+from workflows.call_messages import call_workflow_id
+
+pytestmark = pytest.mark.database
+
+
+def cloudgreet(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    # A wide terminal, so the tables keep each id on one line.
+    return subprocess.run(
+        [sys.executable, "-m", "cloudgreet.cli", *args],
+        env={**env, "COLUMNS": "220", "NO_COLOR": "1"},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.fixture(scope="module")
+def env(database_url: str) -> dict[str, str]:
+    kept = {k: v for k, v in os.environ.items() if not k.startswith(("TELNYX_", "OPENAI_", "TEMPORAL_", "ADMIN_"))}
+    return {**kept, "DATABASE_URL": database_url}
+
+
+@pytest.fixture(scope="module")
+def salon(database_url: str) -> dict:
+    business_id, _ = add_business(database_url, "Curl Up And Dye")
+    now = datetime.now(timezone.utc)
+    return {
+        "id": business_id,
+        "recent": add_call(database_url, business_id, started_at=now - timedelta(hours=1), outcome="booked",
+                           caller="+15555550201", replies=[("A haircut on Friday?", "Friday at ten is free.", 900, "llm")],
+                           errors=[("reply.llm", "the LLM answered 500: boom")],
+                           tool_calls=[{"name": "book_appointment", "arguments": '{"service": "Cut"}', "result": "[Booked] Friday 10:00"}]),  # fmt: skip
+        "missed": add_call(database_url, business_id, started_at=now - timedelta(hours=5), status="missed",
+                           outcome="abandoned", caller="+15555550202"),  # fmt: skip
+        "old": add_call(database_url, business_id, started_at=now - timedelta(days=5), caller="+15555550203"),
+    }
+
+
+def test_calls_list_shows_a_businesss_calls_newest_first_with_filters(env, salon) -> None:  # noqa: ANN001
+    listed = cloudgreet(env, "calls", "list", "--business", "curl up and dye")
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    rows = [next(i for i, line in enumerate(lines) if salon[key] in line) for key in ("recent", "missed", "old")]
+    assert rows == sorted(rows), listed.stdout  # newest first
+    assert "3 of 3 calls" in listed.stdout
+    assert "+15555550201" in listed.stdout and "booked" in listed.stdout
+
+    missed = cloudgreet(env, "calls", "list", "--business", str(salon["id"]), "--status", "missed")
+    assert salon["missed"] in missed.stdout and salon["recent"] not in missed.stdout
+
+    last_two_days = cloudgreet(env, "calls", "list", "--business", str(salon["id"]), "--since", "2d")
+    assert salon["recent"] in last_two_days.stdout and salon["old"] not in last_two_days.stdout
+
+    booked = cloudgreet(env, "calls", "list", "--business", str(salon["id"]), "--outcome", "booked", "--limit", "1")
+    assert "1 of 1 calls" in booked.stdout
+
+
+def test_calls_list_and_show_say_what_is_wrong_with_bad_input(env, salon) -> None:  # noqa: ANN001
+    since = cloudgreet(env, "calls", "list", "--since", "yesterday")
+    assert since.returncode == 2
+    assert "'yesterday' is neither a duration" in since.stderr
+    nobody = cloudgreet(env, "calls", "list", "--business", "Nobody At All")
+    assert nobody.returncode == 2
+    assert "no business 'Nobody At All'" in nobody.stderr and "Curl Up And Dye" in nobody.stderr
+    missing = cloudgreet(env, "calls", "show", "v3:no-such-call")
+    assert missing.returncode == 1
+    assert "no call 'v3:no-such-call'" in missing.stderr
+
+
+def test_calls_show_prints_the_transcript_outcome_and_errors(env, salon) -> None:  # noqa: ANN001
+    shown = cloudgreet(env, "calls", "show", salon["recent"])
+    assert shown.returncode == 0, shown.stderr
+    out = shown.stdout
+    assert "Curl Up And Dye" in out and "booked" in out
+    assert out.index("A haircut on Friday?") < out.index("Friday at ten is free.")
+    assert "0.90 s" in out  # the reply latency
+    assert '[book_appointment({"service": "Cut"}) → [Booked] Friday 10:00]' in out  # printed as is, not as markup
+    assert "the LLM answered 500: boom" in out
+    assert f"/workflows/call-{salon['recent'].replace(':', '%3A')}" in out
+    assert "Live state" not in out  # a finished call is read from the records only
+
+
+async def test_calls_show_reads_the_live_state_of_a_call_in_flight(stack) -> None:  # noqa: ANN001
+    # The caller stays on the line after the answer, so the call is still in flight when we look.
+    call = stack.simulator.place_call(CallScript(lines=["Is Dr. Lee in today?"], hang_up_at_end=False, max_call_seconds=10))
+    handle = stack.temporal_client.get_workflow_handle_for(CallWorkflow.run, call_workflow_id(call.call_control_id))
+    await eventually(
+        lambda: handle.query(CallWorkflow.state), lambda s: len(s.transcript) >= 3, what="the first turn answered"
+    )
+    shown = await asyncio.to_thread(cloudgreet, stack.env, "calls", "show", call.call_control_id)
+    await stack.simulator.wait_ended(call, 60)
+    assert shown.returncode == 0, shown.stderr
+    assert "Live state: in_progress, 1 caller turns" in shown.stdout, shown.stdout
+    live = shown.stdout[shown.stdout.index("Live state"):]
+    assert "Is Dr. Lee in today?" in live and "Thanks for asking about Is Dr. Lee in today." in live
