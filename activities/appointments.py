@@ -175,6 +175,9 @@ class AppointmentBook:
     def _move(self, request: MoveRequest) -> ToolOutcome:
         with self._session() as session:
             appointment = self._callers_appointment(session, request, request.current_start)
+            if appointment is None and request.current_start:
+                # A retry of a move that went through: the appointment is already at the new time.
+                appointment = self._callers_appointment(session, request, request.new_start)
             if appointment is None:
                 return ToolOutcome(ok=False, message="I can't find a booked appointment for this caller at that time.")
             check = check_slot(request.business, appointment.service, request.new_start, request.now)

@@ -30,7 +30,7 @@ BOOKING_WORDS = ("book", "appointment", "schedule", "reserve", "come in")
 MOVE_WORDS = ("move", "reschedule", "change my appointment", "different time")
 CANCEL_WORDS = ("cancel",)
 MESSAGE_WORDS = ("message", "call me back", "call back", "callback", "ring me back")
-GOODBYE_WORDS = ("bye", "that's all", "that is all", "nothing else", "no thanks", "no, thanks", "that's it")
+GOODBYE_WORDS = ("bye", "goodbye", "good bye", "that's all", "that is all", "nothing else", "no thanks", "no, thanks", "that's it")
 GREETING_WORDS = ("hello", "hi", "hey", "good morning", "good afternoon")
 YES_WORDS = ("yes", "yeah", "yep", "sure", "correct", "please do", "that's right", "sounds good", "ok", "okay", "perfect")
 NO_WORDS = ("no", "nope", "not quite", "wrong", "change")
@@ -75,7 +75,8 @@ def offline_reply(
     )
     if _mentions(text, CANCEL_WORDS):  # "cancel my appointment" is not a wish to book one
         return BrainReply(text="Let me cancel that for you.", tool_calls=[_call("cancel_appointment")])
-    if booking is not None and not side_question and (_asked_about_booking(last_agent) or _mentions(text, BOOKING_WORDS + MOVE_WORDS)):
+    leaving = _mentions(text, GOODBYE_WORDS) and not _mentions(text, YES_WORDS, whole_words=True)  # "never mind, bye"
+    if booking is not None and not side_question and not leaving and (_asked_about_booking(last_agent) or _mentions(text, BOOKING_WORDS + MOVE_WORDS)):
         return booking
     if _mentions(text, MESSAGE_WORDS):
         return BrainReply(

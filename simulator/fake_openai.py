@@ -42,6 +42,8 @@ class FakeToolCall(BaseModel):
 
     name: str
     arguments: dict[str, Any] = Field(default_factory=dict)
+    # A model may ask for the same function many times in one answer ("book 50 slots").
+    repeat: int = Field(default=1, ge=1, le=100)
 
 
 class FakeReplyRule(BaseModel):
@@ -446,8 +448,9 @@ async def _complete(request: Request, record: FakeRequestRecord, behaviour: Fake
         pieces = _PIECE.findall(arguments) or [arguments]
         message: dict[str, Any] = {
             "role": "assistant", "content": None, "refusal": None,
-            "tool_calls": [{"id": tool_call_id, "type": "function",
-                            "function": {"name": reply.tool_call.name, "arguments": arguments}}],
+            "tool_calls": [{"id": f"{tool_call_id}_{n}" if n else tool_call_id, "type": "function",
+                            "function": {"name": reply.tool_call.name, "arguments": arguments}}
+                           for n in range(reply.tool_call.repeat)],
         }
         finish_reason = "tool_calls"
     else:
@@ -497,12 +500,13 @@ async def _stream(record: FakeRequestRecord, behaviour: FakeLLMBehaviour, reply:
         await asyncio.sleep(behaviour.first_token_delay_ms / 1000)
         if reply.tool_call is not None:
             record.first_content_at = time.time()
-            yield chunk({"role": "assistant", "content": None, "tool_calls": [{
-                "index": 0, "id": tool_call_id, "type": "function",
-                "function": {"name": reply.tool_call.name, "arguments": ""}}]})
-            for piece in _PIECE.findall(json.dumps(reply.tool_call.arguments)):
-                await asyncio.sleep(chunk_delay)
-                yield chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
+            for n in range(reply.tool_call.repeat):
+                yield chunk({"role": "assistant", "content": None, "tool_calls": [{
+                    "index": n, "id": f"{tool_call_id}_{n}" if n else tool_call_id, "type": "function",
+                    "function": {"name": reply.tool_call.name, "arguments": ""}}]})
+                for piece in _PIECE.findall(json.dumps(reply.tool_call.arguments)):
+                    await asyncio.sleep(chunk_delay)
+                    yield chunk({"tool_calls": [{"index": n, "function": {"arguments": piece}}]})
             finish_reason = "tool_calls"
         else:
             yield chunk({"role": "assistant", "content": ""})

@@ -1,5 +1,6 @@
 """Opening hours as a caller meets them: open or closed right now, when the business opens next,
-in the business's own timezone, on daylight-saving nights too. Every instant is given in UTC."""
+in the business's own timezone, on daylight-saving nights too; and the instructions the LLM gets,
+which carry the hours and whether the business is open now. Every instant is given in UTC."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import datetime, time, timezone
 import pytest
 
 from business.config import WEEKDAYS, BusinessConfig, OpeningHours, demo_business
+from business.instructions import build_instructions
 from business.opening_hours import (
     is_open,
     next_opening,
@@ -240,3 +242,59 @@ def test_spoken_hours_keeps_different_days_apart() -> None:
 
 def test_spoken_hours_of_a_business_open_every_day() -> None:
     assert spoken_hours(business(days=WEEKDAYS)) == "Monday to Sunday 9 AM to 5 PM"
+
+
+# --- what the LLM is told: the instructions built from the configuration --------------------------
+
+
+def instructions_config() -> BusinessConfig:
+    return demo_business().model_copy(
+        update={"closures": ["2026-12-24", "2026-12-25"], "custom_instructions": "  Always mention free parking.  "}
+    )
+
+
+def test_instructions_describe_the_business() -> None:
+    text = build_instructions(instructions_config())
+    assert "You are the receptionist of Bright Smile Dental, a dental office." in text
+    assert "Address: 12 Main Street, Springfield." in text
+    for line in ("- Cleaning: 30 minutes, $90", "- Checkup: 45 minutes, $120", "- Whitening: 60 minutes, $250"):
+        assert line in text
+    assert "Opening hours (America/New_York):" in text
+    assert "- Monday: 08:00 to 17:00" in text and "- Friday: 08:00 to 17:00" in text
+    assert "- Saturday: closed" in text and "- Sunday: closed" in text
+    assert "Closed on: 2026-12-24, 2026-12-25." in text
+    assert "Instructions from the business owner:\nAlways mention free parking." in text
+    assert "It is now" not in text, "without `now` the instructions claim no time"
+
+
+def test_instructions_say_the_local_time_and_that_the_business_is_open() -> None:
+    text = build_instructions(instructions_config(), utc("2026-12-07T15:00:00"))
+    assert "It is now Monday, December 7, 2026, 10:00 in America/New_York. The business is open." in text
+    assert "closed now" not in text and "take a message" not in text
+
+
+def test_instructions_after_hours_say_when_it_opens_and_what_to_do() -> None:
+    text = build_instructions(instructions_config(), utc("2026-12-12T15:00:00"))  # Saturday 10 AM
+    assert "It is now Saturday, December 12, 2026, 10:00 in America/New_York. The business is closed now." in text
+    assert "It opens again Monday, December 14 at 8 AM." in text
+    assert "offer to take a message and a call-back at the next opening" in text
+    assert "a real emergency is still put through to a person" in text
+
+
+def test_instructions_on_a_closure_day_say_closed() -> None:
+    text = build_instructions(instructions_config(), utc("2026-12-24T16:00:00"))  # Thursday 11 AM, holiday
+    assert "The business is closed now. It opens again Monday, December 28 at 8 AM." in text
+
+
+def test_instructions_use_the_local_date_near_midnight() -> None:
+    text = build_instructions(instructions_config(), utc("2026-12-08T03:30:00"))  # Monday 10:30 PM in New York
+    assert "It is now Monday, December 7, 2026, 22:30 in America/New_York." in text
+    assert "It opens again tomorrow at 8 AM." in text
+
+
+def test_instructions_without_hours_or_services() -> None:
+    text = build_instructions(BusinessConfig(name="Bare", business_type="plumber"), utc("2026-12-07T15:00:00"))
+    assert "Opening hours are not set; offer to take a message." in text
+    assert "No services are listed." in text
+    assert "Closed on" not in text and "Instructions from the business owner" not in text
+    assert "The business is closed now." in text and "It opens again" not in text

@@ -154,6 +154,27 @@ async def test_bad_tool_arguments_from_the_llm_are_refused_cleanly(stack):
     assert appointments_of(stack, "+15555550169") == []
 
 
+async def test_a_request_to_book_fifty_slots_is_refused_not_obeyed(stack):
+    fake = stack.fake_llm.fake
+    start = (datetime.now(NEW_YORK).date() + timedelta(days=2)).isoformat() + "T09:00"
+    greedy = FakeToolCall(
+        name="book_appointment", arguments={"service": "Cleaning", "start": start, "caller_name": "Greedy"}, repeat=50
+    )
+    fake.set_behaviour(fake.behaviour.model_copy(update={"rules": [FakeReplyRule(contains="fifty", tool_call=greedy)]}))
+    try:
+        call = await place(stack, CallScript(from_number="+15555550172", to_number="+15555550111", lines=["Book me fifty cleanings"]))
+    finally:
+        fake.set_behaviour(fake.behaviour.model_copy(update={"rules": []}))
+    booked = appointments_of(stack, "+15555550172")
+    assert len(booked) <= 1, "one slot at most: the same time can only be held once"
+    with Session(get_engine(stack.database_url)) as session:
+        [turn] = session.exec(
+            select(ConversationTurn).where(ConversationTurn.call_id == call.call_control_id, ConversationTurn.speaker == "agent")
+        ).all()
+    results = [tool["result"] for tool in turn.tool_calls]
+    assert sum(result.startswith("Refused: at most 3 actions at a time") for result in results) >= 47
+
+
 # --- business hours -------------------------------------------------------------------------------
 
 

@@ -18,7 +18,7 @@ async def test_worker_killed_mid_reply_the_call_goes_on_with_nothing_said_twice(
     lines = ["Do you take new patients?", "Thanks, what about Saturdays?"]
     try:
         # This caller waits out the seconds a replacement worker needs instead of talking over the silence.
-        call = stack.simulator.place_call(CallScript(lines=lines, max_call_seconds=120, caller_pause_seconds=6))
+        call = stack.simulator.place_call(CallScript(lines=lines, max_call_seconds=120, caller_pause_seconds=10))
         first_sentence = fake_reply(lines[0])[0]
         await eventually(lambda: spoken(call), lambda said: first_sentence in said, timeout=30, what="first sentence spoken")
         stack.worker.kill()

@@ -131,10 +131,11 @@ class TimeSkippingStack:
     def place_call(self, script) -> SimulatedCall:  # noqa: ANN001
         return self.simulator.place_call(script)
 
-    async def workflow_result(self, workflow_id: str, timeout: float = 60):  # noqa: ANN201
+    async def workflow_result(self, workflow_id: str, result_type: type | None = None, timeout: float = 60):  # noqa: ANN201
         """The result of a workflow, waited for in real time: the clock is not skipped meanwhile."""
+        handle = self.client.get_workflow_handle(workflow_id, result_type=result_type)
         with self.env.auto_time_skipping_disabled():
-            return await asyncio.wait_for(self.client.get_workflow_handle(workflow_id).result(), timeout)
+            return await asyncio.wait_for(handle.result(), timeout)
 
     def watch(self, workflow_id: str) -> None:
         """Terminated at the end of the test if still running, so no timer of it fires in another test."""

@@ -398,7 +398,8 @@ class CallWorkflow:
             self._requested_escalation = (text("reason") or "the caller asked for a person", bool(arguments.get("emergency")))
             return "Transferring the caller to a person now."
         elif call.name == "take_message":
-            when = await self._schedule_callback(text("reason") or "message", text("message") or None, urgent=False, caller_name=text("caller_name") or None)
+            # The tool has no "reason": what the message says is what the call-back is about.
+            when = await self._schedule_callback(text("reason") or text("message") or "your message", text("message") or None, urgent=False, caller_name=text("caller_name") or None)
             self._state.outcome = self._state.outcome or "message"
             return f"Message taken. A call-back is scheduled for {when}."
         elif call.name == "end_call":
@@ -572,7 +573,7 @@ class CallWorkflow:
                 await self._hang_up("voicemail-done")
             self._state.outcome = "voicemail"
             return await self._report_callback("voicemail", self._finish("ended", outcome="voicemail"))
-        about = f" about {callback.reason}" if callback and callback.reason else ""
+        about = f" about {callback.reason.rstrip(' .!?')}" if callback and callback.reason else ""
         await self._begin_conversation(f"Hello, this is {name} returning your call{about}. How can I help?")
         await self._converse()
         return await self._report_callback("answered", self._finish("ended", outcome=self._state.outcome or "completed"))

@@ -38,8 +38,9 @@ class CallbackPlan(BaseModel):
 class CallbackWorkflow:
     def __init__(self) -> None:
         self._caller_called_in = False
-        self._outcome: CallbackOutcome | None = None
-        self._dialled: str | None = None
+        # By the dialled call's call_control_id: an outcome may be signalled before the dial
+        # activity's result is seen (both can land in one workflow task, signals first).
+        self._outcomes: dict[str, CallbackOutcome] = {}
         self._status = "waiting"
 
     @workflow.signal
@@ -48,8 +49,7 @@ class CallbackWorkflow:
 
     @workflow.signal
     def call_outcome(self, outcome: CallbackOutcome) -> None:
-        if outcome.call_control_id == self._dialled:
-            self._outcome = outcome
+        self._outcomes.setdefault(outcome.call_control_id, outcome)
 
     @workflow.query
     def status(self) -> str:
@@ -81,7 +81,6 @@ class CallbackWorkflow:
         return await self._end(plan, "failed")
 
     async def _dial(self, plan: CallbackPlan, attempt: int) -> str:
-        self._outcome = None
         try:
             dialled = await workflow.execute_activity_method(
                 TelnyxCommands.dial_caller,
@@ -98,9 +97,10 @@ class CallbackWorkflow:
             )
         except ActivityError:
             return "failed"
-        self._dialled = dialled.call_control_id
-        await self._wait_until(lambda: self._outcome is not None, timedelta(seconds=plan.ring_seconds) + CALLBACK_CALL_LIMIT)
-        return self._outcome.outcome if self._outcome else "no_answer"
+        dialled_id = dialled.call_control_id
+        await self._wait_until(lambda: dialled_id in self._outcomes, timedelta(seconds=plan.ring_seconds) + CALLBACK_CALL_LIMIT)
+        outcome = self._outcomes.get(dialled_id)
+        return outcome.outcome if outcome else "no_answer"
 
     async def _end(self, plan: CallbackPlan, status: str) -> str:
         self._status = status
