@@ -186,6 +186,11 @@ LABELS = {
     "on_call_numbers": "On-call numbers for emergencies (one per line, in order)",
     "services": "Services",
     "hours": "Opening hours",
+    "after_hours_message": "After-hours greeting",
+    "emergency_phrases": "Emergency phrases (one per line)",
+    "booking_slot_minutes": "Appointments start every (minutes)",
+    "sms_from_number": "Text booking confirmations from",
+    "owner_number": "Owner's mobile, texted about urgent call-backs",
 }
 HINTS = {
     "business_type": "e.g. dental office, plumber, hair salon",
@@ -193,6 +198,8 @@ HINTS = {
     "voice": "A Telnyx voice: female, male, or e.g. Polly.Joanna",
     "language": "e.g. en-US, es-ES",
     "greeting": "Empty: “Thank you for calling <name>. How can I help you today?”",
+    "emergency_phrases": "Words that always put the caller through to a person. Empty: the defaults for this type of business.",
+    "sms_from_number": "An E.164 number of yours that can send SMS; empty: no texts",
 }
 LONG_TEXT = {"greeting", "custom_instructions", "after_hours_message"}
 # Fields with a widget of their own in the template; their kind is their name.

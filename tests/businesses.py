@@ -28,6 +28,8 @@ def open_every_day(number: str = "+15555550111", **changes) -> BusinessConfig:
         services=SERVICES,
         hours={day: NINE_TO_FIVE for day in WEEKDAYS},
         on_call_numbers=["+15555550199", "+15555550198"],
+        sms_from_number=number,
+        owner_number="+15555550190",
         **changes,
     )
 

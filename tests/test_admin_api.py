@@ -337,3 +337,19 @@ def test_the_calls_page_shows_the_filtered_calls_and_says_what_is_wrong_with_a_f
     assert "`since` (2031-03-11) is after `until` (2031-03-10)" in backwards.text
     not_a_number = admin.get("/admin/calls", params={"business_id": "pine"}, headers=BEARER)
     assert not_a_number.status_code == 422 and "business must be a number, not &#39;pine&#39;" in not_a_number.text
+
+
+def test_the_configuration_form_has_a_control_for_every_field_of_the_configuration(admin, plumber) -> None:  # noqa: ANN001
+    from business.config import BusinessConfig
+
+    page = admin.get(f"/admin/businesses/{plumber['id']}/config", headers=BEARER)
+    assert page.status_code == 200
+    for name in BusinessConfig.model_fields:
+        if name == "services":
+            assert 'name="service-duration"' in page.text
+        elif name == "hours":
+            assert 'data-day="sunday"' in page.text
+        else:
+            assert re.search(rf'<(input|textarea)[^>]* name="{name}"', page.text), f"no form control for {name}"
+    # The preview beside the form starts from what is saved.
+    assert "Drain cleaning: 60 minutes, $150" in page.text

@@ -101,7 +101,7 @@ def test_calls_show_prints_the_transcript_outcome_and_errors(env, salon) -> None
 
 async def test_calls_show_reads_the_live_state_of_a_call_in_flight(stack) -> None:  # noqa: ANN001
     # The caller stays on the line after the answer, so the call is still in flight when we look.
-    call = stack.simulator.place_call(CallScript(lines=["Is Dr. Lee in today?"], hang_up_at_end=False, max_call_seconds=10))
+    call = stack.simulator.place_call(CallScript(lines=["Is Dr. Lee in today?"], hang_up_at_end=False, max_call_seconds=8))
     handle = stack.temporal_client.get_workflow_handle_for(CallWorkflow.run, call_workflow_id(call.call_control_id))
     await eventually(
         lambda: handle.query(CallWorkflow.state), lambda s: len(s.transcript) >= 3, what="the first turn answered"

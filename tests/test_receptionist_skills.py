@@ -80,6 +80,8 @@ async def test_booking_over_several_turns_reads_back_then_books(offline_stack):
     assert as_utc(appointment.starts_at) == tomorrow_at(10, 30)
     assert as_utc(appointment.ends_at) == tomorrow_at(11)
     assert the_call(offline_stack, call).outcome == "booked"
+    [text] = [m for m in offline_stack.simulator.simulator.messages if m.to_number == "+15555550161"]
+    assert "Booked a cleaning tomorrow at 10:30 AM." in text.text and text.from_number == "+15555550111"
 
 
 async def test_a_refused_time_offers_alternatives_and_one_is_booked(offline_stack):
@@ -224,6 +226,8 @@ async def test_nobody_on_call_answers_so_a_message_and_an_urgent_call_back(offli
     assert [a["outcome"] for a in escalation.attempts] == ["no_answer", "busy"]
     assert callback.urgent and "knocked out" in callback.message
     assert the_call(offline_stack, call).fallback_level == "callback_promise"
+    owner_texts = [m for m in offline_stack.simulator.simulator.messages if m.to_number == "+15555550190"]
+    assert len(owner_texts) == 1 and "+15555550164" in owner_texts[0].text
     await offline_stack.temporal_client.get_workflow_handle(callback.workflow_id).terminate("test over")
 
 

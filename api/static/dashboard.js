@@ -78,7 +78,7 @@ new Chart(document.getElementById("cost"), {
   type: "line",
   data: {
     labels: days,
-    datasets: [{ label: "Estimated cost (USD)", data: data.calls_per_day.map((row) => row.cost_usd), borderColor: "#7c3aed", backgroundColor: "#7c3aed", tension: 0.2 }],
+    datasets: [{ label: "Estimated cost (USD)", data: data.calls_per_day.map((row) => row.cost_usd), borderColor: "#7c3aed", backgroundColor: "#7c3aed" }],
   },
   options: { plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true } } },
 });
