@@ -59,6 +59,7 @@ class MoveRequest(AppointmentRequest):
 
 
 class CancelRequest(AppointmentRequest):
+    idempotency_key: str
     start: str | None = None
 
 
@@ -205,12 +206,15 @@ class AppointmentBook:
 
     def _cancel(self, request: CancelRequest) -> ToolOutcome:
         with self._session() as session:
-            appointment = self._callers_appointment(session, request, request.start, include_cancelled=True)
+            # A retry of this very cancellation finds what it cancelled, not the caller's next appointment.
+            appointment = session.exec(select(Appointment).where(Appointment.cancel_key == request.idempotency_key)).first()
+            appointment = appointment or self._callers_appointment(session, request, request.start, include_cancelled=bool(request.start))
             if appointment is None:
                 return ToolOutcome(ok=False, message="I can't find an appointment for this caller at that time.")
             if appointment.status != "cancelled":
                 session.exec(delete(AppointmentSlot).where(AppointmentSlot.appointment_id == appointment.id))
                 appointment.status = "cancelled"
+                appointment.cancel_key = request.idempotency_key
                 appointment.updated_at = datetime.now(timezone.utc)
                 session.add(appointment)
                 session.commit()

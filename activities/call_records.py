@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.call_accounting import count_finished_call
 from business.config import BusinessConfig
@@ -32,6 +33,7 @@ class CallOpening(BaseModel):
     started_at: datetime
     callback_id: int | None = None
     callback_workflow_id: str | None = None
+    business_id: int | None = Field(default=None, description="Chosen by a web conversation instead of a dialled number")
 
 
 class CallbackContext(BaseModel):
@@ -166,11 +168,10 @@ class CallRecords:
         with Session(get_engine(self._database_url)) as session:
             callback = session.get(Callback, opening.callback_id) if opening.callback_id else None
             # An outbound call dials from the business's number; the business is the one that promised.
-            business = (
-                session.get(Business, callback.business_id)
-                if callback
-                else find_business(session, opening.dialed_number)
-            )
+            chosen = callback.business_id if callback else opening.business_id
+            business = session.get(Business, chosen) if chosen else find_business(session, opening.dialed_number)
+            if business is None:
+                raise ApplicationError(f"business {chosen} does not exist", type="UnknownBusiness", non_retryable=True)
             if session.get(Call, opening.call_control_id) is None:
                 session.add(
                     Call(

@@ -16,7 +16,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from api.admin_auth import AdminApi
-from api.call_queries import CallDetail, CallFilters, CallPage, LiveState, call_detail, list_calls, read_live_state, temporal_ui_link
+from api.call_queries import (
+    CallDetail,
+    CallFilters,
+    CallPage,
+    LiveState,
+    call_detail,
+    list_calls,
+    read_live_state,
+    temporal_ui_link,
+)
 from api.dashboard import Dashboard, build_dashboard
 from api.dependencies import SessionDep
 from business.config import BusinessConfig

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api import admin_api, admin_pages, health, metrics_endpoint, telnyx_webhooks
+from api import admin_api, admin_pages, health, metrics_endpoint, telnyx_webhooks, web_conversations
 from api.dependencies import TemporalConnection
 from api.telnyx_webhooks import WebhookVerifier
 from cloudgreet.settings import Settings, get_settings
@@ -27,6 +27,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.webhook_verifier = WebhookVerifier(settings.telnyx_public_key)
     app.include_router(telnyx_webhooks.router)
     app.include_router(health.router)
+    app.include_router(web_conversations.router)
     # Operations (issue 5): /metrics, the admin JSON API, the admin pages and their static files.
     app.include_router(metrics_endpoint.router)
     app.include_router(admin_api.router)

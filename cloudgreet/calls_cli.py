@@ -92,11 +92,14 @@ def list_command(
     if not page.calls:
         console.print("No calls match.")
         return
-    table = Table(title=f"{len(page.calls)} of {page.total} calls (UTC)", title_justify="left")
+    table = Table(
+        title=f"{len(page.calls)} of {page.total} calls (times in UTC, reply: median reply latency)", title_justify="left"
+    )
     for column, justify in (("started", "left"), ("call id", "left"), ("business", "left"), ("caller", "left"),
-                            ("status", "left"), ("outcome", "left"), ("turns", "right"), ("duration", "right"),
-                            ("reply p50", "right")):  # fmt: skip
-        table.add_column(column, justify=justify, overflow="fold")
+                            ("status", "left"), ("outcome", "left"), ("turns", "right"), ("length", "right"),
+                            ("reply", "right")):  # fmt: skip
+        # The id stays on one line, ready to copy into `cloudgreet calls show`; the rest may wrap.
+        table.add_column(column, justify=justify, no_wrap=column == "call id", overflow="fold")
     for call in page.calls:
         # Text, not markup: a "[" in a name or a transcript is printed as it is.
         table.add_row(
@@ -169,6 +172,18 @@ def show_command(
         latency = _ms(line.reply_latency_ms) if line.speaker != "caller" else ""
         transcript.add_row(str(line.turn_index), Text(line.speaker), Text(said), latency)
     console.print(transcript if detail.transcript else "Nothing was said.")
+
+    effects = Table(title="What the receptionist did", title_justify="left")
+    effects.add_column("what")
+    effects.add_column("details", overflow="fold", ratio=1)
+    for booking in detail.bookings:
+        effects.add_row("booking", Text(f"{booking.service} at {_moment(booking.starts_at)} UTC for {booking.caller_name or '—'} ({booking.status})"))
+    for callback in detail.callbacks:
+        effects.add_row("call-back", Text(f"due {_moment(callback.due_at)} UTC: {callback.reason} ({callback.status}, {callback.attempts} attempts)"))
+    for escalation in detail.escalations:
+        effects.add_row("escalation", Text(f"{escalation.reason} ({escalation.status}): {escalation.attempts}"))
+    if effects.row_count:
+        console.print(effects)
 
     if detail.errors:
         errors = Table(title="Fallback steps and errors", title_justify="left")

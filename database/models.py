@@ -122,6 +122,7 @@ class Appointment(SQLModel, table=True):
     caller_number: str | None = Field(default=None, index=True)
     status: str = Field(default="booked", index=True, description="booked or cancelled")
     idempotency_key: str = Field(unique=True, description="The call and tool call that booked it")
+    cancel_key: str | None = Field(default=None, unique=True, description="The call and tool call that cancelled it")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 

@@ -147,7 +147,7 @@ async def test_a_finished_call_is_on_the_dashboard_and_its_page_shows_the_transc
     await page.screenshot(path=tmp_path / "dashboard.png", full_page=True)
 
     await row.get_by_role("link").click()
-    await page.wait_for_url(f"**/admin/calls/**")
+    await page.wait_for_url("**/admin/calls/**")
     await expect(page.get_by_role("heading", name="Call from +15555550177")).to_be_visible()
     transcript = page.locator("#transcript")
     await expect(transcript.locator("li.caller")).to_contain_text(["Do you fix water heaters?"])

@@ -90,8 +90,9 @@ class Shop:
     def move(self, new_start: str, current_start: str | None = None, *, caller: str | None = None) -> ToolOutcome:
         return self.book_of._move(MoveRequest(**self._common(caller, None), current_start=current_start, new_start=new_start))
 
-    def cancel(self, start: str | None = None, *, caller: str | None = None) -> ToolOutcome:
-        return self.book_of._cancel(CancelRequest(**self._common(caller, None), start=start))
+    def cancel(self, start: str | None = None, *, caller: str | None = None, key: str | None = None) -> ToolOutcome:
+        request = CancelRequest(**self._common(caller, None), idempotency_key=key or f"key-{uuid.uuid4()}", start=start)
+        return self.book_of._cancel(request)
 
     def free(self, service: str, day: str | None = None) -> ToolOutcome:
         return self.book_of._find_free_times(FreeTimesRequest(**self._common(None, None), service=service, day=day))
@@ -415,3 +416,14 @@ def test_every_offered_time_is_accepted_by_the_rules(shop: Shop) -> None:
     shop.book("2031-01-07T09:00")
     for start in offered_times(shop.free("Checkup", "2031-01-07").message):
         assert check_slot(shop.config, "Checkup", start, NOW).ok
+
+
+def test_a_retried_cancellation_without_a_time_cancels_one_appointment_not_the_next(shop):
+    caller = shop.new_caller()
+    shop.book("2031-01-07T10:00", caller=caller)
+    shop.book("2031-01-08T10:00", caller=caller)
+    first = shop.cancel(caller=caller, key="call-x/turn-2/tool-0")
+    retry = shop.cancel(caller=caller, key="call-x/turn-2/tool-0")
+    assert first.ok and retry.ok and first.appointment_id == retry.appointment_id
+    statuses = sorted(a.status for a in shop.appointments() if a.caller_number == caller)
+    assert statuses == ["booked", "cancelled"]

@@ -47,7 +47,7 @@ def salon(database_url: str) -> dict:
         "id": business_id,
         "recent": add_call(database_url, business_id, started_at=now - timedelta(hours=1), outcome="booked",
                            caller="+15555550201", replies=[("A haircut on Friday?", "Friday at ten is free.", 900, "llm")],
-                           errors=[("reply.llm", "the LLM answered 500: boom")],
+                           errors=[("reply.llm", "the LLM answered 500: boom")], booking="Haircut",
                            tool_calls=[{"name": "book_appointment", "arguments": '{"service": "Cut"}', "result": "[Booked] Friday 10:00"}]),  # fmt: skip
         "missed": add_call(database_url, business_id, started_at=now - timedelta(hours=5), status="missed",
                            outcome="abandoned", caller="+15555550202"),  # fmt: skip
@@ -95,6 +95,7 @@ def test_calls_show_prints_the_transcript_outcome_and_errors(env, salon) -> None
     assert "0.90 s" in out  # the reply latency
     assert '[book_appointment({"service": "Cut"}) → [Booked] Friday 10:00]' in out  # printed as is, not as markup
     assert "the LLM answered 500: boom" in out
+    assert "Haircut at " in out and "for Dana (booked)" in out
     assert f"/workflows/call-{salon['recent'].replace(':', '%3A')}" in out
     assert "Live state" not in out  # a finished call is read from the records only
 

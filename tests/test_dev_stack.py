@@ -21,6 +21,7 @@ import httpx
 import pytest
 from temporalio.client import Client, WorkflowExecutionStatus
 
+from cloudgreet.dev_stack import temporal_cli
 from tests.conftest import ROOT, free_port
 from tests.waiting import eventually
 from workflows.call_messages import call_workflow_id
@@ -200,8 +201,27 @@ async def assert_all_stopped(dev: DevCommand) -> None:
     assert not still_listening, f"still listening after `cloudgreet dev` exited: {still_listening}"
 
 
+async def temporal_database_without_search_attributes(path: Path) -> None:
+    """A Temporal database as an older CloudGreet (before any search attribute) left it."""
+    port = free_port()
+    server = await asyncio.create_subprocess_exec(
+        temporal_cli(), "server", "start-dev", "--db-filename", str(path), "--port", str(port), "--headless",
+        "--log-level", "error", stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        await eventually(lambda: listening(port), bool, timeout=60, what="a Temporal dev server to listen")
+    finally:
+        server.terminate()
+        await asyncio.wait_for(server.wait(), STOP_TIMEOUT)
+    assert path.exists()
+
+
 async def test_dev_runs_the_stack_takes_a_call_stops_cleanly_and_restarts_on_its_data(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    # The data directory already holds a Temporal database, from a version of CloudGreet that
+    # registered fewer search attributes: `cloudgreet dev` must run on it, not trip over it.
+    await temporal_database_without_search_attributes(data_dir / "temporal.db")
     dev = DevCommand(data_dir, cwd=tmp_path)
     try:
         await dev.start()
@@ -240,7 +260,7 @@ async def test_dev_runs_the_stack_takes_a_call_stops_cleanly_and_restarts_on_its
     assert call_row(database, call_id) == ("ended", "+15555550142")
     assert (data_dir / "temporal.db").exists()
 
-    # Again on the same data directory: Temporal's persistent database (with its search
+    # Again on the same data directory: Temporal's persistent database (now with the search
     # attributes) is reused, and the first call's workflow is still there. Stopped with
     # SIGTERM this time, as `kill` or a service manager would.
     again = DevCommand(data_dir, cwd=tmp_path)
@@ -250,6 +270,13 @@ async def test_dev_runs_the_stack_takes_a_call_stops_cleanly_and_restarts_on_its
         client = await Client.connect(f"127.0.0.1:{again.ports['temporal']}")
         description = await client.get_workflow_handle(call_workflow_id(call_id)).describe()
         assert description.status == WorkflowExecutionStatus.COMPLETED
+        # The call can be found by the search attributes the README tells operators to use.
+        async def found_by_caller() -> list[str]:
+            return [w.id async for w in client.list_workflows("CloudGreetCaller = '+15555550142'")]
+
+        await eventually(
+            found_by_caller, lambda ids: call_workflow_id(call_id) in ids, timeout=30, what="the call found by its caller"
+        )
         assert await again.stop(signal.SIGTERM) == 0, again.text()[-3000:]
         await assert_all_stopped(again)
     finally:

@@ -86,7 +86,7 @@ async def test_the_worker_exports_its_metrics_and_the_temporal_sdks_on_one_port(
     stack.worker.stop()
     worker.start()
     try:
-        await place_call(stack, ["Do you do whitening?", "Thanks, bye"])
+        call = await place_call(stack, ["Do you do whitening?", "Thanks, bye"])
         text = await eventually(
             lambda: scrape(f"http://127.0.0.1:{port}/metrics"),
             lambda t: sample(t, "cloudgreet_calls_finished_total", outcome="completed")
@@ -105,6 +105,8 @@ async def test_the_worker_exports_its_metrics_and_the_temporal_sdks_on_one_port(
     # The Temporal SDK's own metrics, forwarded from its exporter.
     temporal = {name for name in families(text) if name.startswith("temporal_")}
     assert {"temporal_workflow_completed", "temporal_activity_execution_latency"} & temporal, sorted(temporal)
+    # Each activity's log lines name the call they work for (cloudgreet.logs.LogContextInterceptor).
+    assert f"call_id={call.call_control_id}" in worker.log()
 
 
 async def test_each_call_records_its_metrics_with_tokens_and_an_estimated_cost(stack) -> None:  # noqa: ANN001

@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import ActivityError, CancelledError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 from temporalio.workflow import ActivityCancellationType, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
@@ -55,6 +55,8 @@ with workflow.unsafe.imports_passed_through():
         CallSummary,
         TransferLeg,
         Utterance,
+        WebReply,
+        WebWords,
         encode_client_state,
     )
     from workflows.call_options import *  # noqa: F403  (the timeouts and policies of a call)
@@ -65,7 +67,8 @@ LEG_OUTCOMES = {"timeout": "no_answer", "no_answer": "no_answer", "user_busy": "
 
 @workflow.defn
 class CallWorkflow:
-    def __init__(self) -> None:
+    @workflow.init
+    def __init__(self, start: CallStart) -> None:
         self._seen_event_ids: set[str] = set()
         self._initiated: CallEvent | None = None
         self._answered = False
@@ -87,6 +90,14 @@ class CallWorkflow:
         self._transferred = False
         self._tokens = [0, 0]
         self._records: list[workflow.ActivityHandle] = []
+        # The web channel: the browser's words arrive by update; replies are collected, not spoken.
+        self._channel = start.channel
+        self._state.channel = start.channel
+        self._web_business_id = start.web_business_id
+        self._web_outbox: list[str] = []
+        self._web_words_sent = 0
+        self._web_words_answered = 0
+        self._web_replies: dict[int, WebReply] = {}
 
     # --- what the outside world tells the call -------------------------------------------------
 
@@ -135,6 +146,45 @@ class CallWorkflow:
         self._state.agent_speaking = self._agent_speaking()
         return self._state
 
+    @workflow.update
+    async def opening_words(self) -> WebReply:
+        """A web conversation's greeting, once the call is under way."""
+        await workflow.wait_condition(
+            lambda: (self._state.status != "ringing" and bool(self._state.transcript)) or self._hangup is not None
+        )
+        self._web_outbox.clear()  # the greeting is this update's answer, not part of the first reply
+        return WebReply(text=self._state.transcript[0].text if self._state.transcript else "", ended=self._hangup is not None)
+
+    @opening_words.validator
+    def _only_web_conversations_open(self) -> None:
+        if self._channel != "web":
+            raise ApplicationError("only a web conversation is greeted by update", type="NotAWebConversation")
+
+    @workflow.update
+    async def caller_said(self, words: WebWords) -> WebReply:
+        """The browser's words, answered as a phone caller's would be: same brain, tools and ladder."""
+        self._web_words_sent += 1
+        sequence = self._web_words_sent
+        self._caller_words.append(
+            CallEvent(
+                event_id=f"web-words-{sequence}",
+                event_type="call.transcription",
+                call_control_id=self._state.call_control_id,
+                received_at=words.sent_at,
+                transcript=words.text,
+                is_final=True,
+            )
+        )
+        await workflow.wait_condition(lambda: self._web_words_answered >= sequence or self._hangup is not None)
+        return self._web_replies.get(sequence) or WebReply(text="", ended=True, outcome=self._state.outcome)
+
+    @caller_said.validator
+    def _only_web_conversations_type(self, words: WebWords) -> None:
+        if self._channel != "web":
+            raise ApplicationError("only a web conversation takes typed words", type="NotAWebConversation")
+        if self._hangup is not None or self._ending:
+            raise ApplicationError("this conversation has ended", type="ConversationEnded")
+
     def _agent_speaking(self) -> bool:
         return self._reply_running or self._speeches_sent > self._speeches_ended
 
@@ -143,6 +193,17 @@ class CallWorkflow:
     @workflow.run
     async def run(self, start: CallStart) -> CallSummary:
         self._state.call_control_id = start.call_control_id
+        if start.channel == "web":
+            self._answered = True
+            self._initiated = CallEvent(
+                event_id="web-start",
+                event_type="call.initiated",
+                call_control_id=start.call_control_id,
+                received_at=0,
+                caller_number=None,
+                dialed_number=None,
+                direction="web",
+            )
         arrived = await self._wait_until(
             lambda: self._initiated is not None or self._hangup is not None, WAIT_FOR_CALL_INITIATED
         )
@@ -180,6 +241,7 @@ class CallWorkflow:
                 started_at=workflow.now(),
                 callback_id=callback.callback_id if callback else None,
                 callback_workflow_id=callback.callback_workflow_id if callback else None,
+                business_id=self._web_business_id,
             ),
             **RECORD_KEEPING,
         )
@@ -195,7 +257,7 @@ class CallWorkflow:
                 FALLBACK_SEARCH_ATTRIBUTE.value_set("llm"),
             ]
         )
-        if initiated.direction != "outgoing" and initiated.caller_number:
+        if initiated.direction == "incoming" and initiated.caller_number:
             await self._fulfil_pending_callbacks(initiated.caller_number)
 
     def _other_party(self) -> str | None:
@@ -241,9 +303,29 @@ class CallWorkflow:
             if self._barge_in and not self._caller_words:
                 await self._stop_speaking()
             if self._caller_words:
+                taken = self._web_words_sent
                 await self._caller_turn()
+                self._answer_web_words_upto(taken)
         if self._ending and self._hangup is None:
             await self._hang_up("goodbye")
+        self._answer_web_words()
+
+    def _answer_web_words(self) -> None:
+        self._answer_web_words_upto(self._web_words_sent)
+
+    def _answer_web_words_upto(self, taken: int) -> None:
+        """Every web update whose words this turn took gets the turn's reply."""
+        if self._channel != "web" or taken <= self._web_words_answered:
+            return
+        reply = WebReply(
+            text=" ".join(t for t in self._web_outbox if t),
+            ended=self._ending or self._hangup is not None,
+            outcome=self._state.outcome,
+        )
+        self._web_outbox.clear()
+        for sequence in range(self._web_words_answered + 1, taken + 1):
+            self._web_replies[sequence] = reply
+        self._web_words_answered = taken
 
     # --- one caller turn -------------------------------------------------------------------------
 
@@ -280,6 +362,7 @@ class CallWorkflow:
                 rounds=rounds,
                 business=self._context.business,
                 brain=self._context.brain,
+                channel=self._channel,
                 now=workflow.now(),
                 caller_words_received_at=words[-1].received_at,
             )
@@ -353,7 +436,9 @@ class CallWorkflow:
             return None
         finally:
             self._reply_running = False
-        self._speeches_sent += result.sentences_spoken
+        self._speeches_sent += result.sentences_spoken if self._channel == "phone" else 0
+        if self._channel == "web":
+            self._web_outbox.append(result.text)
         self._tokens[0] += result.prompt_tokens
         self._tokens[1] += result.completion_tokens
         if result.call_ended:
@@ -393,7 +478,10 @@ class CallWorkflow:
         elif call.name == "move_appointment":
             outcome = await self._tool(AppointmentBook.move_appointment, MoveRequest(**common, current_start=text("current_start") or None, new_start=text("new_start")))
         elif call.name == "cancel_appointment":
-            outcome = await self._tool(AppointmentBook.cancel_appointment, CancelRequest(**common, start=text("start") or None))
+            outcome = await self._tool(
+                AppointmentBook.cancel_appointment,
+                CancelRequest(**common, idempotency_key=f"{workflow.info().workflow_id}/{key}", start=text("start") or None),
+            )
         elif call.name == "escalate_to_human":
             self._requested_escalation = (text("reason") or "the caller asked for a person", bool(arguments.get("emergency")))
             return "Transferring the caller to a person now."
@@ -436,6 +524,12 @@ class CallWorkflow:
 
     async def _escalate(self, reason: str, *, emergency: bool) -> None:
         await self._climb_ladder("escalation")
+        if self._channel == "web":
+            # A browser has no phone line to transfer; say what a caller would get.
+            numbers = " or ".join(self._context.business.on_call_numbers) or "our team"
+            await self._say(f"On a phone call I would now put you through to {numbers}.", "web-escalation")
+            self._state.outcome = "escalated"
+            return
         numbers = self._context.business.on_call_numbers
         if not numbers:
             await self._promise_callback(reason, urgent=True, nobody_answered=False)
@@ -491,6 +585,9 @@ class CallWorkflow:
     async def _promise_callback(self, reason: str, *, urgent: bool, nobody_answered: bool) -> None:
         """The last rung: take a message, promise a call-back that a durable workflow keeps, say goodbye."""
         await self._climb_ladder("callback_promise")
+        if self._channel == "web":
+            await self._say("On a phone call I would now take a message and promise a call-back.", "web-promise")
+            return
         sorry = "I'm sorry, nobody could take your call right now." if nobody_answered else "I'm sorry, I can't put you through right now."
         await self._say(f"{sorry} Please tell me briefly what it's about, and we'll call you back.", f"promise-{self._next('promise')}/ask")
         await self._wait_until(lambda: bool(self._caller_words) or self._hangup is not None, WAIT_FOR_MESSAGE)
@@ -598,6 +695,11 @@ class CallWorkflow:
         return self._counters[counter]
 
     async def _say(self, text: str, step: str) -> None:
+        if self._channel == "web":
+            self._web_outbox.append(text)
+            if step == "greeting":
+                self._state.transcript.append(Utterance(speaker="agent", text=text))
+            return
         business = self._context.business
         self._speeches_sent += 1
         await self._command(
@@ -614,6 +716,9 @@ class CallWorkflow:
         await self._command(TelnyxCommands.stop_speaking, self._call_command(f"stop-{self._next('stop')}"))
 
     async def _hang_up(self, step: str) -> None:
+        if self._channel == "web":
+            self._note_call_ended()
+            return
         await self._command(TelnyxCommands.hang_up, self._call_command(f"hangup-{step}"))
         await self._wait_until(lambda: self._hangup is not None, WAIT_FOR_HANGUP)
 
@@ -688,6 +793,8 @@ class CallWorkflow:
         return CallCommand(call_control_id=self._state.call_control_id, command_id=f"{workflow.info().workflow_id}/{step}")
 
     async def _command(self, activity_method, command) -> CommandResult:  # noqa: ANN001
+        if self._channel == "web":
+            return CommandResult()  # no phone line: answering, listening and stopping are the browser's
         try:
             result = await workflow.execute_activity_method(activity_method, command, **TELNYX_COMMAND)
         except ActivityError as error:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import binascii
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 # The Telnyx event types the call workflow acts on; the API acknowledges and drops the rest.
@@ -84,6 +86,22 @@ class CallEvent(BaseModel):
 
 class CallStart(BaseModel):
     call_control_id: str
+    channel: Literal["phone", "web"] = "phone"
+    # A web conversation has no Telnyx call.initiated: it says which business it talks to.
+    web_business_id: int | None = None
+
+
+class WebWords(BaseModel):
+    """What a browser visitor typed or said, for a web conversation."""
+
+    text: str = Field(min_length=1, max_length=2000)
+    sent_at: float
+
+
+class WebReply(BaseModel):
+    text: str
+    ended: bool = False
+    outcome: str | None = None
 
 
 class Utterance(BaseModel):
@@ -97,6 +115,7 @@ class CallState(BaseModel):
 
     call_control_id: str
     status: str
+    channel: str = "phone"
     business_id: int | None = None
     business_name: str | None = None
     caller_number: str | None = None

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-25 08:18:25.258214
+Create Date: 2026-11-25 08:40:14.369560
 """
 from alembic import op
 import sqlalchemy as sa
@@ -27,10 +27,12 @@ def upgrade() -> None:
     sa.Column('caller_number', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('idempotency_key', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('cancel_key', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['business_id'], ['businesses.id'], ),
     sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('cancel_key'),
     sa.UniqueConstraint('idempotency_key')
     )
     with op.batch_alter_table('appointments', schema=None) as batch_op:
