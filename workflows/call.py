@@ -665,7 +665,6 @@ class CallWorkflow:
             number = self._context.business.phone_number or "our usual number"
             await self._set_status("voicemail")
             await self._say(f"Hello, this is {name} returning your call. Please call us back at {number}. Thank you!", "voicemail")
-            await self._wait_until(lambda: self._speeches_ended >= self._speeches_sent or self._hangup is not None, WAIT_FOR_VOICEMAIL_PLAYBACK)
             if self._hangup is None:
                 await self._hang_up("voicemail-done")
             self._state.outcome = "voicemail"
@@ -719,6 +718,10 @@ class CallWorkflow:
         if self._channel == "web":
             self._note_call_ended()
             return
+        # Let the goodbye be heard: hanging up cuts off whatever is still playing.
+        await self._wait_until(
+            lambda: self._speeches_ended >= self._speeches_sent or self._hangup is not None, WAIT_FOR_SPEECH_TO_FINISH
+        )
         await self._command(TelnyxCommands.hang_up, self._call_command(f"hangup-{step}"))
         await self._wait_until(lambda: self._hangup is not None, WAIT_FOR_HANGUP)
 
