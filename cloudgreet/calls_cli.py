@@ -7,7 +7,9 @@ state when the call has not finished, as the Temporal UI's `state` query would.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import sys
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Optional
 
@@ -19,6 +21,8 @@ from rich.text import Text
 calls_app = typer.Typer(help="Inspect calls: the list with filters, and one call with its transcript.", no_args_is_help=True)
 
 RELATIVE = re.compile(r"^(\d+)\s*([mhdw])$")
+# Telnyx call ids run to 56 characters; the list shows their start, which `show` accepts.
+SHORT_ID = 20
 UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
@@ -99,7 +103,7 @@ def list_command(
                             ("status", "left"), ("outcome", "left"), ("turns", "right"), ("length", "right"),
                             ("reply", "right")):  # fmt: skip
         # The id stays on one line, ready to copy into `cloudgreet calls show`; the rest may wrap.
-        table.add_column(column, justify=justify, no_wrap=column == "call id", overflow="fold")
+        table.add_column(column, justify=justify, no_wrap=column in ("call id", "caller"), overflow="fold")
     for call in page.calls:
         # Text, not markup: a "[" in a name or a transcript is printed as it is.
         table.add_row(
@@ -107,7 +111,7 @@ def list_command(
                 Text,
                 (
                     _moment(call.started_at),
-                    call.id,
+                    call.id[:SHORT_ID],
                     call.business_name or "—",
                     call.caller_number or "unknown",
                     call.status,
@@ -123,7 +127,9 @@ def list_command(
 
 @calls_app.command("show")
 def show_command(
-    call_id: Annotated[str, typer.Argument(help="The call id (Telnyx call_control_id) or its workflow id (call-...)")],
+    call_id: Annotated[
+        str, typer.Argument(help="The call id (Telnyx call_control_id), its start as `list` shows it, or its workflow id")
+    ],
 ) -> None:
     """One call: its facts, transcript, errors; the live state from its workflow while it is in flight."""
     from sqlmodel import Session
@@ -133,7 +139,7 @@ def show_command(
 
     settings = _settings()
     with Session(get_engine(settings.database_url)) as session:
-        detail = call_detail(session, call_id)
+        detail = call_detail(session, call_id) or call_detail(session, _unique_prefix(session, call_id))
     if detail is None:
         typer.secho(f"no call {call_id!r} (try `cloudgreet calls list`)", fg="red", err=True)
         raise typer.Exit(1)
@@ -196,6 +202,26 @@ def show_command(
 
     if not detail.finished:
         console.print(_live_state(settings, detail.workflow_id))
+        # A short-lived process that used a Temporal client may abort while Python finalizes
+        # (temporalio/sdk-python#300, "PyGILState_Release"): leave without finalizing.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+
+
+def _unique_prefix(session, prefix: str) -> str:  # noqa: ANN001
+    """The one call whose id starts with `prefix` (as `list` shows it); ambiguity is an error."""
+    from sqlmodel import col, select
+
+    from database.models import Call
+
+    if len(prefix.strip()) < 8:
+        return prefix
+    matches = session.exec(select(Call.id).where(col(Call.id).startswith(prefix.strip())).limit(3)).all()
+    if len(matches) > 1:
+        typer.secho(f"{prefix!r} is the start of several calls' ids; give more of it", fg="red", err=True)
+        raise typer.Exit(1)
+    return matches[0] if matches else prefix
 
 
 def _ms(value: float | None) -> str:

@@ -162,9 +162,10 @@ class DevStack:
             simulator_command += ["--speech-seconds-per-char", str(self.speech_seconds_per_char)]
         if self.caller_pause_seconds is not None:
             simulator_command += ["--caller-pause-seconds", str(self.caller_pause_seconds)]
-        simulator = self.children.start("simulator", simulator_command, {**env, "SIMULATOR_SIGNING_KEY": seed})
+        # The simulator's and the fake LLM's request logs would drown the API's and the worker's.
+        simulator = self.children.start("simulator", simulator_command, {**env, "SIMULATOR_SIGNING_KEY": seed}, logs)
         if self.fake_llm:
-            self.children.start("fake-openai", [*python, "fake-openai", "--port", str(self.ports.fake_llm)], env)
+            self.children.start("fake-openai", [*python, "fake-openai", "--port", str(self.ports.fake_llm)], env, logs)
         self.children.start("worker", [*python, "worker"], env)
         api = self.children.start("api", [*python, "api", "--port", str(self.ports.api)], env)
         wait_for_port(self.ports.simulator, timeout=30, process=simulator, name="the Telnyx simulator")

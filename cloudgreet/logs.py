@@ -21,11 +21,16 @@ from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, 
 from cloudgreet.settings import Settings
 
 REDACTED = "[redacted]"
-# Keys whose values are secrets whatever they hold.
-SECRET_KEY = re.compile(r"api[_-]?key|secret|password|passwd|token|authorization|signing[_-]?key|private[_-]?key|cookie", re.I)
+# Keys whose values are secrets whatever they hold (but "prompt_tokens" is a count, not a token).
+SECRET_WORDS = frozenset({"secret", "password", "passwd", "token", "authorization", "cookie", "apikey"})
+SECRET_PAIRS = re.compile(r"(api|signing|private)[_-]?key", re.I)
 BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]+")
 # E.164 numbers as Telnyx sends them; not digits inside longer words or ids.
 PHONE_NUMBER = re.compile(r"(?<![\w+])\+\d{7,15}\b")
+
+
+def is_secret_key(key: str) -> bool:
+    return bool(SECRET_PAIRS.search(key)) or any(word in SECRET_WORDS for word in re.split(r"[_\-\s.]+", key.lower()))
 
 
 def mask_phone_number(number: str) -> str:
@@ -46,7 +51,7 @@ class Scrubber:
         return {key: self._clean(key, value) for key, value in event.items()}
 
     def _clean(self, key: object, value: Any) -> Any:
-        if isinstance(key, str) and SECRET_KEY.search(key) and value not in (None, ""):
+        if isinstance(key, str) and is_secret_key(key) and value not in (None, ""):
             return REDACTED
         if isinstance(value, str):
             return self.scrub_text(value)

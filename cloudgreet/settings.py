@@ -64,6 +64,22 @@ class Settings(BaseSettings):
         default=0.60, alias="LLM_PRICE_PER_MILLION_COMPLETION_TOKENS_USD", ge=0
     )
 
+    # The browser path (issue 4): Realtime sessions for /demo and /test-agent-simple.
+    realtime_model: str = Field(default="gpt-realtime-1.5", alias="REALTIME_MODEL", min_length=1)
+    # Used when the business's voice is not one of OpenAI's ("female", "male" or a Telnyx voice).
+    realtime_voice: str = Field(default="marin", alias="REALTIME_VOICE", min_length=1)
+    realtime_transcription_model: str = Field(
+        default="gpt-4o-mini-transcribe", alias="REALTIME_TRANSCRIPTION_MODEL", min_length=1
+    )
+    # The client secret expires then, and the page hangs up then: a demo costs money per minute.
+    realtime_max_session_seconds: int = Field(default=300, alias="REALTIME_MAX_SESSION_SECONDS", ge=10, le=7200)
+    # Comma-separated origins (https://example.com) whose pages may ask for sessions besides the
+    # API's own pages; "*" allows any.
+    realtime_allowed_origins: str = Field(default="", alias="REALTIME_ALLOWED_ORIGINS")
+    realtime_sessions_per_client: int = Field(default=10, alias="REALTIME_SESSIONS_PER_CLIENT", ge=1)
+    realtime_sessions_per_business: int = Field(default=60, alias="REALTIME_SESSIONS_PER_BUSINESS", ge=1)
+    realtime_rate_window_seconds: float = Field(default=3600, alias="REALTIME_RATE_WINDOW_SECONDS", gt=0)
+
     @field_validator("database_url")
     @classmethod
     def _psycopg3_driver(cls, url: str) -> str:
@@ -110,6 +126,18 @@ class Settings(BaseSettings):
         if not url.startswith(("http://", "https://")):
             raise ValueError(f"{url!r} is not an http(s) URL")
         return url.rstrip("/")
+
+    @field_validator("realtime_allowed_origins")
+    @classmethod
+    def _origin_list(cls, value: str) -> str:
+        for origin in (o.strip() for o in value.split(",")):
+            if origin and origin != "*" and not origin.startswith(("http://", "https://")):
+                raise ValueError(f"REALTIME_ALLOWED_ORIGINS: {origin!r} is not an origin such as https://example.com")
+        return value
+
+    @property
+    def realtime_origins(self) -> frozenset[str]:
+        return frozenset(o.strip().rstrip("/") for o in self.realtime_allowed_origins.split(",") if o.strip())
 
     @property
     def llm_configured(self) -> bool:

@@ -86,8 +86,15 @@ class CallScript(BaseModel):
     def _plain_strings_are_spoken_lines(cls, lines: Any) -> Any:
         # Hand-written scripts are mostly plain sentences; `- Hello` beats `- text: Hello`.
         if isinstance(lines, list):
-            return [{"text": line} if isinstance(line, str) else line for line in lines]
+            return [{"text": _spoken(line)} if isinstance(line, str | bool | int | float) else line for line in lines]
         return lines
+
+
+def _spoken(line: str | bool | int | float) -> str:
+    # YAML reads an unquoted `- Yes` or `- no` as a boolean; the caller meant the word.
+    if isinstance(line, bool):
+        return "Yes" if line else "No"
+    return str(line)
 
 
 def load_call_script(path: str | Path) -> CallScript:

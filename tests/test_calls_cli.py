@@ -21,6 +21,10 @@ from workflows.call_messages import call_workflow_id
 pytestmark = pytest.mark.database
 
 
+def shown_id(call_id: str) -> str:
+    return call_id[:20]
+
+
 def cloudgreet(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     # A wide terminal, so the tables keep each id on one line.
     return subprocess.run(
@@ -59,16 +63,17 @@ def test_calls_list_shows_a_businesss_calls_newest_first_with_filters(env, salon
     listed = cloudgreet(env, "calls", "list", "--business", "curl up and dye")
     assert listed.returncode == 0, listed.stderr
     lines = listed.stdout.splitlines()
-    rows = [next(i for i, line in enumerate(lines) if salon[key] in line) for key in ("recent", "missed", "old")]
+    # The list shows the start of each id, enough for `calls show`.
+    rows = [next(i for i, line in enumerate(lines) if shown_id(salon[key]) in line) for key in ("recent", "missed", "old")]
     assert rows == sorted(rows), listed.stdout  # newest first
     assert "3 of 3 calls" in listed.stdout
     assert "+15555550201" in listed.stdout and "booked" in listed.stdout
 
     missed = cloudgreet(env, "calls", "list", "--business", str(salon["id"]), "--status", "missed")
-    assert salon["missed"] in missed.stdout and salon["recent"] not in missed.stdout
+    assert shown_id(salon["missed"]) in missed.stdout and shown_id(salon["recent"]) not in missed.stdout
 
     last_two_days = cloudgreet(env, "calls", "list", "--business", str(salon["id"]), "--since", "2d")
-    assert salon["recent"] in last_two_days.stdout and salon["old"] not in last_two_days.stdout
+    assert shown_id(salon["recent"]) in last_two_days.stdout and shown_id(salon["old"]) not in last_two_days.stdout
 
     booked = cloudgreet(env, "calls", "list", "--business", str(salon["id"]), "--outcome", "booked", "--limit", "1")
     assert "1 of 1 calls" in booked.stdout
@@ -90,6 +95,9 @@ def test_calls_show_prints_the_transcript_outcome_and_errors(env, salon) -> None
     shown = cloudgreet(env, "calls", "show", salon["recent"])
     assert shown.returncode == 0, shown.stderr
     out = shown.stdout
+    # As `list` shows it, or by its workflow id: the same call.
+    assert cloudgreet(env, "calls", "show", shown_id(salon["recent"])).stdout == out
+    assert cloudgreet(env, "calls", "show", f"call-{salon['recent']}").stdout == out
     assert "Curl Up And Dye" in out and "booked" in out
     assert out.index("A haircut on Friday?") < out.index("Friday at ten is free.")
     assert "0.90 s" in out  # the reply latency
@@ -101,14 +109,15 @@ def test_calls_show_prints_the_transcript_outcome_and_errors(env, salon) -> None
 
 
 async def test_calls_show_reads_the_live_state_of_a_call_in_flight(stack) -> None:  # noqa: ANN001
-    # The caller stays on the line after the answer, so the call is still in flight when we look.
-    call = stack.simulator.place_call(CallScript(lines=["Is Dr. Lee in today?"], hang_up_at_end=False, max_call_seconds=8))
+    # The caller stays on the line after the answer (until the simulator hangs up after
+    # max_call_seconds, long after this test), so the call is in flight when we look.
+    script = CallScript(from_number="+15555550188", lines=["Is Dr. Lee in today?"], hang_up_at_end=False, max_call_seconds=45)
+    call = stack.simulator.place_call(script)
     handle = stack.temporal_client.get_workflow_handle_for(CallWorkflow.run, call_workflow_id(call.call_control_id))
     await eventually(
         lambda: handle.query(CallWorkflow.state), lambda s: len(s.transcript) >= 3, what="the first turn answered"
     )
     shown = await asyncio.to_thread(cloudgreet, stack.env, "calls", "show", call.call_control_id)
-    await stack.simulator.wait_ended(call, 60)
     assert shown.returncode == 0, shown.stderr
     assert "Live state: in_progress, 1 caller turns" in shown.stdout, shown.stdout
     live = shown.stdout[shown.stdout.index("Live state"):]

@@ -38,7 +38,7 @@ def log_in_a_process(log_format: str) -> str:
         configure_logging(Settings(_env_file=None, OPENAI_API_KEY={SECRET!r}, LOG_FORMAT={log_format!r}))
         structlog.contextvars.bind_contextvars(call_id="v3:abc", workflow_id="call-v3:abc")
         log = structlog.get_logger("cloudgreet.example")
-        log.info("calling the LLM with key {SECRET}", api_key={SECRET!r}, caller="+15555550142")
+        log.info("calling the LLM with key {SECRET}", api_key={SECRET!r}, caller="+15555550142", prompt_tokens=120)
         logging.getLogger("httpx").info("headers: Authorization: Bearer {SECRET}")
         try:
             raise RuntimeError("refused key {SECRET} for +15555550142")
@@ -64,6 +64,7 @@ def test_a_key_in_a_log_record_is_never_printed(log_format: str) -> None:
         assert len(records) == 3
         assert records[0]["call_id"] == "v3:abc" and records[0]["workflow_id"] == "call-v3:abc"
         assert records[0]["api_key"] == "[redacted]"
+        assert records[0]["prompt_tokens"] == 120  # a count of tokens is no secret
 
 
 @pytest.mark.database
