@@ -80,7 +80,8 @@ def offline_reply(
         return booking
     if _mentions(text, MESSAGE_WORDS):
         return BrainReply(
-            text="I'll pass that on.", tool_calls=[_call("take_message", message=caller_text, callback_wanted=True)]
+            text="I'll pass that on.",
+            tool_calls=[_call("take_message", message=caller_text, reason=_topic(caller_text), callback_wanted=True)],
         )
     if booking is not None and not _mentions(text, HOURS_WORDS + ADDRESS_WORDS + PRICE_WORDS + GOODBYE_WORDS):
         return booking
@@ -184,6 +185,15 @@ BOOKING_QUESTIONS = (
 
 def _asked_about_booking(agent_text: str) -> bool:
     return any(question in agent_text for question in BOOKING_QUESTIONS)
+
+
+def _topic(caller_text: str) -> str:
+    """'... call me back about my loose crown.' -> 'your loose crown', for 'returning your call about ...'."""
+    match = re.search(r"\babout\s+(.+?)(?:[.!?]|$)", caller_text, re.IGNORECASE)
+    if not match:
+        return ""
+    topic = match[1].strip()
+    return re.sub(r"^(my|our)\b", "your", topic, flags=re.IGNORECASE)
 
 
 def _since_last_booking(history: list[Utterance]) -> list[Utterance]:

@@ -68,6 +68,7 @@ TOOL_SCHEMAS: dict[str, dict[str, Any]] = {
             "type": "object",
             "properties": {
                 "message": {"type": "string"},
+                "reason": {"type": "string", "description": "What it is about, in a few words, e.g. 'a loose crown'"},
                 "caller_name": {"type": "string"},
                 "callback_wanted": {"type": "boolean"},
             },

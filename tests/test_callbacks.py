@@ -50,8 +50,8 @@ async def phone(database_url: str) -> AsyncIterator[TimeSkippingStack]:
 
 
 @pytest.fixture
-async def stack(phone: TimeSkippingStack) -> AsyncIterator[TimeSkippingStack]:
-    """The module's stack, left for the next test as it was found: a worker running, no call-back pending."""
+async def line(phone: TimeSkippingStack) -> AsyncIterator[TimeSkippingStack]:
+    """The module's phone line, left for the next test as found: a worker running, no call-back pending."""
     try:
         yield phone
     finally:
@@ -179,7 +179,7 @@ async def wait_for_next_morning(stack: TimeSkippingStack, callback: Callback) ->
     return handle, fires_at
 
 
-async def answered_by(stack: TimeSkippingStack, practice: Practice, timeout: float = 30) -> tuple[SimulatedCall, CallSummary]:
+async def next_dial(stack: TimeSkippingStack, practice: Practice, timeout: float = 30) -> tuple[SimulatedCall, CallSummary]:
     """The next call our app dials to the caller, once over and recorded by its CallWorkflow."""
     call = await stack.simulator.wait_for_outbound_call(practice.caller, timeout)
     await stack.simulator.wait_ended(call, 30)
@@ -189,66 +189,66 @@ async def answered_by(stack: TimeSkippingStack, practice: Practice, timeout: flo
 # --- the tests --------------------------------------------------------------------------------
 
 
-async def test_a_call_back_is_made_the_next_morning_with_the_context_of_the_first_call(stack: TimeSkippingStack):
-    practice = new_practice(stack.database_url, "Morning Smile Dental")
-    first_call, callback = await leave_message(stack, practice, "my loose crown")
-    assert any("call-back is scheduled for tomorrow at 8 AM" in line for line in agent_lines(first_call))
-    handle, fires_at = await wait_for_next_morning(stack, callback)
+async def test_a_call_back_is_made_the_next_morning_with_the_context_of_the_first_call(line: TimeSkippingStack):
+    practice = new_practice(line.database_url, "Morning Smile Dental")
+    first_call, callback = await leave_message(line, practice, "my loose crown")
+    assert any("call-back is scheduled for tomorrow at 8 AM" in said for said in agent_lines(first_call))
+    handle, fires_at = await wait_for_next_morning(line, callback)
 
-    await stack.skip_to(fires_at - timedelta(minutes=1))
-    assert dials_to(stack, practice.caller) == [], "nobody is rung before the practice opens"
+    await line.skip_to(fires_at - timedelta(minutes=1))
+    assert dials_to(line, practice.caller) == [], "nobody is rung before the practice opens"
     assert await handle.query(CallbackWorkflow.status) == "waiting"
-    assert the_callback(stack, practice).status == "pending"
+    assert the_callback(line, practice).status == "pending"
 
-    stack.simulator.expect_outbound_call(
+    line.simulator.expect_outbound_call(
         practice.caller,
         CallScript(callee="human", lines=["Oh hello. When are you open today?", "Great, thanks, bye"]),
     )
-    await stack.skip_to(fires_at)
-    call, summary = await answered_by(stack, practice)
-    assert await stack.workflow_result(callback.workflow_id) == "done"
+    await line.skip_to(fires_at)
+    call, summary = await next_dial(line, practice)
+    assert await line.orphan_result(callback.workflow_id) == "done"
+    assert (summary.status, summary.caller_turns) == ("ended", 2)
 
-    [dial] = dials_to(stack, practice.caller)
+    [dial] = dials_to(line, practice.caller)
     assert dial.body["from"] == practice.number
     assert dial.body["connection_id"] == "test-connection"
     assert dial.body["answering_machine_detection"] == "detect"
-    assert dial.body["timeout_secs"] == stack.settings.transfer_ring_seconds
+    assert dial.body["timeout_secs"] == line.settings.transfer_ring_seconds
     assert dial.command_id == f"{callback.workflow_id}/dial-1"
 
     greeting, *replies = agent_lines(call)
     assert greeting.startswith("Hello, this is Morning Smile Dental returning your call about")
-    assert "my loose crown" in greeting
-    heard = [line.text for line in call.conversation if line.speaker == "caller"]
+    assert greeting.endswith("returning your call about your loose crown. How can I help?")
+    heard = [said.text for said in call.conversation if said.speaker == "caller"]
     assert heard == ["Oh hello. When are you open today?", "Great, thanks, bye"]
     assert any("8 AM" in reply for reply in replies), replies  # the hours, answered in the call-back
 
-    kept = the_callback(stack, practice)
+    kept = the_callback(line, practice)
     assert (kept.status, kept.attempts) == ("done", 1)
     assert kept.completed_at is not None
-    DEBUG_IDS.extend([callback.workflow_id, call_workflow_id(call.call_control_id), call_workflow_id(first_call.call_control_id)])
-    [record] = callback_calls(stack, callback)
+    [record] = callback_calls(line, callback)
     assert record.id == call.call_control_id
     assert record.workflow_id == call_workflow_id(call.call_control_id)
     assert (record.direction, record.dialed_number, record.status) == ("outgoing", practice.caller, "ended")
     assert as_utc(record.started_at) >= as_utc(callback.due_at), "rung at the promised time, not before"
-    with Session(get_engine(stack.database_url)) as session:
+    with Session(get_engine(line.database_url)) as session:
         turns = session.exec(
             select(ConversationTurn).where(ConversationTurn.call_id == record.id, ConversationTurn.speaker == "caller")
         ).all()
     assert [t.text for t in sorted(turns, key=lambda t: t.turn_index)] == heard
 
 
-async def test_nobody_answers_so_the_call_back_is_tried_again_then_given_up(stack: TimeSkippingStack):
-    practice = new_practice(stack.database_url, "No Answer Dental")
-    _, callback = await leave_message(stack, practice, "a cleaning")
-    handle, fires_at = await wait_for_next_morning(stack, callback)
+async def test_nobody_answers_so_the_call_back_is_tried_again_then_given_up(line: TimeSkippingStack):
+    practice = new_practice(line.database_url, "No Answer Dental")
+    _, callback = await leave_message(line, practice, "a cleaning")
+    handle, fires_at = await wait_for_next_morning(line, callback)
     for _ in range(MAX_ATTEMPTS):
-        stack.simulator.expect_outbound_call(practice.caller, CallScript(callee="no_answer"))
+        line.simulator.expect_outbound_call(practice.caller, CallScript(callee="no_answer"))
 
-    await stack.skip_to(fires_at)
+    await line.skip_to(fires_at)
     calls = []
     for attempt in range(1, MAX_ATTEMPTS + 1):
-        call, summary = await answered_by(stack, practice)
+        call, summary = await next_dial(line, practice)
         calls.append(call)
         assert call.conversation == [], "it rang out: nobody picked up, nobody was spoken to"
         if attempt == MAX_ATTEMPTS:
@@ -256,120 +256,92 @@ async def test_nobody_answers_so_the_call_back_is_tried_again_then_given_up(stac
         retry_at = await timer_fires_at(
             handle, lambda wait: wait == timedelta(minutes=RETRY_MINUTES), f"the wait after attempt {attempt}"
         )
-        waiting = the_callback(stack, practice)
+        waiting = the_callback(line, practice)
         assert (waiting.status, waiting.attempts) == ("pending", attempt)
         assert await handle.query(CallbackWorkflow.status) == "waiting to retry after no_answer"
 
-        await stack.skip_to(retry_at - timedelta(minutes=1))
-        assert len(dials_to(stack, practice.caller)) == attempt, "no retry before the spacing has passed"
-        await stack.skip_to(retry_at)
+        await line.skip_to(retry_at - timedelta(minutes=1))
+        assert len(dials_to(line, practice.caller)) == attempt, "no retry before the spacing has passed"
+        await line.skip_to(retry_at)
 
-    assert await stack.workflow_result(callback.workflow_id) == "failed"
-    given_up = the_callback(stack, practice)
+    assert await line.orphan_result(callback.workflow_id) == "failed"
+    given_up = the_callback(line, practice)
     assert (given_up.status, given_up.attempts) == ("failed", MAX_ATTEMPTS)
 
-    dials = dials_to(stack, practice.caller)
+    dials = dials_to(line, practice.caller)
     assert [d.command_id for d in dials] == [f"{callback.workflow_id}/dial-{n}" for n in range(1, MAX_ATTEMPTS + 1)]
     assert len({d.call_control_id for d in dials}) == MAX_ATTEMPTS
-    records = callback_calls(stack, callback)
+    records = callback_calls(line, callback)
     assert [r.id for r in records] == [c.call_control_id for c in calls]
     assert {(r.status, r.outcome) for r in records} == {("missed", "no_answer")}
     spacings = [as_utc(b.started_at) - as_utc(a.started_at) for a, b in itertools.pairwise(records)]
     assert all(spacing >= timedelta(minutes=RETRY_MINUTES) for spacing in spacings), spacings
 
 
-async def test_a_voicemail_gets_a_short_message_and_the_call_back_ends_there(stack: TimeSkippingStack):
-    practice = new_practice(stack.database_url, "Voicemail Dental")
-    _, callback = await leave_message(stack, practice, "my bill")
-    _, fires_at = await wait_for_next_morning(stack, callback)
-    stack.simulator.expect_outbound_call(practice.caller, CallScript(callee="voicemail"))
+async def test_a_voicemail_gets_a_short_message_and_the_call_back_ends_there(line: TimeSkippingStack):
+    practice = new_practice(line.database_url, "Voicemail Dental")
+    _, callback = await leave_message(line, practice, "my bill")
+    _, fires_at = await wait_for_next_morning(line, callback)
+    line.simulator.expect_outbound_call(practice.caller, CallScript(callee="voicemail"))
 
-    await stack.skip_to(fires_at)
-    call, summary = await answered_by(stack, practice)
-    assert await stack.workflow_result(callback.workflow_id) == "voicemail"
+    await line.skip_to(fires_at)
+    call, summary = await next_dial(line, practice)
+    assert await line.orphan_result(callback.workflow_id) == "voicemail"
+    assert (summary.outcome, summary.caller_turns) == ("voicemail", 0)
 
     [recorded] = agent_lines(call)
     assert "Voicemail Dental" in recorded and "returning your call" in recorded
     assert practice.number in recorded, "the box is told which number to call back"
     assert [c.action for c in call.commands if not c.duplicate][-1] == "hangup", "our app hung up after its message"
     assert not any(c.action == "start_transcription" for c in call.commands), "no conversation with a machine"
-    assert len(dials_to(stack, practice.caller)) == 1
-    left = the_callback(stack, practice)
+    assert len(dials_to(line, practice.caller)) == 1
+    left = the_callback(line, practice)
     assert (left.status, left.attempts) == ("voicemail", 1)
-    [record] = callback_calls(stack, callback)
+    [record] = callback_calls(line, callback)
     assert record.outcome == "voicemail"
 
 
-async def test_the_caller_calling_first_makes_the_call_back_unnecessary(stack: TimeSkippingStack):
-    practice = new_practice(stack.database_url, "Early Bird Dental")
-    _, callback = await leave_message(stack, practice, "my appointment card")
-    handle, fires_at = await wait_for_next_morning(stack, callback)
+async def test_the_caller_calling_first_makes_the_call_back_unnecessary(line: TimeSkippingStack):
+    practice = new_practice(line.database_url, "Early Bird Dental")
+    _, callback = await leave_message(line, practice, "my insurance form")
+    handle, fires_at = await wait_for_next_morning(line, callback)
 
-    await stack.skip_to(fires_at - timedelta(minutes=30))  # 7:30 the next morning: still closed
-    call = stack.place_call(CallScript(from_number=practice.caller, to_number=practice.number, lines=["Thanks, bye"]))
-    await stack.simulator.wait_ended(call, 30)
-    await stack.workflow_result(call_workflow_id(call.call_control_id))
+    await line.skip_to(fires_at - timedelta(minutes=30))  # 7:30 the next morning: still closed
+    call = line.place_call(CallScript(from_number=practice.caller, to_number=practice.number, lines=["Thanks, bye"]))
+    await line.simulator.wait_ended(call, 30)
+    await line.workflow_result(call_workflow_id(call.call_control_id))
 
-    assert await stack.workflow_result(callback.workflow_id) == "fulfilled"
-    fulfilled = the_callback(stack, practice)
+    assert await line.orphan_result(callback.workflow_id) == "fulfilled"
+    fulfilled = the_callback(line, practice)
     assert (fulfilled.status, fulfilled.attempts) == ("fulfilled", 0)
     assert fulfilled.completed_at is not None
 
-    await stack.skip_to(fires_at + timedelta(hours=2))
-    assert dials_to(stack, practice.caller) == []
-    assert callback_calls(stack, callback) == []
+    await line.skip_to(fires_at + timedelta(hours=2))
+    assert dials_to(line, practice.caller) == []
+    assert callback_calls(line, callback) == []
     assert await handle.query(CallbackWorkflow.status) == "fulfilled"
 
 
-async def test_a_waiting_call_back_survives_restarts_and_is_made_once(stack: TimeSkippingStack):
-    practice = new_practice(stack.database_url, "Restart Dental")
-    _, callback = await leave_message(stack, practice, "an x-ray")
-    handle, fires_at = await wait_for_next_morning(stack, callback)
+async def test_a_waiting_call_back_survives_restarts_and_is_made_once(line: TimeSkippingStack):
+    practice = new_practice(line.database_url, "Restart Dental")
+    _, callback = await leave_message(line, practice, "an x-ray")
+    handle, fires_at = await wait_for_next_morning(line, callback)
 
     # Every CloudGreet process goes away while the promise waits; the night passes without them.
-    await stack.stop_worker()
-    stack.restart_api()
-    await stack.skip_to(fires_at - timedelta(hours=1))
-    assert dials_to(stack, practice.caller) == []
+    await line.stop_worker()
+    await line.restart_api()
+    await line.skip_to(fires_at - timedelta(hours=1))
+    assert dials_to(line, practice.caller) == []
 
-    workers_before = stack.workers_started
-    await stack.start_worker()
-    assert stack.workers_started == workers_before + 1
-    assert await handle.query(CallbackWorkflow.status) == "waiting", "the new worker picks the promise up"
-    stack.simulator.expect_outbound_call(practice.caller, CallScript(callee="human", lines=["Thanks for calling back, bye"]))
+    await line.start_worker()
+    assert await handle.query(CallbackWorkflow.status) == "waiting", "the new worker has the promise"
+    line.simulator.expect_outbound_call(practice.caller, CallScript(callee="human", lines=["Thanks for calling back, bye"]))
 
-    await stack.skip_to(fires_at)
-    call, summary = await answered_by(stack, practice)
-    assert await stack.workflow_result(callback.workflow_id) == "done"
+    await line.skip_to(fires_at)
+    call, summary = await next_dial(line, practice)
+    assert await line.orphan_result(callback.workflow_id) == "done"
     assert agent_lines(call)[0].startswith("Hello, this is Restart Dental returning your call about")
-    assert len(dials_to(stack, practice.caller)) == 1
-    kept = the_callback(stack, practice)
+    assert len(dials_to(line, practice.caller)) == 1
+    kept = the_callback(line, practice)
     assert (kept.status, kept.attempts) == ("done", 1)
-    assert len(callback_calls(stack, callback)) == 1
-
-
-async def probe_skip(stack, label):
-    import asyncio
-    try:
-        await asyncio.wait_for(stack.skip(timedelta(minutes=1)), 5)
-        print(label, "skip ok")
-    except Exception as e:
-        print(label, "skip failed", repr(e))
-
-
-async def test_zz_debug(stack: TimeSkippingStack):
-    import asyncio
-    for wid in DEBUG_IDS:
-        hist = await stack.client.get_workflow_handle(wid).fetch_history()
-        started = {e.event_id: e.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta() for e in hist.events if e.event_type == EventType.EVENT_TYPE_TIMER_STARTED}
-        done = {e.timer_fired_event_attributes.started_event_id for e in hist.events if e.event_type == EventType.EVENT_TYPE_TIMER_FIRED} | {e.timer_canceled_event_attributes.started_event_id for e in hist.events if e.event_type == EventType.EVENT_TYPE_TIMER_CANCELED}
-        print(wid, "unfinished timers", {k: v for k, v in started.items() if k not in done})
-    for minutes in (1, 10, 100, 1000):
-        try:
-            await asyncio.wait_for(stack.skip(timedelta(minutes=minutes)), 5)
-            print(minutes, "skip ok")
-        except Exception as e:
-            print(minutes, "skip failed", repr(e))
-            break
-
-DEBUG_IDS = []
+    assert len(callback_calls(line, callback)) == 1

@@ -486,7 +486,7 @@ class CallWorkflow:
             self._requested_escalation = (text("reason") or "the caller asked for a person", bool(arguments.get("emergency")))
             return "Transferring the caller to a person now."
         elif call.name == "take_message":
-            # The tool has no "reason": what the message says is what the call-back is about.
+            # Without a topic, what the message says is what the call-back is about.
             when = await self._schedule_callback(text("reason") or text("message") or "your message", text("message") or None, urgent=False, caller_name=text("caller_name") or None)
             self._state.outcome = self._state.outcome or "message"
             return f"Message taken. A call-back is scheduled for {when}."
