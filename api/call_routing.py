@@ -11,12 +11,16 @@ from __future__ import annotations
 from collections import OrderedDict
 from enum import Enum
 
-from temporalio.client import Client
+from typing import TYPE_CHECKING
+
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from workflows.call import CallWorkflow
 from workflows.call_messages import CallEvent, CallStart, call_workflow_id
+
+if TYPE_CHECKING:
+    from api.dependencies import TemporalConnection
 
 
 class Delivery(str, Enum):
@@ -42,8 +46,8 @@ class RecentEventIds:
 
 
 class CallRouter:
-    def __init__(self, client: Client, task_queue: str) -> None:
-        self._client = client
+    def __init__(self, temporal: "TemporalConnection", task_queue: str) -> None:
+        self._temporal = temporal
         self._task_queue = task_queue
         self._recent = RecentEventIds()
 
@@ -52,8 +56,9 @@ class CallRouter:
             return Delivery.DUPLICATE
         # A transfer leg's events belong to the call being transferred.
         owner = event.leg.parent_call_control_id if event.leg else event.call_control_id
+        client = await self._temporal.client()
         try:
-            await self._client.start_workflow(
+            await client.start_workflow(
                 CallWorkflow.run,
                 CallStart(call_control_id=owner),
                 id=call_workflow_id(owner),

@@ -53,8 +53,8 @@ async def get_call_router(request: Request) -> "CallRouter":
 
     state = request.app.state
     if state.call_router is None:
-        client = await state.temporal.client()
-        state.call_router = CallRouter(client, state.settings.temporal_task_queue)
+        # Connects on first delivery, so a webhook is verified and parsed even while Temporal is down.
+        state.call_router = CallRouter(state.temporal, state.settings.temporal_task_queue)
     return state.call_router
 
 

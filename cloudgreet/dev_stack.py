@@ -8,6 +8,7 @@ with the same settings.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import BaseModel
+from sqlalchemy.engine import make_url
 
 from workflows.call_options import SEARCH_ATTRIBUTES
 
@@ -175,6 +177,8 @@ class DevStack:
     def _environment(self, public_key: str) -> dict[str, str]:
         env = dict(os.environ)
         env.setdefault("DATABASE_URL", f"sqlite:///{self.data_dir / 'cloudgreet.db'}")
+        # The admin pages need a key; a local stack makes one up rather than leave them locked.
+        env.setdefault("ADMIN_API_KEY", secrets.token_urlsafe(18))
         env.update(
             {
                 "TEMPORAL_ADDRESS": f"127.0.0.1:{self.ports.temporal}",
@@ -209,9 +213,10 @@ class DevStack:
             f"  Temporal UI       http://localhost:{self.ports.ui}\n"
             f"  Temporal server   127.0.0.1:{self.ports.temporal}\n"
             f"  Telnyx simulator  http://127.0.0.1:{self.ports.simulator}\n"
-            f"  Database          {env['DATABASE_URL']}\n"
+            f"  Database          {make_url(env['DATABASE_URL']).render_as_string(hide_password=True)}\n"
             f"  Brain             {brain}\n"
-            f"  Logs              {self.data_dir / 'logs'}\n\n"
+            f"  Logs              {self.data_dir / 'logs'}\n"
+            f"  Admin pages       http://127.0.0.1:{self.ports.api}/admin  (key: {env['ADMIN_API_KEY']})\n\n"
             "Place a call from another terminal:\n"
             f"  cloudgreet simulate --simulator-url http://127.0.0.1:{self.ports.simulator} \"Hi, when are you open?\" \"Thanks, bye\"\n\n"
             "Ctrl-C stops everything.",

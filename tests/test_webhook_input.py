@@ -14,6 +14,8 @@ import pytest
 from nacl.signing import SigningKey
 from temporalio.service import RPCError
 
+from tests.conftest import free_port
+from tests.in_process import make_settings, served_api
 from workflows.call import CallWorkflow
 from workflows.call_messages import call_workflow_id
 
@@ -220,3 +222,22 @@ async def test_events_after_the_call_ended_are_acknowledged_and_dropped(api, sta
     assert late.status_code == 200
     assert late.json()["status"] == "call_ended"
     assert (await handle.describe()).run_id == closed_run, "a late event must not start the call again"
+
+
+async def test_with_temporal_down_a_good_webhook_gets_503_and_a_bad_one_is_still_refused(database_url):
+    """Telnyx redelivers a 503, so the event is not lost; a forged one is refused all the same."""
+    seed = base64.b64encode(bytes(SigningKey.generate())).decode()
+    public = base64.b64encode(bytes(SigningKey(base64.b64decode(seed)).verify_key)).decode()
+    settings = make_settings(TEMPORAL_ADDRESS=f"127.0.0.1:{free_port()}", TELNYX_PUBLIC_KEY=public, DATABASE_URL=database_url)
+    raw = json.dumps(reference_event("call.initiated", f"v3:down-{uuid.uuid4().hex}")).encode()
+    with served_api(settings) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            good = await client.post("/api/telnyx/voice-handler", content=raw, headers=signed_headers(seed, raw))
+            forged = await client.post("/api/telnyx/voice-handler", content=raw, headers=signed_headers(stack_seed_other(), raw))
+    assert good.status_code == 503
+    assert "Temporal is unavailable" in good.json()["detail"]
+    assert forged.status_code == 403
+
+
+def stack_seed_other() -> str:
+    return base64.b64encode(bytes(SigningKey.generate())).decode()
