@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api import admin_api, admin_pages, health, metrics_endpoint, telnyx_webhooks, web_conversations
+from api import demo_pages, realtime_session, realtime_tools
 from api.dependencies import TemporalConnection
 from api.telnyx_webhooks import WebhookVerifier
 from cloudgreet.settings import Settings, get_settings
@@ -34,4 +35,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin_pages.public)
     app.include_router(admin_pages.pages)
     app.mount("/admin/static", StaticFiles(directory=admin_pages.STATIC_DIR), name="admin-static")
+    # The browser path (issue 4): Realtime sessions, their tools, the /demo and /test-agent-simple pages.
+    app.include_router(realtime_session.router)
+    app.include_router(realtime_tools.router)
+    app.include_router(demo_pages.api)
+    app.include_router(demo_pages.pages)
+    app.mount("/demo/static", StaticFiles(directory=demo_pages.STATIC_DIR), name="demo-static")
     return app

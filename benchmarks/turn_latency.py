@@ -88,6 +88,18 @@ class BenchStack(DevStack):
             raise DevStackError(f"{exited[0]} exited with code {exited[1]} (log: {self.data_dir / 'logs'})")
 
 
+def _cpu_seconds(pids: list[int]) -> tuple[float, float] | None:
+    """(busy CPU seconds of the whole machine, of `pids` and this process) so far; None off Linux.
+    The machine may be shared: their difference shows whether something else competed for the CPUs."""
+    try:
+        ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+        ours = sum(sum(int(v) for v in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[11:13]) for pid in pids)
+    except (OSError, ValueError):
+        return None
+    hz = os.sysconf("SC_CLK_TCK")
+    return (sum(ticks) - ticks[3] - ticks[4]) / hz, ours / hz + sum(os.times()[:2])
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -227,13 +239,16 @@ async def measure(stack: BenchStack, concurrency: list[int], turns: int) -> dict
         runs = []
         for n in concurrency:
             await http.delete(f"{stack.fake_llm_url}/_fake/requests")
-            started = time.monotonic()
+            started, cpu_before = time.monotonic(), _cpu_seconds([p.pid for _, p in stack.children.children])
             ids = await place_calls(http, [f"{n}x-{i}" for i in range(1, n + 1)], turns)
             print(f"{n} concurrent call(s) of {turns} turns placed", flush=True)
             calls = await wait_finished(http, stack, ids, 90 + 15 * turns)
-            wall = time.monotonic() - started
+            wall, cpu_after = time.monotonic() - started, _cpu_seconds([p.pid for _, p in stack.children.children])
             requests = (await http.get(f"{stack.fake_llm_url}/_fake/requests")).json()
             result = {"calls": n, "turns_per_call": turns, "wall_seconds": wall, **turn_latencies(calls, requests)}
+            if cpu_before and cpu_after:
+                machine, ours = (after - before for after, before in zip(cpu_after, cpu_before))
+                result["stack_cpu_seconds"], result["other_cpu_percent"] = ours, max(0.0, machine - ours) / wall / os.cpu_count() * 100
             counts = [len(events) for events in await asyncio.gather(*(finished_history(temporal, i) for i in ids))]
             result["history_events_per_turn"] = [(c - len(zero_events)) / turns for c in counts]
             runs.append(result)
@@ -252,6 +267,8 @@ def print_report(report: dict) -> None:
         print(f"{run['calls']:>5} {run['turns_per_call']:>5} {' '.join(cells)} {o['count']:>6} | "
               f"{raw.get('p50', float('nan')):8.1f} {llm.get('p50', float('nan')):8.1f} {run['missing_turns']:>7} "
               f"{sum(ev) / max(len(ev), 1):8.1f}")
+        if run.get("other_cpu_percent", 0) > 5:
+            print(f"      note: other processes used {run['other_cpu_percent']:.0f}% of the machine's CPUs during this run")
         if run["calls"] >= 50 and o["count"]:
             met = o["p50"] <= TARGET_P50_MS and o["p99"] <= TARGET_P99_MS
             print(f"      targets with {run['calls']} calls: p50 <= {TARGET_P50_MS:.0f} ms and p99 <= {TARGET_P99_MS:.0f} ms: "

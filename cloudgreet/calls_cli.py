@@ -59,8 +59,9 @@ def _business_id(session, business: str | None) -> int | None:  # noqa: ANN001
     for candidate in known:
         if business == str(candidate.id) or business.lower() == candidate.name.lower():
             return candidate.id
-    names = ", ".join(f"{b.id} ({b.name})" for b in known) or "none"
-    raise typer.BadParameter(f"no business {business!r}; known: {names}", param_hint="--business")
+    names = ", ".join(f"{b.id} ({b.name})" for b in known[:10]) or "none"
+    more = f" and {len(known) - 10} more" if len(known) > 10 else ""
+    raise typer.BadParameter(f"no business {business!r}; known: {names}{more}", param_hint="--business")
 
 
 def _moment(value: datetime | None) -> str:

@@ -75,7 +75,7 @@ class Settings(BaseSettings):
     realtime_max_session_seconds: int = Field(default=300, alias="REALTIME_MAX_SESSION_SECONDS", ge=10, le=7200)
     # Comma-separated origins (https://example.com) whose pages may ask for sessions besides the
     # API's own pages; "*" allows any.
-    realtime_allowed_origins: str = Field(default="", alias="REALTIME_ALLOWED_ORIGINS")
+    realtime_allowed_origins: str | None = Field(default=None, alias="REALTIME_ALLOWED_ORIGINS")
     realtime_sessions_per_client: int = Field(default=10, alias="REALTIME_SESSIONS_PER_CLIENT", ge=1)
     realtime_sessions_per_business: int = Field(default=60, alias="REALTIME_SESSIONS_PER_BUSINESS", ge=1)
     realtime_rate_window_seconds: float = Field(default=3600, alias="REALTIME_RATE_WINDOW_SECONDS", gt=0)
@@ -129,15 +129,15 @@ class Settings(BaseSettings):
 
     @field_validator("realtime_allowed_origins")
     @classmethod
-    def _origin_list(cls, value: str) -> str:
-        for origin in (o.strip() for o in value.split(",")):
+    def _origin_list(cls, value: str | None) -> str | None:
+        for origin in (o.strip() for o in (value or "").split(",")):
             if origin and origin != "*" and not origin.startswith(("http://", "https://")):
                 raise ValueError(f"REALTIME_ALLOWED_ORIGINS: {origin!r} is not an origin such as https://example.com")
         return value
 
     @property
     def realtime_origins(self) -> frozenset[str]:
-        return frozenset(o.strip().rstrip("/") for o in self.realtime_allowed_origins.split(",") if o.strip())
+        return frozenset(o.strip().rstrip("/") for o in (self.realtime_allowed_origins or "").split(",") if o.strip())
 
     @property
     def llm_configured(self) -> bool:

@@ -28,6 +28,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from simulator.fake_realtime import FakeRealtime, install_realtime_calls
+
 FAKE_MODEL_ID = "fake-gpt"
 
 # A streamed piece is one word plus the white space after it, which is roughly how a real model
@@ -155,6 +157,8 @@ class FakeOpenAI:
         self._request_ids = itertools.count(1)
         self._tool_call_ids = itertools.count(1)
         self._hang_waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = set()
+        # The Realtime API (client secrets and WebRTC calls): simulator/fake_realtime.py.
+        self.realtime = FakeRealtime()
 
     def set_behaviour(self, behaviour: FakeLLMBehaviour) -> None:
         with self._lock:
@@ -169,6 +173,7 @@ class FakeOpenAI:
         with self._lock:
             self.behaviour = FakeLLMBehaviour()
             self.requests.clear()
+        self.realtime.reset()
 
     def release_hangs(self) -> None:
         """Ends every hang in progress now; those requests then answer normally.
@@ -403,6 +408,28 @@ def create_fake_openai_app(behaviour: FakeLLMBehaviour | None = None) -> FastAPI
                                      headers={**headers, "cache-control": "no-cache"})
         return await _complete(request, record, behaviour, reply, messages, model, completion_id, tool_call_id,
                                headers)
+
+    @app.post("/v1/realtime/client_secrets")
+    async def create_realtime_client_secret(request: Request) -> Any:
+        """An ephemeral key for a browser's Realtime session, answered as OpenAI's GA API does."""
+        if (denied := _unauthorized(request)) is not None:
+            return denied
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            return openai_error(400, "We could not parse the JSON body of your request.", type="invalid_request_error")
+        if not isinstance(body, dict):
+            return openai_error(400, "The request body must be a JSON object.", type="invalid_request_error")
+        session = body.get("session")
+        if session is not None and (not isinstance(session, dict) or session.get("type") not in ("realtime", "transcription")):
+            return openai_error(400, "Invalid value for 'session.type': expected 'realtime' or 'transcription'.",
+                                type="invalid_request_error", param="session.type")
+        if (status := fake.realtime.take_secret_refusal()) is not None:
+            return openai_error(status, fake.realtime.behaviour.refuse_secrets_message, type="invalid_request_error",
+                                param="session.model")
+        return fake.realtime.issue_secret(body)
+
+    install_realtime_calls(app, fake)
 
     @app.get("/_fake/requests")
     async def get_requests() -> list[dict[str, Any]]:

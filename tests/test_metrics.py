@@ -126,3 +126,39 @@ async def test_each_call_records_its_metrics_with_tokens_and_an_estimated_cost(s
     expected = estimated_cost_usd(CallPrices(), row.duration_seconds, row.llm_prompt_tokens, row.llm_completion_tokens)
     assert row.estimated_cost_usd == pytest.approx(expected)
     assert row.estimated_cost_usd >= CallPrices().telnyx_per_minute_usd
+
+
+def test_a_finished_call_counts_its_bookings_escalations_and_call_backs_from_its_records(database_url) -> None:  # noqa: ANN001
+    from datetime import datetime, timedelta, timezone
+
+    from prometheus_client import REGISTRY
+
+    from activities.call_accounting import count_finished_call
+    from database.models import Call, Callback
+    from tests.records import add_business, add_call
+
+    business_id, _ = add_business(database_url, "Counting Plumbing")
+    started = datetime.now(timezone.utc) - timedelta(minutes=5)
+    call_id = add_call(database_url, business_id, started_at=started, outcome="escalated", fallback_level="escalation",
+                       booking="Drain cleaning", escalation_attempts=[{"number": "+15555550199", "result": "answered"}])  # fmt: skip
+
+    def value(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    before = {
+        "bookings": value("cloudgreet_bookings_total"),
+        "escalated": value("cloudgreet_calls_finished_total", outcome="escalated"),
+        "level": value("cloudgreet_calls_by_fallback_level_total", level="escalation"),
+        "connected": value("cloudgreet_escalations_total", result="connected"),
+        "promised": value("cloudgreet_callbacks_total", event="promised"),
+    }
+    with Session(get_engine(database_url)) as session:
+        session.add(Callback(business_id=business_id, call_id=call_id, caller_number="+15555550142", reason="quote",
+                             due_at=started + timedelta(hours=1), idempotency_key=f"{call_id}/callback"))  # fmt: skip
+        session.commit()
+        count_finished_call(session, session.get(Call, call_id))
+    assert value("cloudgreet_bookings_total") == before["bookings"] + 1
+    assert value("cloudgreet_calls_finished_total", outcome="escalated") == before["escalated"] + 1
+    assert value("cloudgreet_calls_by_fallback_level_total", level="escalation") == before["level"] + 1
+    assert value("cloudgreet_escalations_total", result="connected") == before["connected"] + 1
+    assert value("cloudgreet_callbacks_total", event="promised") == before["promised"] + 1

@@ -1,0 +1,510 @@
+/* CloudGreet's browser voice agent: OpenAI Realtime over WebRTC, with the phone brain as fallback.
+ *
+ * start():  POST /api/ai/realtime-session -> ephemeral key + sdp_url, microphone, RTCPeerConnection
+ *           with the data channel "oai-events", SDP offer to sdp_url (Bearer: the ephemeral key).
+ *           A failed attempt is retried (RETRY.attempts, exponential backoff); then the page gets an
+ *           error with a reconnect button, and the agent falls back by itself to the web channel
+ *           (/api/web-calls: the phone brain), where typed or recognised words get spoken replies.
+ * Function calls of the Realtime model are run by the API (tools_url, with tools_token) and their
+ * results go back to the session as function_call_output, followed by response.create.
+ *
+ * The page listens through `on`: status(text, kind), orb(state), line(id, role, text, final),
+ * tool(call), failed(message), fallback(message), ready(info), ended(reason), timer(secondsLeft).
+ */
+"use strict";
+
+(function (global) {
+  const RETRY = { attempts: 3, baseDelayMs: 500, connectTimeoutMs: 10000, iceGatheringMs: 0 };
+
+  class ConnectError extends Error {
+    constructor(message, retryable = true) {
+      super(message);
+      this.retryable = retryable;
+    }
+  }
+
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  function withTimeout(promise, ms, message) {
+    let timer;
+    const timeout = new Promise((_, reject) => { timer = setTimeout(() => reject(new ConnectError(message)), ms); });
+    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  function iceGathered(pc, ms) {
+    // /realtime/calls takes no trickled candidates. OpenAI's own example posts the offer at once:
+    // the server learns the browser's address from its connectivity checks (so does aiortc), and
+    // waiting for gathering cost ~125 ms here. A server that needs the candidates in the offer
+    // can have them by raising RETRY.iceGatheringMs.
+    if (ms <= 0 || pc.iceGatheringState === "complete") return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => { if (pc.iceGatheringState === "complete") { pc.removeEventListener("icegatheringstatechange", done); resolve(); } };
+      pc.addEventListener("icegatheringstatechange", done);
+      setTimeout(resolve, ms);
+    });
+  }
+
+  async function problem(response) {
+    // FastAPI says {"detail": "..."}; OpenAI says {"error": {"message": "..."}}.
+    try {
+      const body = await response.json();
+      if (typeof body.detail === "string") return body.detail;
+      if (Array.isArray(body.detail)) return body.detail.map((d) => `${(d.loc || []).slice(1).join(".")}: ${d.msg}`).join("; ");
+      if (body.error && body.error.message) return body.error.message;
+    } catch (ignored) { /* not JSON */ }
+    return response.statusText || `HTTP ${response.status}`;
+  }
+
+  async function postJSON(url, body) {
+    return fetch(url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+  }
+
+  class VoiceAgent {
+    constructor(options) {
+      this.options = options; // {businessId, voice, language, config, on, audio}
+      this.on = options.on || {};
+      this.mode = "idle"; // idle | connecting | realtime | fallback | ended
+      this.session = null;
+      this.pc = null;
+      this.dc = null;
+      this.mic = null; // MediaStream, false when there is none, null before asking
+      this.webCall = null;
+      this.attempts = 0;
+      this.timings = {};
+      this.toolCalls = [];
+      this.audioPlaying = false;
+      this.endAfterResponse = false;
+      this.generation = 0; // bumps at every hang-up, so late callbacks of an old connection are ignored
+    }
+
+    emit(name, ...args) {
+      const handler = this.on[name];
+      if (handler) {
+        try { handler(...args); } catch (error) { console.error(error); }
+      }
+    }
+
+    setMode(mode) {
+      this.mode = mode;
+      this.emit("mode", mode);
+    }
+
+    // --- starting ---------------------------------------------------------------------------
+
+    async start() {
+      if (this.mode !== "idle" && this.mode !== "ended") return;
+      const generation = ++this.generation;
+      this.timings = { pressedAt: performance.now() };
+      this.setMode("connecting");
+      this.emit("orb", "connecting");
+      const connected = await this.connectRealtime(generation);
+      if (!connected && generation === this.generation) await this.startFallback(generation);
+    }
+
+    async connectRealtime(generation) {
+      let lastError = null;
+      for (let attempt = 1; attempt <= RETRY.attempts; attempt += 1) {
+        if (generation !== this.generation) return false;
+        this.attempts = attempt;
+        this.emit("status", attempt === 1 ? "Connecting to the voice assistant…" : `Connection failed; trying again (attempt ${attempt} of ${RETRY.attempts})…`, attempt === 1 ? "connecting" : "retrying");
+        try {
+          await this.connectOnce(generation);
+          return true;
+        } catch (error) {
+          this.closePeer();
+          lastError = error instanceof ConnectError ? error : new ConnectError(error.message || String(error));
+          console.warn("Realtime connection attempt failed:", lastError.message);
+          if (!lastError.retryable) break;
+          if (attempt < RETRY.attempts) await sleep(RETRY.baseDelayMs * 2 ** (attempt - 1));
+        }
+      }
+      if (generation !== this.generation) return false;
+      this.emit("failed", `Could not connect to the voice assistant: ${lastError.message}`);
+      return false;
+    }
+
+    async createSession() {
+      const body = { business_id: this.options.businessId };
+      if (this.options.voice) body.voice = this.options.voice;
+      if (this.options.language) body.language = this.options.language;
+      if (this.options.config) body.config = this.options.config;
+      let response;
+      try {
+        response = await postJSON("/api/ai/realtime-session", body);
+      } catch (error) {
+        throw new ConnectError(`the CloudGreet server could not be reached (${error.message})`);
+      }
+      if (!response.ok) {
+        // 4xx (bad request, unknown business, origin, rate limit) and 503 (no OpenAI key) do not get better by retrying.
+        const retryable = response.status >= 500 && response.status !== 503;
+        throw new ConnectError(await problem(response), retryable);
+      }
+      return response.json();
+    }
+
+    async openMic() {
+      if (this.mic !== null) return;
+      try {
+        this.mic = await navigator.mediaDevices.getUserMedia({ audio: true });
+      } catch (error) {
+        this.mic = false;
+        this.emit("status", "No microphone: you can type instead.", "connecting");
+      }
+    }
+
+    async connectOnce(generation) {
+      const fresh = this.session && this.session.expires_at * 1000 - Date.now() > 30000;
+      if (!fresh) this.session = await this.createSession();
+      this.timings.sessionAt = this.timings.sessionAt || performance.now();
+      await this.openMic();
+      this.timings.micAt = performance.now();
+      if (generation !== this.generation) throw new ConnectError("hung up", false);
+
+      const pc = (this.pc = new RTCPeerConnection());
+      pc.ontrack = (event) => { if (this.options.audio) this.options.audio.srcObject = event.streams[0]; };
+      if (this.mic) {
+        for (const track of this.mic.getAudioTracks()) pc.addTrack(track, this.mic);
+      } else {
+        pc.addTransceiver("audio", { direction: "recvonly" });
+      }
+      const dc = (this.dc = pc.createDataChannel("oai-events"));
+      const ready = new Promise((resolve, reject) => { this.readyWaiter = { resolve, reject }; });
+      ready.catch(() => {}); // a hang-up rejects it while nobody waits any more
+      dc.onmessage = (message) => this.onServerEvent(message.data);
+      dc.onclose = () => { if (this.dc === dc && this.mode === "realtime") this.connectionLost("the voice connection closed"); };
+      pc.onconnectionstatechange = () => {
+        if (this.pc !== pc) return;
+        if (pc.connectionState === "failed") {
+          if (this.mode === "realtime") this.connectionLost("the voice connection failed");
+          else if (this.readyWaiter) this.readyWaiter.reject(new ConnectError("the WebRTC connection failed"));
+        }
+      };
+
+      await pc.setLocalDescription(await pc.createOffer());
+      await iceGathered(pc, RETRY.iceGatheringMs);
+      this.timings.offerAt = performance.now();
+      let response;
+      try {
+        response = await fetch(this.session.sdp_url, {
+          method: "POST",
+          body: pc.localDescription.sdp,
+          headers: { Authorization: `Bearer ${this.session.client_secret}`, "Content-Type": "application/sdp" },
+        });
+      } catch (error) {
+        throw new ConnectError(`the Realtime endpoint could not be reached (${error.message})`);
+      }
+      if (!response.ok) {
+        if (response.status === 401) this.session = null; // expired or refused key: ask for a new one next time
+        throw new ConnectError(`the Realtime endpoint refused the connection (HTTP ${response.status}: ${await problem(response)})`);
+      }
+      const answer = await response.text();
+      this.timings.answerAt = performance.now();
+      if (generation !== this.generation) throw new ConnectError("hung up", false);
+      await pc.setRemoteDescription({ type: "answer", sdp: answer });
+      await withTimeout(ready, RETRY.connectTimeoutMs, "the voice session did not start in time");
+      this.readyWaiter = null;
+      this.connected(generation);
+    }
+
+    connected(generation) {
+      this.timings.readyAt = performance.now();
+      this.timings.readyMs = this.timings.readyAt - this.timings.pressedAt;
+      this.setMode("realtime");
+      this.emit("status", `Connected to ${this.session.business_name}: speak now`, "connected");
+      this.emit("orb", "listening");
+      this.emit("ready", { session: this.session, readyMs: this.timings.readyMs, attempts: this.attempts });
+      this.startCap(generation, this.session.max_session_seconds);
+      // As on the phone, the receptionist speaks first.
+      this.send({ type: "response.create", response: { instructions: `Greet the caller with exactly these words: "${this.session.greeting}"` } });
+    }
+
+    startCap(generation, seconds) {
+      const endsAt = Date.now() + seconds * 1000;
+      clearInterval(this.capTimer);
+      const tick = () => {
+        if (generation !== this.generation) { clearInterval(this.capTimer); return; }
+        const left = Math.max(0, Math.round((endsAt - Date.now()) / 1000));
+        this.emit("timer", left);
+        if (left <= 0) this.hangUp(`The demo ended after its limit of ${Math.round(seconds / 60 * 10) / 10} minutes.`);
+      };
+      tick();
+      this.capTimer = setInterval(tick, 1000);
+    }
+
+    connectionLost(reason) {
+      this.hangUp(`Disconnected: ${reason}. Press Reconnect to start again.`, true);
+    }
+
+    // --- the Realtime session ---------------------------------------------------------------
+
+    send(event) {
+      if (this.dc && this.dc.readyState === "open") this.dc.send(JSON.stringify(event));
+    }
+
+    onServerEvent(data) {
+      let event;
+      try { event = JSON.parse(data); } catch (error) { return; }
+      this.emit("event", event);
+      switch (event.type) {
+        case "session.created":
+          if (this.readyWaiter) this.readyWaiter.resolve();
+          break;
+        case "input_audio_buffer.speech_started":
+          this.emit("orb", "listening");
+          break;
+        case "input_audio_buffer.speech_stopped":
+        case "input_audio_buffer.committed":
+        case "response.created":
+          if (!this.audioPlaying) this.emit("orb", "thinking");
+          break;
+        case "conversation.item.added":
+        case "conversation.item.created": {
+          const item = event.item || {};
+          if (item.type === "message" && item.role === "user") {
+            const typed = (item.content || []).filter((p) => p.type === "input_text").map((p) => p.text).join(" ");
+            this.emit("line", item.id, "user", typed || "…", Boolean(typed));
+          }
+          break;
+        }
+        case "conversation.item.input_audio_transcription.delta":
+          this.emit("line", event.item_id, "user", event.delta, false, true);
+          break;
+        case "conversation.item.input_audio_transcription.completed":
+          this.emit("line", event.item_id, "user", (event.transcript || "").trim() || "(inaudible)", true);
+          break;
+        case "response.output_audio_transcript.delta":
+        case "response.output_text.delta":
+          this.emit("orb", "speaking");
+          this.emit("line", event.item_id, "agent", event.delta, false, true);
+          break;
+        case "response.output_audio_transcript.done":
+        case "response.output_text.done":
+          this.emit("line", event.item_id, "agent", event.transcript !== undefined ? event.transcript : event.text, true);
+          break;
+        case "response.function_call_arguments.done":
+          this.emit("tool", { call_id: event.call_id, name: event.name, arguments: event.arguments, status: "running" });
+          break;
+        case "output_audio_buffer.started":
+          this.audioPlaying = true;
+          this.emit("orb", "speaking");
+          break;
+        case "output_audio_buffer.stopped":
+        case "output_audio_buffer.cleared":
+          this.audioPlaying = false;
+          if (this.endWhenQuiet) this.hangUp("The assistant ended the conversation.");
+          else this.emit("orb", "listening");
+          break;
+        case "response.done":
+          this.responseDone(event.response || {});
+          break;
+        case "error":
+          this.emit("status", `The voice assistant reported: ${(event.error && event.error.message) || "an error"}`, "connected");
+          break;
+        default:
+          break;
+      }
+    }
+
+    async responseDone(response) {
+      const calls = (response.output || []).filter((item) => item.type === "function_call");
+      if (calls.length === 0) {
+        if (this.endAfterResponse) {
+          if (this.audioPlaying) this.endWhenQuiet = true;
+          else this.hangUp("The assistant ended the conversation.");
+        } else if (!this.audioPlaying) {
+          this.emit("orb", "listening");
+        }
+        return;
+      }
+      this.emit("orb", "thinking");
+      const generation = this.generation;
+      const outputs = await Promise.all(calls.map((call) => this.runTool(call)));
+      if (generation !== this.generation) return;
+      calls.forEach((call, i) => {
+        this.send({ type: "conversation.item.create", item: { type: "function_call_output", call_id: call.call_id, output: outputs[i] } });
+      });
+      this.send({ type: "response.create" });
+    }
+
+    async runTool(call) {
+      const record = { call_id: call.call_id, name: call.name, arguments: call.arguments, status: "running" };
+      let output;
+      try {
+        const response = await postJSON(this.session.tools_url, {
+          session_token: this.session.tools_token,
+          call_id: call.call_id,
+          name: call.name,
+          arguments: call.arguments || "{}",
+        });
+        if (response.ok) {
+          const result = await response.json();
+          output = result.output;
+          record.ok = result.ok;
+          if (result.end_session) this.endAfterResponse = true;
+        } else {
+          output = `Error: ${await problem(response)}`;
+          record.ok = false;
+        }
+      } catch (error) {
+        output = "Error: the tool could not be run just now.";
+        record.ok = false;
+      }
+      record.output = output;
+      record.status = "done";
+      this.toolCalls.push(record);
+      this.emit("tool", record);
+      return output;
+    }
+
+    // --- words from the page ----------------------------------------------------------------
+
+    async sendText(text) {
+      text = (text || "").trim();
+      if (!text) return;
+      if (this.mode === "realtime") {
+        this.send({ type: "conversation.item.create", item: { type: "message", role: "user", content: [{ type: "input_text", text }] } });
+        this.send({ type: "response.create" });
+      } else if (this.mode === "fallback") {
+        await this.webTurn(text);
+      }
+    }
+
+    debugSpeak(text) {
+      // For tests with a fake Realtime endpoint: a user item "as if spoken" (no audio to transcribe).
+      this.send({ type: "conversation.item.create", item: { type: "message", role: "user", content: [{ type: "input_audio", transcript: text }] } });
+    }
+
+    // --- the fallback: the phone brain over the web channel --------------------------------
+
+    async startFallback(generation) {
+      this.closePeer();
+      this.setMode("fallback");
+      const draft = this.options.config ? " It uses the business's saved configuration, not your draft." : "";
+      this.emit("fallback", `Switched to the phone assistant over the web, because the voice connection is unavailable.${draft} Type your question (or press Speak); replies are read aloud.`);
+      this.emit("status", "Connecting to the phone assistant…", "fallback");
+      let response;
+      try {
+        response = await postJSON("/api/web-calls", { business_id: this.options.businessId });
+      } catch (error) {
+        response = null;
+      }
+      if (generation !== this.generation) return;
+      if (!response || !response.ok) {
+        const reason = response ? await problem(response) : "the server could not be reached";
+        this.setMode("ended");
+        this.emit("orb", "idle");
+        this.emit("status", `The phone assistant is unavailable too: ${reason}`, "error");
+        return;
+      }
+      this.webCall = await response.json();
+      this.timings.fallbackReadyMs = performance.now() - this.timings.pressedAt;
+      this.emit("status", `Talking to the phone assistant of ${this.webCall.business_name} (web channel)`, "fallback");
+      this.emit("line", `web-greeting-${this.webCall.call_id}`, "agent", this.webCall.greeting, true);
+      this.speak(this.webCall.greeting);
+    }
+
+    async webTurn(text) {
+      const call = this.webCall;
+      if (!call) return;
+      this.turnIndex = (this.turnIndex || 0) + 1;
+      const id = `web-${call.call_id}-${this.turnIndex}`;
+      this.emit("line", `${id}-you`, "user", text, true);
+      this.emit("orb", "thinking");
+      let response;
+      try {
+        response = await postJSON(`/api/web-calls/${encodeURIComponent(call.call_id)}/turns`, { text });
+      } catch (error) {
+        this.emit("status", "The phone assistant could not be reached; try again.", "error");
+        this.emit("orb", "listening");
+        return;
+      }
+      if (this.webCall !== call) return;
+      if (!response.ok) {
+        this.emit("status", `The phone assistant could not answer: ${await problem(response)}`, "error");
+        this.emit("orb", "listening");
+        return;
+      }
+      const turn = await response.json();
+      this.emit("line", `${id}-agent`, "agent", turn.reply, true);
+      this.emit("turn", turn);
+      this.speak(turn.reply);
+      if (turn.ended) {
+        this.webCall = null; // the workflow has hung up itself
+        this.hangUp("The assistant ended the conversation.");
+      }
+    }
+
+    speak(text) {
+      if (!("speechSynthesis" in global) || !text) return;
+      const utterance = new SpeechSynthesisUtterance(text);
+      if (this.options.language) utterance.lang = this.options.language;
+      const quiet = () => { clearTimeout(this.speechGuard); if (this.mode === "fallback") this.emit("orb", "listening"); };
+      utterance.onend = quiet;
+      utterance.onerror = quiet;
+      this.emit("orb", "speaking");
+      // Some browsers (headless ones) never report the end of speech: do not stay "speaking".
+      this.speechGuard = setTimeout(quiet, 800 + 70 * text.length);
+      global.speechSynthesis.speak(utterance);
+    }
+
+    recognition() {
+      const Recognition = global.SpeechRecognition || global.webkitSpeechRecognition;
+      return Recognition ? new Recognition() : null;
+    }
+
+    listen() {
+      const recognition = this.recognition();
+      if (!recognition || this.mode !== "fallback") return false;
+      recognition.lang = this.options.language || "en-US";
+      recognition.interimResults = false;
+      recognition.maxAlternatives = 1;
+      recognition.onresult = (event) => this.sendText(event.results[0][0].transcript);
+      recognition.onerror = (event) => this.emit("status", `Speech recognition failed (${event.error}); type instead.`, "fallback");
+      recognition.onend = () => this.emit("orb", "listening");
+      this.emit("orb", "listening");
+      recognition.start();
+      return true;
+    }
+
+    // --- ending -----------------------------------------------------------------------------
+
+    closePeer() {
+      this.readyWaiter = null;
+      if (this.dc) { try { this.dc.close(); } catch (ignored) { /* closed */ } }
+      if (this.pc) { try { this.pc.close(); } catch (ignored) { /* closed */ } }
+      this.dc = null;
+      this.pc = null;
+      this.audioPlaying = false;
+    }
+
+    hangUp(reason = "You hung up.", failed = false) {
+      this.generation += 1;
+      clearInterval(this.capTimer);
+      clearTimeout(this.speechGuard);
+      if (this.readyWaiter) { this.readyWaiter.reject(new ConnectError("hung up", false)); this.readyWaiter = null; }
+      this.closePeer();
+      if (this.mic) { this.mic.getTracks().forEach((track) => track.stop()); }
+      this.mic = null;
+      this.session = null;
+      this.endAfterResponse = false;
+      this.endWhenQuiet = false;
+      if (this.webCall) {
+        const call = this.webCall;
+        this.webCall = null;
+        fetch(`/api/web-calls/${encodeURIComponent(call.call_id)}/hangup`, { method: "POST" }).catch(() => {});
+      }
+      if ("speechSynthesis" in global) global.speechSynthesis.cancel();
+      this.setMode("ended");
+      this.emit("orb", "idle");
+      this.emit("timer", null);
+      this.emit("ended", reason, failed);
+    }
+
+    async reconnect() {
+      if (this.mode !== "idle" && this.mode !== "ended") this.hangUp("Reconnecting…");
+      await this.start();
+    }
+  }
+
+  global.CloudGreet = { VoiceAgent, RETRY };
+})(window);

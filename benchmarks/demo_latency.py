@@ -1,0 +1,163 @@
+"""How fast the browser demo gets going, and how fast its fallback (the web channel) answers.
+
+    python -m benchmarks.demo_latency [--sessions N] [--calls C] [--turns T] [--json out.json]
+
+It starts the stack of `cloudgreet dev --fake-llm` (Temporal dev server, worker, API, fake OpenAI
+with its fake Realtime endpoint: real processes, via `BenchStack` of `benchmarks.turn_latency`)
+on free ports with a temporary data dir, then measures:
+
+1. Orb to ready, N times (after one warm-up, not counted): headless Chromium (Debian's, driven by
+   Playwright, fake microphone) opens /demo, presses the orb, and waits until the Realtime session
+   is ready (the fake's `session.created` arrived over the WebRTC data channel). The page's own
+   clock (`performance.now()`, from the click handler) gives the total and the part spent getting
+   the session from the API (which asks the fake for a client secret through the openai SDK); the
+   rest is the microphone, the SDP offer/answer with the aiortc peer, ICE, DTLS and SCTP. Each
+   session is hung up before the next.
+2. Web channel turns: C conversations one after the other, T caller turns each, through
+   `POST /api/web-calls/{id}/turns` with the fake LLM as the brain. Reported: the round trip the
+   browser sees, and `turn_ms` (the API's own time from the words arriving to the reply leaving).
+
+The fake endpoints answer at once, so the numbers are CloudGreet's (and the browser's) own cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from benchmarks.turn_latency import BenchStack, _interrupt, percentiles
+from cloudgreet.dev_stack import DevStackError
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", "--disable-gpu",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
+]  # fmt: skip
+LINES = ["Hi, when are you open?", "How much is a cleaning?", "Can I book a checkup?", "Do you take new patients?", "Thanks, bye"]
+
+
+async def orb_to_ready(api_url: str, sessions: int) -> dict:
+    from playwright.async_api import async_playwright
+
+    samples: list[dict] = []
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = await browser.new_context()
+        page = await context.new_page()
+        await page.goto(f"{api_url}/demo")
+        for n in range(sessions + 1):
+            started = time.perf_counter()
+            await page.locator("#orb").click()
+            await page.wait_for_function("document.body.dataset.mode === 'realtime'", timeout=30_000)
+            outside_ms = (time.perf_counter() - started) * 1000
+            timings = await page.evaluate("window.cloudgreetDemo.agent.timings")
+            await page.locator("#hangup").click()
+            await page.wait_for_function("document.body.dataset.mode === 'ended'")
+            if n == 0:
+                continue  # warm-up: first connections of the API, the fake and the browser
+            samples.append({
+                "ready_ms": timings["readyMs"],
+                "session_ms": timings["sessionAt"] - timings["pressedAt"],
+                "webrtc_ms": timings["readyAt"] - timings["sessionAt"],
+                "mic_ms": timings["micAt"] - timings["sessionAt"],
+                "offer_ms": timings["offerAt"] - timings["micAt"],
+                "sdp_exchange_ms": timings["answerAt"] - timings["offerAt"],
+                "connect_ms": timings["readyAt"] - timings["answerAt"],
+                "playwright_ms": outside_ms,
+            })
+        await browser.close()
+    return {key: percentiles([s[key] for s in samples]) for key in samples[0]} | {"sessions": len(samples)}
+
+
+async def web_turns(api_url: str, calls: int, turns: int) -> dict:
+    round_trips: list[float] = []
+    server: list[float] = []
+    async with httpx.AsyncClient(base_url=api_url, timeout=60) as http:
+        businesses = (await http.get("/demo")).text
+        business_id = int(businesses.split('<option value="', 1)[1].split('"', 1)[0])
+        for n in range(calls + 1):
+            call = (await http.post("/api/web-calls", json={"business_id": business_id})).raise_for_status().json()
+            for turn in range(turns):
+                words = f"{LINES[turn % len(LINES)]} ({n}.{turn})" if turn < turns - 1 else "Thanks, bye"
+                started = time.perf_counter()
+                reply = (await http.post(f"/api/web-calls/{call['call_id']}/turns", json={"text": words})).raise_for_status().json()
+                if n > 0:  # the first conversation warms up
+                    round_trips.append((time.perf_counter() - started) * 1000)
+                    server.append(reply["turn_ms"])
+                if reply["ended"]:
+                    break
+            else:
+                await http.post(f"/api/web-calls/{call['call_id']}/hangup")
+    return {"round_trip_ms": percentiles(round_trips), "api_turn_ms": percentiles(server), "turns": len(round_trips)}
+
+
+def print_report(report: dict) -> None:
+    ready = report["orb_to_ready"]
+    print(f"\norb pressed -> Realtime session ready ({ready['sessions']} sessions, fake Realtime endpoint):")
+    for key, label in [("ready_ms", "total (page clock)"), ("session_ms", "  session from the API"),
+                       ("webrtc_ms", "  mic + SDP + ICE/DTLS + data channel"), ("mic_ms", "    microphone"),
+                       ("offer_ms", "    offer + ICE gathering"), ("sdp_exchange_ms", "    SDP offer -> answer (aiortc)"),
+                       ("connect_ms", "    ICE/DTLS/SCTP -> session.created"),
+                       ("playwright_ms", "total (Playwright's clock)")]:
+        p = ready[key]
+        print(f"  {label:<38} p50 {p['p50']:7.1f} ms   p99 {p['p99']:7.1f} ms   max {p['max']:7.1f} ms")
+    turns = report["web_turns"]
+    print(f"\nweb channel turns ({turns['turns']} turns, fake LLM brain):")
+    for key, label in [("round_trip_ms", "browser round trip"), ("api_turn_ms", "API turn_ms")]:
+        p = turns[key]
+        print(f"  {label:<38} p50 {p['p50']:7.1f} ms   p99 {p['p99']:7.1f} ms   max {p['max']:7.1f} ms")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="demo_latency", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sessions", type=int, default=20, help="Realtime sessions to time (default 20)")
+    parser.add_argument("--calls", type=int, default=20, help="web conversations (default 20)")
+    parser.add_argument("--turns", type=int, default=5, help="caller turns per web conversation (default 5)")
+    parser.add_argument("--json", type=Path, help="write every number to this file")
+    args = parser.parse_args(argv)
+    if min(args.sessions, args.calls, args.turns) < 1:
+        parser.error("--sessions, --calls and --turns must be at least 1")
+    if not os.path.exists(CHROMIUM):
+        print(f"demo_latency: no Chromium at {CHROMIUM}; run scripts/install-browser", file=sys.stderr)
+        return 1
+    # A benchmark opens more sessions from one address than a visitor may.
+    os.environ["REALTIME_SESSIONS_PER_CLIENT"] = os.environ["REALTIME_SESSIONS_PER_BUSINESS"] = str(10 * (args.sessions + 1))
+    data_dir = Path(tempfile.mkdtemp(prefix="cloudgreet-demo-bench-"))
+    stack = BenchStack(data_dir)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        print(f"starting the stack in {data_dir} ...", flush=True)
+        stack.start()
+        api_url = f"http://127.0.0.1:{stack.ports.api}"
+
+        async def measure() -> dict:
+            return {"orb_to_ready": await orb_to_ready(api_url, args.sessions),
+                    "web_turns": await web_turns(api_url, args.calls, args.turns)}
+
+        report = asyncio.run(measure())
+        print_report(report)
+        if args.json:
+            args.json.write_text(json.dumps(report, indent=2))
+        return 0
+    except KeyboardInterrupt:
+        return 130
+    except (DevStackError, TimeoutError, httpx.HTTPError) as error:
+        print(f"demo_latency: {error} (logs: {data_dir / 'logs'})", file=sys.stderr)
+        return 1
+    finally:
+        stack.children.stop_all()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

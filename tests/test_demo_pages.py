@@ -1,0 +1,224 @@
+"""The browser demo in a real browser: Debian's Chromium (driven by Playwright, fake microphone)
+talks by WebRTC to the fake Realtime endpoint (an aiortc peer inside the fake OpenAI server), and
+falls back to the phone brain (the offline stack's worker) over the web channel.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from business.config import demo_business
+from simulator.fake_openai import FakeLLMBehaviour, FakeOpenAIServer, FakeReplyRule, FakeToolCall
+from simulator.fake_realtime import FakeRealtimeBehaviour
+from tests.in_process import make_settings, served_api
+from tests.test_realtime_session import demo_business_id, fake_realtime  # noqa: F401  (fixture)
+from tests.waiting import eventually
+
+pytestmark = pytest.mark.database
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", "--disable-gpu",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
+]  # fmt: skip
+
+if not os.path.exists(CHROMIUM):
+    pytest.skip("Chromium is not installed: run scripts/install-browser", allow_module_level=True)
+
+from playwright.async_api import Browser, Page, async_playwright, expect  # noqa: E402
+
+expect.set_options(timeout=20_000)
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        await browser.close()
+
+
+@pytest.fixture(scope="module")
+def site(offline_stack, fake_llm: FakeOpenAIServer) -> Iterator[str]:  # noqa: ANN001
+    """The API with an OpenAI key and OPENAI_BASE_URL at the fake (so sdp_url is the fake Realtime
+    endpoint), on the offline stack's database, Temporal and task queue: its worker is the phone
+    brain of the fallback, with the offline responder."""
+    settings = make_settings(
+        DATABASE_URL=offline_stack.database_url,
+        TEMPORAL_ADDRESS=offline_stack.env["TEMPORAL_ADDRESS"],
+        TEMPORAL_TASK_QUEUE=offline_stack.env["TEMPORAL_TASK_QUEUE"],
+        OPENAI_API_KEY="test-key",
+        OPENAI_BASE_URL=fake_llm.base_url,
+    )
+    with served_api(settings) as url:
+        yield url
+
+
+@pytest.fixture
+async def page(browser: Browser) -> AsyncIterator[Page]:
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    await context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return Path(os.environ.get("DEMO_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
+
+
+def script(fake: FakeOpenAIServer, *rules: FakeReplyRule) -> None:
+    fake.fake.set_behaviour(FakeLLMBehaviour(rules=list(rules)))
+
+
+def calls(fake: FakeOpenAIServer) -> list[dict]:
+    return fake.fake.realtime.snapshot()["calls"]
+
+
+async def test_the_orb_connects_and_the_transcript_shows_both_sides(page: Page, site: str, fake_realtime, offline_stack, screenshots) -> None:
+    script(fake_realtime, FakeReplyRule(contains="cleaning", reply="A cleaning takes 30 minutes and costs $90."),
+           FakeReplyRule(contains="saturday", reply="We are closed on Saturdays."))
+    business_id = demo_business_id(offline_stack.database_url)
+    await page.goto(f"{site}/demo?business={business_id}")
+    await expect(page.locator("#orb-label")).to_have_text("Press the orb to talk")
+
+    await page.locator("#orb").click()
+    await expect(page.locator("#orb")).to_have_attribute("data-state", "listening")
+    await expect(page.locator("#status")).to_have_text("Connected to Bright Smile Dental: speak now")
+    await expect(page.locator("#timer")).to_contain_text("left in this demo")
+    # The receptionist speaks first, as on the phone.
+    greeting = page.locator('#transcript li[data-role="agent"]').first
+    await expect(greeting).to_contain_text("Thank you for calling Bright Smile Dental.")
+
+    # Speech (as if spoken: the fake has no audio to transcribe) and the agent's answer, both shown.
+    await page.evaluate("window.cloudgreetDemo.debugSpeak('How much is a cleaning?')")
+    await expect(page.locator('#transcript li[data-role="user"] .text')).to_have_text(["How much is a cleaning?"])
+    await expect(page.locator('#transcript li[data-role="agent"][data-final="true"] .text').nth(1)).to_have_text(
+        "A cleaning takes 30 minutes and costs $90."
+    )
+    # Typing works too.
+    await page.get_by_label("Type instead of speaking").fill("Are you open on Saturday?")
+    await page.get_by_role("button", name="Send").click()
+    await expect(page.locator('#transcript li[data-role="user"] .text').nth(1)).to_have_text("Are you open on Saturday?")
+    await expect(page.locator('#transcript li[data-role="agent"] .text').last).to_have_text("We are closed on Saturdays.")
+    await page.screenshot(path=screenshots / "demo.png", full_page=True)
+
+    # The page offered its SDP to the session's sdp_url, with the ephemeral key OpenAI issued.
+    [call] = calls(fake_realtime)
+    [secret] = fake_realtime.fake.realtime.secrets
+    assert call["status_code"] == 201 and call["channel_open"] is True
+    assert call["authorization"] == f"Bearer {secret}"
+
+    await page.get_by_role("button", name="Hang up").click()
+    await expect(page.locator("#status")).to_have_text("You hung up.")
+    await expect(page.locator("#orb")).to_have_attribute("data-state", "idle")
+    await expect(page.get_by_role("button", name="Hang up")).to_be_hidden()
+
+
+
+async def test_the_page_hangs_up_when_the_session_reaches_its_cap(page: Page, site: str, fake_realtime, offline_stack) -> None:
+    await page.clock.install()  # the page's clock, which the test may move forward
+    await page.goto(f"{site}/demo?business={demo_business_id(offline_stack.database_url)}")
+    await page.locator("#orb").click()
+    await expect(page.locator("#timer")).to_have_text("5:00 left in this demo")
+    await page.clock.fast_forward("04:00")
+    await expect(page.locator("#timer")).to_have_text("1:00 left in this demo")
+    await page.clock.fast_forward("01:01")
+    await expect(page.locator("#status")).to_have_text("The demo ended after its limit of 5 minutes.")
+    await expect(page.locator("#orb")).to_have_attribute("data-state", "idle")
+    await expect(page.locator("#timer")).to_be_hidden()
+
+async def test_a_tool_call_round_trips_through_the_api(page: Page, site: str, fake_realtime, offline_stack, screenshots) -> None:
+    script(fake_realtime, FakeReplyRule(contains="free times", tool_call=FakeToolCall(name="check_availability", arguments={"service": "Cleaning"})))
+    await page.goto(f"{site}/test-agent-simple?business={demo_business_id(offline_stack.database_url)}")
+    await page.locator("#orb").click()
+    await expect(page.locator("#orb")).to_have_attribute("data-state", "listening")
+
+    await page.evaluate("window.cloudgreetDemo.debugSpeak('Do you have free times for a cleaning?')")
+    tool = page.locator("#tools li").first
+    await expect(tool.locator(".tool-name")).to_have_text("check_availability")
+    await expect(tool.locator(".tool-args")).to_have_text('{"service": "Cleaning"}')
+    await expect(tool.locator(".tool-output")).to_contain_text("→ Free times for a cleaning: ")
+    # The result went back into the session, and the agent said it.
+    await expect(page.locator('#transcript li[data-role="agent"] .text').last).to_contain_text("Done: Free times for a cleaning: ")
+    await page.screenshot(path=screenshots / "test-agent-simple.png", full_page=True)
+
+    [call] = calls(fake_realtime)
+    asked = next(e for e in call["server_events"] if e["type"] == "response.function_call_arguments.done")
+    sent = [e for e in call["client_events"] if e["type"] == "conversation.item.create" and e["item"]["type"] == "function_call_output"]
+    assert [e["item"]["call_id"] for e in sent] == [asked["call_id"]]
+    assert sent[0]["item"]["output"].startswith("Free times for a cleaning: ")
+    after = call["client_events"][call["client_events"].index(sent[0]) + 1]
+    assert after["type"] == "response.create"
+
+
+async def test_when_realtime_refuses_the_page_retries_then_falls_back_to_the_phone_brain(
+    page: Page, site: str, fake_realtime, offline_stack, screenshots
+) -> None:
+    fake_realtime.fake.realtime.set_behaviour(FakeRealtimeBehaviour(refuse_calls_always=True, refuse_calls_status=503))
+    await page.goto(f"{site}/demo?business={demo_business_id(offline_stack.database_url)}")
+    await page.locator("#orb").click()
+
+    await expect(page.get_by_role("button", name="Reconnect")).to_be_visible()
+    await expect(page.locator("#error-text")).to_contain_text("Could not connect to the voice assistant: the Realtime endpoint refused the connection (HTTP 503")
+    await expect(page.locator("#notice")).to_contain_text("Switched to the phone assistant over the web")
+    await expect(page.locator("#status")).to_have_text("Talking to the phone assistant of Bright Smile Dental (web channel)")
+    await expect(page.locator('#transcript li[data-role="agent"] .text').first).to_have_text(
+        "Thank you for calling Bright Smile Dental. How can I help you today?"
+    )
+    # Three attempts, all with the one session (its key is still good): retries cost no new session.
+    assert [c["status_code"] for c in calls(fake_realtime)] == [503, 503, 503]
+    assert len(fake_realtime.fake.realtime.secret_requests) == 1
+
+    await page.get_by_label("Type instead of speaking").fill("How much is a cleaning?")
+    await page.get_by_role("button", name="Send").click()
+    await expect(page.locator('#transcript li[data-role="agent"] .text').last).to_have_text(
+        "A cleaning takes 30 minutes and costs $90. Would you like to book?"
+    )
+    await page.screenshot(path=screenshots / "demo-fallback.png", full_page=True)
+
+    # Realtime is back: Reconnect leaves the web channel and talks to it again.
+    fake_realtime.fake.realtime.set_behaviour(FakeRealtimeBehaviour())
+    await page.get_by_role("button", name="Reconnect").click()
+    await expect(page.locator("#status")).to_have_text("Connected to Bright Smile Dental: speak now")
+    await expect(page.get_by_role("button", name="Reconnect")).to_be_hidden()
+    await eventually(lambda: calls(fake_realtime)[-1], lambda c: c["channel_open"], what="the reconnected data channel")
+
+
+async def test_a_draft_configuration_is_checked_and_then_used(page: Page, site: str, fake_realtime, offline_stack) -> None:
+    await page.goto(f"{site}/test-agent-simple?business={demo_business_id(offline_stack.database_url)}")
+    await page.get_by_label("A draft (paste or edit JSON below)").check()
+    draft = demo_business().model_dump(mode="json")
+    draft["services"][0]["duration_minutes"] = 0
+    draft["timezone"] = "Mars/Base"
+    await page.get_by_label("Configuration JSON").fill(json.dumps(draft))
+    await page.get_by_role("button", name="Check configuration").click()
+    await expect(page.locator("#config-errors li")).to_have_text(
+        ["timezone: unknown timezone 'Mars/Base'", "services.0.duration_minutes: Input should be greater than 0"]
+    )
+    # Pressing the orb with a bad draft opens no session.
+    await page.locator("#orb").click()
+    await expect(page.locator("#status")).to_have_text("Fix the configuration first.")
+    assert fake_realtime.fake.realtime.secret_requests == []
+
+    # No opening hours: the greeting (not the after-hours words) whatever the hour the test runs.
+    draft = demo_business().model_dump(mode="json") | {"name": "Draft Dental", "greeting": "Draft Dental, Robin speaking.", "hours": {}}
+    await page.get_by_label("Configuration JSON").fill(json.dumps(draft))
+    await page.get_by_role("button", name="Check configuration").click()
+    await expect(page.locator("#config-ok")).to_have_text("The configuration is valid: Draft Dental (voice marin).")
+    await page.get_by_text("What the agent is told").click()
+    await expect(page.locator("#preview-instructions")).to_contain_text("You are the receptionist of Draft Dental")
+
+    await page.locator("#orb").click()
+    await expect(page.locator('#transcript li[data-role="agent"] .text').first).to_have_text("Draft Dental, Robin speaking.")
+    [request] = fake_realtime.fake.realtime.secret_requests
+    assert request["session"]["instructions"].startswith("You are the receptionist of Draft Dental")
+    await page.get_by_role("button", name="Hang up").click()
