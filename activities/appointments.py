@@ -224,9 +224,15 @@ class AppointmentBook:
         self, session: Session, request: AppointmentRequest, start: str | None, include_cancelled: bool = False
     ) -> Appointment | None:
         """The caller's future appointment at `start`, or their next one when no time is given."""
+        # Without a phone number (a web visitor) only what this very conversation booked is theirs.
+        whose = (
+            Appointment.caller_number == request.caller_number
+            if request.caller_number
+            else Appointment.call_id == request.call_id
+        )
         query = select(Appointment).where(
             Appointment.business_id == request.business_id,
-            Appointment.caller_number == request.caller_number,
+            whose,
             Appointment.starts_at > request.now,
         )
         if not include_cancelled:

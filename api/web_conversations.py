@@ -16,6 +16,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.dependencies import SessionDep, SettingsDep
+from api.realtime_session import _limiter, client_address, origin_allowed
 from database.models import Business
 from workflows.call import CallWorkflow
 from workflows.call_messages import CallEvent, CallStart, WebWords, call_workflow_id
@@ -51,11 +52,18 @@ async def _client(request: Request):  # noqa: ANN202
         raise HTTPException(503, f"Temporal is unavailable: {error.message}") from None
 
 
-@router.post("", response_model=WebCallStarted, status_code=201)
+@router.post("", response_model=WebCallStarted, status_code=201, responses={403: {}, 404: {}, 429: {}, 503: {}})
 async def start_web_call(body: WebCallRequest, request: Request, session: SessionDep, settings: SettingsDep) -> WebCallStarted:
+    # A page of a foreign site may not run conversations on our LLM; clients without a browser send no Origin.
+    if request.headers.get("origin") is not None and not origin_allowed(request, settings)[0]:
+        raise HTTPException(403, f"origin {request.headers['origin']} may not start web conversations")
     business = session.get(Business, body.business_id)
     if business is None:
         raise HTTPException(404, f"business {body.business_id} does not exist")
+    wait = _limiter(request).try_hit([(("web-client", client_address(request)), settings.realtime_sessions_per_client)])
+    if wait is not None:
+        seconds = max(1, round(wait))
+        raise HTTPException(429, f"too many conversations; try again in {seconds} seconds", headers={"Retry-After": str(seconds)})
     client = await _client(request)
     call_id = f"web-{uuid.uuid4().hex}"
     handle = await client.start_workflow(

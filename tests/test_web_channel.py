@@ -67,3 +67,23 @@ async def test_bad_input_to_the_web_channel_gets_clear_errors(api, offline_stack
     assert (await api.post(f"/api/web-calls/{call['call_id']}/turns", json={"text": "x" * 3000})).status_code == 422
     hung_up = await api.post(f"/api/web-calls/{call['call_id']}/hangup")
     assert hung_up.status_code == 202
+
+
+async def test_a_web_visitor_cannot_cancel_someone_elses_booking(api, offline_stack):
+    bid = business_id(offline_stack)
+    first = (await api.post("/api/web-calls", json={"business_id": bid})).json()
+    for words in ["I'd like to book a checkup", "tomorrow", "at 3 pm", "My name is First", "yes"]:
+        await api.post(f"/api/web-calls/{first['call_id']}/turns", json={"text": words})
+    second = (await api.post("/api/web-calls", json={"business_id": bid})).json()
+    reply = (await api.post(f"/api/web-calls/{second['call_id']}/turns", json={"text": "Please cancel my appointment"})).json()
+    assert "can't find" in reply["reply"]
+    with Session(get_engine(offline_stack.database_url)) as session:
+        [appointment] = session.exec(select(Appointment).where(Appointment.call_id == first["call_id"])).all()
+    assert appointment.status == "booked"
+
+
+async def test_a_foreign_page_may_not_start_web_conversations(api, offline_stack):
+    response = await api.post(
+        "/api/web-calls", json={"business_id": business_id(offline_stack)}, headers={"Origin": "https://evil.example"}
+    )
+    assert response.status_code == 403
