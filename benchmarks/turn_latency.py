@@ -1,6 +1,7 @@
 """Per-turn orchestration latency and Temporal history size of CloudGreet calls.
 
     python -m benchmarks.turn_latency [--calls N ...] [--turns T] [--json out.json] [--keep-data]
+                                      [--sqlite-pragma NAME=VALUE ...]
     cloudgreet bench turns [same options]
 
 It starts the stack of `cloudgreet dev --fake-llm` (Temporal dev server, Telnyx simulator, fake
@@ -22,6 +23,12 @@ The LLM request of a turn is found by the caller's line, which is unique per cal
 
 History events per caller turn = (events of a finished T-turn call - events of a finished call
 with no caller turn) / T, from `fetch_history()`; the event types of one turn are listed too.
+
+Read the 50-call numbers with the dev server in mind: it has one history shard and persists to
+SQLite through one connection, so every workflow update of every call queues there. With its
+default journal that queue, not CloudGreet's code, dominates at 50 calls; `--sqlite-pragma
+journal_mode=wal --sqlite-pragma synchronous=off` makes each write ~3x cheaper. The CPU used by
+other processes during a run is reported, since a busy machine makes the numbers meaningless.
 """
 
 from __future__ import annotations
@@ -67,16 +74,22 @@ class _LoggedChildren(ChildProcesses):
 
 
 class BenchStack(DevStack):
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, sqlite_pragmas: list[str] | None = None) -> None:
         free = {name: _free_port() for name in DevStackPorts.model_fields}
         super().__init__(DevStackPorts(**free), data_dir=data_dir, fake_llm=True,
                          speech_seconds_per_char=SPEECH_SECONDS_PER_CHAR, caller_pause_seconds=CALLER_PAUSE_SECONDS)
         self.children = _LoggedChildren(log_dir=data_dir / "logs")
         self.simulator_url = f"http://127.0.0.1:{self.ports.simulator}"
         self.fake_llm_url = f"http://127.0.0.1:{self.ports.fake_llm}"
+        self.sqlite_pragmas = sqlite_pragmas or []
+
+    def _temporal_command(self) -> list[str]:
+        return super()._temporal_command() + [arg for pragma in self.sqlite_pragmas for arg in ("--sqlite-pragma", pragma)]
 
     def start(self) -> None:
-        os.environ.pop("DATABASE_URL", None)  # a temporary SQLite, never the developer's database
+        # The children inherit our environment: nothing of the developer's own stack (database, ports, namespace).
+        for name in ("DATABASE_URL", "METRICS_PORT", "TEMPORAL_NAMESPACE", "TEMPORAL_TASK_QUEUE"):
+            os.environ.pop(name, None)
         self._start()
         wait_for_port(self.ports.fake_llm, timeout=30, name="the fake OpenAI server")
 
@@ -203,7 +216,8 @@ async def finished_history(temporal: Client, call_control_id: str) -> list:
 
 
 def one_turn(events: list, line: str, next_line: str | None) -> list[str]:
-    """Event names from the caller's first words of `line` to those of the next line (or the hang-up)."""
+    """Event names from the caller's first words of `line` to those of the next line (or the hang-up);
+    empty if the history does not show them (e.g. the warm-up call went wrong)."""
     def starts(event, text: str | None) -> bool:  # noqa: ANN001
         data = _signal_event(event) if event.HasField("workflow_execution_signaled_event_attributes") else {}
         if text is None:
@@ -211,9 +225,9 @@ def one_turn(events: list, line: str, next_line: str | None) -> list[str]:
         words = (data.get("transcript") or "").split()
         return bool(words) and text.split()[: len(words)] == words
 
-    begin = next(i for i, e in enumerate(events) if starts(e, line))
-    end = next(i for i, e in enumerate(events) if i > begin and starts(e, next_line))
-    return [_event_name(e) for e in events[begin:end]]
+    begin = next((i for i, e in enumerate(events) if starts(e, line)), None)
+    end = next((i for i, e in enumerate(events) if begin is not None and i > begin and starts(e, next_line)), None)
+    return [] if end is None else [_event_name(e) for e in events[begin:end]]
 
 
 # --------------------------------------------------------------------------- the run
@@ -225,7 +239,7 @@ async def measure(stack: BenchStack, concurrency: list[int], turns: int) -> dict
         print("warm-up call (not counted) and a call with no caller turn ...", flush=True)
         warm_up = (await place_calls(http, ["warmup"], turns))[0]
         await wait_finished(http, stack, [warm_up], 120)
-        zero = (await http.post("/simulator/calls", json={"lines": []})).json()["call_control_id"]
+        zero = (await place_calls(http, ["zero"], 0))[0]
         await wait_finished(http, stack, [zero], 60)
         warm_events, zero_events = await finished_history(temporal, warm_up), await finished_history(temporal, zero)
         history = {
@@ -253,7 +267,8 @@ async def measure(stack: BenchStack, concurrency: list[int], turns: int) -> dict
             result["history_events_per_turn"] = [(c - len(zero_events)) / turns for c in counts]
             runs.append(result)
     return {"settings": {"speech_seconds_per_char": SPEECH_SECONDS_PER_CHAR, "caller_pause_seconds": CALLER_PAUSE_SECONDS,
-                         "fake_llm_behaviour": behaviour, "cpus": os.cpu_count()},
+                         "temporal_sqlite_pragmas": stack.sqlite_pragmas, "fake_llm_behaviour": behaviour,
+                         "cpus": os.cpu_count()},
             "runs": runs, "history": history}
 
 
@@ -291,11 +306,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--turns", type=int, default=5, help="caller turns per call (default 5)")
     parser.add_argument("--json", type=Path, help="write every number to this file")
     parser.add_argument("--keep-data", action="store_true", help="keep the temporary data dir (databases, logs)")
+    parser.add_argument("--sqlite-pragma", action="append", default=[], metavar="NAME=VALUE",
+                        help="for the Temporal dev server's SQLite, e.g. journal_mode=wal; repeatable (default: as `cloudgreet dev`)")
     args = parser.parse_args(argv)
     if args.turns < 1 or any(n < 1 for n in args.calls or []):
         parser.error("--calls and --turns must be at least 1")
     data_dir = Path(tempfile.mkdtemp(prefix="cloudgreet-bench-"))
-    stack, failed = BenchStack(data_dir), True
+    stack, failed = BenchStack(data_dir, args.sqlite_pragma), True
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         print(f"starting the stack in {data_dir} ...", flush=True)
@@ -318,6 +335,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"turn_latency: {error}", file=sys.stderr)
         return 1
     finally:
+        for stop_signal in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C must not leave children running
+            signal.signal(stop_signal, signal.SIG_IGN)
         print("stopping the stack ...", flush=True)
         stack.children.stop_all()
         if failed or args.keep_data:
