@@ -66,6 +66,7 @@ def call_activities(settings: Settings) -> list:
         llm_client(settings),
         model=settings.openai_model,
         first_sentence_timeout=settings.llm_first_sentence_timeout_seconds,
+        database_url=settings.database_url,
     )
     records = CallRecords(
         settings.database_url,

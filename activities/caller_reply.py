@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.call_records import TurnRecord, save_turn
 from activities.telnyx_commands import SpeakCommand, send_call_command, speak_sentence
 from business.config import BusinessConfig
 from business.instructions import build_instructions
@@ -52,6 +53,7 @@ class ReplyRequest(BaseModel):
 
 class ReplyResult(BaseModel):
     text: str
+    turn_recorded: bool = Field(default=False, description="The turn is on record (caller and agent) already")
     sentences_spoken: int
     tool_calls: list[ToolCall] = Field(default_factory=list)
     brain: Brain
@@ -114,11 +116,13 @@ class CallerReplies:
         *,
         model: str,
         first_sentence_timeout: float,
+        database_url: str | None = None,
     ) -> None:
         self._telnyx = telnyx_client
         self._llm = llm
         self._model = model
         self._first_sentence_timeout = first_sentence_timeout
+        self._database_url = database_url
 
     @activity.defn(name="reply_to_caller")
     async def reply_to_caller(self, request: ReplyRequest) -> ReplyResult:
@@ -135,8 +139,23 @@ class CallerReplies:
             # Barge-in: report what the caller heard; the workflow waits for this answer.
             interrupted = True
         metrics.reply_finished(request.brain, request.round_index, speaker.first_speak_latency_ms)
+        text = " ".join(progress.sentences[: progress.spoken])
+        # Most turns are one reply with no tool: it records the turn itself, sparing the call an activity.
+        recorded = self._database_url is not None and request.round_index == 0 and not interrupted and not progress.tool_calls
+        if recorded:
+            record = TurnRecord(
+                call_id=request.call_control_id,
+                turn_index=request.turn_index,
+                caller_text=request.caller_text,
+                agent_text=text,
+                reply_latency_ms=speaker.first_speak_latency_ms,
+                brain=request.brain,
+                interrupted=False,
+            )
+            await asyncio.to_thread(save_turn, self._database_url, record)
         return ReplyResult(
-            text=" ".join(progress.sentences[: progress.spoken]),
+            text=text,
+            turn_recorded=recorded,
             sentences_spoken=progress.spoken,
             tool_calls=[] if interrupted else progress.tool_calls,
             brain=request.brain,

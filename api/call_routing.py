@@ -27,6 +27,7 @@ class Delivery(str, Enum):
     DELIVERED = "delivered"
     DUPLICATE = "duplicate"
     CALL_ENDED = "call_ended"
+    NOT_NEEDED = "ignored"
 
 
 class RecentEventIds:
@@ -45,15 +46,45 @@ class RecentEventIds:
             self._ids.popitem(last=False)
 
 
+class InterimTranscripts:
+    """Forwards only the first interim transcript of each utterance.
+
+    An interim transcript matters to a call only as the first sign that the caller is talking
+    (barge-in); the ones after it until the final transcript would each cost the call a
+    signal and a workflow task. Per API process: with several replicas, each forwards at most
+    its own first one, which the workflow handles the same way.
+    """
+
+    def __init__(self, capacity: int = 20_000) -> None:
+        self._talking: OrderedDict[str, None] = OrderedDict()
+        self._capacity = capacity
+
+    def worth_forwarding(self, event: CallEvent) -> bool:
+        if event.event_type != "call.transcription":
+            return True
+        if event.is_final:
+            self._talking.pop(event.call_control_id, None)
+            return True
+        if event.call_control_id in self._talking:
+            return False
+        self._talking[event.call_control_id] = None
+        if len(self._talking) > self._capacity:
+            self._talking.popitem(last=False)
+        return True
+
+
 class CallRouter:
     def __init__(self, temporal: "TemporalConnection", task_queue: str) -> None:
         self._temporal = temporal
         self._task_queue = task_queue
         self._recent = RecentEventIds()
+        self._interims = InterimTranscripts()
 
     async def deliver(self, event: CallEvent) -> Delivery:
         if event.event_id in self._recent:
             return Delivery.DUPLICATE
+        if not self._interims.worth_forwarding(event):
+            return Delivery.NOT_NEEDED
         # A transfer leg's events belong to the call being transferred.
         owner = event.leg.parent_call_control_id if event.leg else event.call_control_id
         client = await self._temporal.client()

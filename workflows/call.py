@@ -380,15 +380,16 @@ class CallWorkflow:
                 break
         agent_text = " ".join(spoken)
         self._state.transcript.append(Utterance(speaker="agent", text=agent_text, interrupted=bool(first and first.interrupted)))
-        self._record_turn(
-            turn,
-            caller_text,
-            agent_text,
-            first.first_speak_latency_ms if first else None,
-            first.brain if first else "none",
-            bool(first and first.interrupted),
-            [c.model_dump() | {"result": r} for rnd in rounds for c, r in zip(rnd.calls, rnd.results, strict=True)],
-        )
+        if not (first and first.turn_recorded):
+            self._record_turn(
+                turn,
+                caller_text,
+                agent_text,
+                first.first_speak_latency_ms if first else None,
+                first.brain if first else "none",
+                bool(first and first.interrupted),
+                [c.model_dump() | {"result": r} for rnd in rounds for c, r in zip(rnd.calls, rnd.results, strict=True)],
+            )
         if self._requested_escalation:
             reason, emergency = self._requested_escalation
             self._requested_escalation = None
