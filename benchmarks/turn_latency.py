@@ -57,6 +57,10 @@ from workflows.call_messages import call_workflow_id
 
 SPEECH_SECONDS_PER_CHAR = 0.005  # fast, but still a realistic shape of a conversation
 CALLER_PAUSE_SECONDS = 0.3
+# --pace phone: people speak ~14 characters a second and leave ~0.8 s before answering, and 50
+# concurrent calls did not all start in the same instant.
+PHONE_PACE = {"speech_seconds_per_char": 0.07, "caller_pause_seconds": 0.8, "spread_seconds": 10.0}
+FAST_PACE = {"speech_seconds_per_char": SPEECH_SECONDS_PER_CHAR, "caller_pause_seconds": CALLER_PAUSE_SECONDS, "spread_seconds": 0.0}
 TARGET_P50_MS, TARGET_P99_MS = 30.0, 100.0
 
 
@@ -74,10 +78,12 @@ class _LoggedChildren(ChildProcesses):
 
 
 class BenchStack(DevStack):
-    def __init__(self, data_dir: Path, sqlite_pragmas: list[str] | None = None) -> None:
+    def __init__(self, data_dir: Path, sqlite_pragmas: list[str] | None = None, pace: dict | None = None) -> None:
         free = {name: _free_port() for name in DevStackPorts.model_fields}
+        self.pace = pace or FAST_PACE
         super().__init__(DevStackPorts(**free), data_dir=data_dir, fake_llm=True,
-                         speech_seconds_per_char=SPEECH_SECONDS_PER_CHAR, caller_pause_seconds=CALLER_PAUSE_SECONDS)
+                         speech_seconds_per_char=self.pace["speech_seconds_per_char"],
+                         caller_pause_seconds=self.pace["caller_pause_seconds"])
         self.children = _LoggedChildren(log_dir=data_dir / "logs")
         self.simulator_url = f"http://127.0.0.1:{self.ports.simulator}"
         self.fake_llm_url = f"http://127.0.0.1:{self.ports.fake_llm}"
@@ -126,14 +132,15 @@ def caller_line(label: str, turn: int) -> str:
     return f"Turn {turn} of call {label}: what about cleanings?"
 
 
-async def place_calls(http: httpx.AsyncClient, labels: list[str], turns: int) -> list[str]:
-    async def place(label: str) -> str:
+async def place_calls(http: httpx.AsyncClient, labels: list[str], turns: int, spread_seconds: float = 0.0) -> list[str]:
+    async def place(index: int, label: str) -> str:
+        await asyncio.sleep(spread_seconds * index / max(len(labels), 1))  # the pacing under test, not a wait for a result
         script = {"lines": [caller_line(label, t) for t in range(1, turns + 1)], "max_call_seconds": 60 + 10 * turns}
         response = await http.post("/simulator/calls", json=script)
         response.raise_for_status()
         return response.json()["call_control_id"]
 
-    return list(await asyncio.gather(*(place(label) for label in labels)))
+    return list(await asyncio.gather(*(place(index, label) for index, label in enumerate(labels))))
 
 
 async def wait_finished(http: httpx.AsyncClient, stack: BenchStack, ids: list[str], timeout: float) -> list[dict]:
@@ -254,7 +261,7 @@ async def measure(stack: BenchStack, concurrency: list[int], turns: int) -> dict
         for n in concurrency:
             await http.delete(f"{stack.fake_llm_url}/_fake/requests")
             started, cpu_before = time.monotonic(), _cpu_seconds([p.pid for _, p in stack.children.children])
-            ids = await place_calls(http, [f"{n}x-{i}" for i in range(1, n + 1)], turns)
+            ids = await place_calls(http, [f"{n}x-{i}" for i in range(1, n + 1)], turns, stack.pace["spread_seconds"])
             print(f"{n} concurrent call(s) of {turns} turns placed", flush=True)
             calls = await wait_finished(http, stack, ids, 90 + 15 * turns)
             wall, cpu_after = time.monotonic() - started, _cpu_seconds([p.pid for _, p in stack.children.children])
@@ -266,7 +273,7 @@ async def measure(stack: BenchStack, concurrency: list[int], turns: int) -> dict
             counts = [len(events) for events in await asyncio.gather(*(finished_history(temporal, i) for i in ids))]
             result["history_events_per_turn"] = [(c - len(zero_events)) / turns for c in counts]
             runs.append(result)
-    return {"settings": {"speech_seconds_per_char": SPEECH_SECONDS_PER_CHAR, "caller_pause_seconds": CALLER_PAUSE_SECONDS,
+    return {"settings": {**stack.pace,
                          "temporal_sqlite_pragmas": stack.sqlite_pragmas, "fake_llm_behaviour": behaviour,
                          "cpus": os.cpu_count()},
             "runs": runs, "history": history}
@@ -308,11 +315,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep-data", action="store_true", help="keep the temporary data dir (databases, logs)")
     parser.add_argument("--sqlite-pragma", action="append", default=[], metavar="NAME=VALUE",
                         help="for the Temporal dev server's SQLite, e.g. journal_mode=wal; repeatable (default: as `cloudgreet dev`)")
+    parser.add_argument("--pace", choices=["fast", "phone"], default="fast",
+                        help="fast: callers answer in 0.3 s and speech is 14x quickly, all calls start at once (a stress test); "
+                             "phone: human pace, calls start over 10 s")
     args = parser.parse_args(argv)
     if args.turns < 1 or any(n < 1 for n in args.calls or []):
         parser.error("--calls and --turns must be at least 1")
     data_dir = Path(tempfile.mkdtemp(prefix="cloudgreet-bench-"))
-    stack, failed = BenchStack(data_dir, args.sqlite_pragma), True
+    stack, failed = BenchStack(data_dir, args.sqlite_pragma, PHONE_PACE if args.pace == "phone" else FAST_PACE), True
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         print(f"starting the stack in {data_dir} ...", flush=True)
