@@ -1,0 +1,47 @@
+"""Determinism, checked the way Temporal checks it: finished calls' histories replay on today's code.
+
+A workflow change that would make a running call fail after a redeploy fails here instead.
+"""
+
+from __future__ import annotations
+
+import pytest
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from simulator.call_script import CallerLine, CallScript
+from tests.businesses import open_every_day, store_business
+from workflows.call import CallWorkflow
+from workflows.call_messages import call_workflow_id
+from workflows.callback import CallbackWorkflow
+
+pytestmark = pytest.mark.database
+
+
+async def test_calls_with_booking_barge_in_and_escalation_replay_deterministically(offline_stack, database_url):
+    store_business(database_url, open_every_day())
+    scripts = [
+        CallScript(from_number="+15555550181", to_number="+15555550111",
+                   lines=["I'd like to book a cleaning tomorrow at 11:15 am", "My name is Replay", "Yes", "Bye"]),
+        CallScript(from_number="+15555550182", to_number="+15555550111",
+                   lines=[CallerLine(text="What are your hours?"),
+                          CallerLine(text="Sorry, how much is whitening?", barge_in=True, barge_in_after_seconds=0.01)]),
+        CallScript(from_number="+15555550183", to_number="+15555550111", lines=["I have severe pain and bleeding"]),
+    ]
+    calls = [offline_stack.simulator.place_call(script) for script in scripts]
+    histories = []
+    for call in calls:
+        await offline_stack.simulator.wait_ended(call, 90)
+        handle = offline_stack.temporal_client.get_workflow_handle(call_workflow_id(call.call_control_id))
+        await handle.result()
+        histories.append(await handle.fetch_history())
+    replayer = Replayer(workflows=[CallWorkflow, CallbackWorkflow], data_converter=pydantic_data_converter)
+
+    async def each():
+        for history in histories:
+            yield history
+
+    results = await replayer.replay_workflows(each(), raise_on_replay_failure=False)
+    failures = {run_id: str(failure) for run_id, failure in results.replay_failures.items()}
+    assert failures == {}
+    assert all(len(history.events) > 20 for history in histories), "real calls, not empty ones"
