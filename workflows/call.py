@@ -61,6 +61,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.call_options import *  # noqa: F403  (the timeouts and policies of a call)
     from workflows.callback import CallbackPlan, CallbackWorkflow
+    from workflows.waiting import wait_until
 
 LEG_OUTCOMES = {"timeout": "no_answer", "no_answer": "no_answer", "user_busy": "busy", "busy": "busy"}
 
@@ -516,6 +517,10 @@ class CallWorkflow:
             to=caller,
             text=f"{business.name}: {outcome.message} Reply or call us to change it.",
         )
+        await self._send_text(message)
+
+    async def _send_text(self, message: TextMessage) -> None:
+        """A text is a courtesy: when Telnyx refuses it, the call goes on and the error is on record."""
         try:
             await workflow.execute_activity_method(TelnyxCommands.send_text_message, message, **TELNYX_COMMAND)
         except ActivityError as error:
@@ -638,19 +643,14 @@ class CallWorkflow:
         )
         business = self._context.business
         if urgent and business.owner_number and business.sms_from_number:
-            try:
-                await workflow.execute_activity_method(
-                    TelnyxCommands.send_text_message,
-                    TextMessage(
-                        idempotency_key=f"{callback_workflow_id}/owner-sms",
-                        from_number=business.sms_from_number,
-                        to=business.owner_number,
-                        text=f"Urgent call-back for {self._other_party()}: {reason}. {message or ''}".strip(),
-                    ),
-                    **TELNYX_COMMAND,
+            await self._send_text(
+                TextMessage(
+                    idempotency_key=f"{callback_workflow_id}/owner-sms",
+                    from_number=business.sms_from_number,
+                    to=business.owner_number,
+                    text=f"Urgent call-back for {self._other_party()}: {reason}. {message or ''}".strip(),
                 )
-            except ActivityError as error:
-                await self._record_error("telnyx.sms", error)
+            )
         return scheduled.spoken_when
 
     async def _keep_callback_promise(self) -> CallSummary:
@@ -840,8 +840,4 @@ class CallWorkflow:
 
     @staticmethod
     async def _wait_until(condition, timeout: timedelta) -> bool:  # noqa: ANN001
-        try:
-            await workflow.wait_condition(condition, timeout=timeout)
-            return True
-        except TimeoutError:
-            return False
+        return await wait_until(condition, timeout)

@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.telnyx_commands import DialCommand, TelnyxCommands
     from workflows.call_messages import CallbackDial, CallbackOutcome, encode_client_state
     from workflows.call_options import RECORD_KEEPING, TELNYX_COMMAND
+    from workflows.waiting import wait_until
 
 # The dialled call reports its outcome when it ends; a conversation may take a while.
 CALLBACK_CALL_LIMIT = timedelta(hours=1)
@@ -111,8 +112,4 @@ class CallbackWorkflow:
 
     @staticmethod
     async def _wait_until(condition, timeout: timedelta) -> bool:  # noqa: ANN001
-        try:
-            await workflow.wait_condition(condition, timeout=timeout)
-            return True
-        except TimeoutError:
-            return False
+        return await wait_until(condition, timeout)
