@@ -17,11 +17,13 @@ from sqlmodel import Session, col, select
 
 from api.admin_auth import AdminApi
 from api.call_queries import (
+    CallbackListItem,
     CallDetail,
     CallFilters,
     CallPage,
     LiveState,
     call_detail,
+    list_callbacks,
     list_calls,
     read_live_state,
     temporal_ui_link,
@@ -199,3 +201,19 @@ async def inspect_call(request: Request, session: Session, call_id: str) -> Call
 async def call(call_id: str, request: Request, session: SessionDep) -> CallInspection:
     """One call: transcript, timings, errors (fallback steps), bookings, call-backs, escalations, live state."""
     return await inspect_call(request, session, call_id)
+
+
+CALLBACK_STATUSES = ("pending", "dialing", "done", "voicemail", "fulfilled", "failed")
+
+
+@router.get("/callbacks", response_model=list[CallbackListItem])
+def callbacks(
+    session: SessionDep,
+    business_id: Annotated[int | None, Query(gt=0)] = None,
+    status: Annotated[str | None, Query(description=f"One of {', '.join(CALLBACK_STATUSES)}")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[CallbackListItem]:
+    """Call-backs promised to callers, the soonest due first."""
+    if status is not None and status not in CALLBACK_STATUSES:
+        raise HTTPException(422, f"status must be one of {', '.join(CALLBACK_STATUSES)}")
+    return list_callbacks(session, business_id=business_id, status=status, limit=limit)

@@ -271,3 +271,24 @@ def temporal_ui_link(ui_url: str, namespace: str, workflow_id: str) -> str:
     from urllib.parse import quote
 
     return f"{ui_url.rstrip('/')}/namespaces/{quote(namespace, safe='')}/workflows/{quote(workflow_id, safe='')}"
+
+
+class CallbackListItem(CallbackEntry):
+    business_id: int
+    call_id: str | None
+    workflow_id: str | None
+    created_at: datetime
+    completed_at: datetime | None
+
+
+def list_callbacks(
+    session: Session, *, business_id: int | None = None, status: str | None = None, limit: int = 50
+) -> list[CallbackListItem]:
+    """Call-backs promised to callers, the soonest due first."""
+    query = select(Callback)
+    if business_id is not None:
+        query = query.where(Callback.business_id == business_id)
+    if status:
+        query = query.where(Callback.status == status)
+    rows = session.exec(query.order_by(col(Callback.due_at), col(Callback.id)).limit(limit)).all()
+    return [CallbackListItem.model_validate(row, from_attributes=True) for row in rows]

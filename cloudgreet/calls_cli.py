@@ -126,6 +126,49 @@ def list_command(
     console.print(table)
 
 
+@calls_app.command("callbacks")
+def callbacks_command(
+    business: Annotated[Optional[str], typer.Option(help="Business id or name")] = None,
+    status: Annotated[Optional[str], typer.Option(help="pending, dialing, done, voicemail, fulfilled or failed")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many, soonest due first")] = 50,
+) -> None:
+    """Call-backs promised to callers: when they are due, to whom, about what, and how they went."""
+    from sqlmodel import Session
+
+    from api.admin_api import CALLBACK_STATUSES
+    from api.call_queries import list_callbacks
+    from database.engine import get_engine
+
+    if status is not None and status not in CALLBACK_STATUSES:
+        raise typer.BadParameter(f"must be one of {', '.join(CALLBACK_STATUSES)}", param_hint="--status")
+    settings = _settings()
+    with Session(get_engine(settings.database_url)) as session:
+        rows = list_callbacks(session, business_id=_business_id(session, business), status=status, limit=limit)
+    console = Console()
+    if not rows:
+        console.print("No call-backs match.")
+        return
+    table = Table(title=f"{len(rows)} call-backs (times in UTC)", title_justify="left")
+    for column in ("due", "caller", "about", "status", "attempts", "urgent", "from call"):
+        table.add_column(column, no_wrap=column in ("caller", "from call"), overflow="fold")
+    for row in rows:
+        table.add_row(
+            *map(
+                Text,
+                (
+                    _moment(row.due_at),
+                    row.caller_number,
+                    row.reason,
+                    row.status,
+                    str(row.attempts),
+                    "yes" if row.urgent else "",
+                    (row.call_id or "—")[:SHORT_ID],
+                ),
+            )
+        )
+    console.print(table)
+
+
 @calls_app.command("show")
 def show_command(
     call_id: Annotated[

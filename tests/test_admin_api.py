@@ -353,3 +353,22 @@ def test_the_configuration_form_has_a_control_for_every_field_of_the_configurati
             assert re.search(rf'<(input|textarea)[^>]* name="{name}"', page.text), f"no form control for {name}"
     # The preview beside the form starts from what is saved.
     assert "Drain cleaning: 60 minutes, $150" in page.text
+
+
+def test_promised_call_backs_are_listed_soonest_first_and_filtered(admin, database_url) -> None:  # noqa: ANN001
+    from sqlmodel import Session
+
+    from database.engine import get_engine
+    from database.models import Callback
+
+    business_id, _ = add_business(database_url, "Call-back Listing Dental")
+    with Session(get_engine(database_url)) as session:
+        for key, due, status in (("later", utc(2031, 5, 2, 13), "pending"), ("sooner", utc(2031, 5, 1, 13), "pending"),
+                                 ("kept", utc(2031, 4, 30, 13), "done")):
+            session.add(Callback(business_id=business_id, caller_number="+15555550177", reason=f"about {key}",
+                                 due_at=due, status=status, idempotency_key=f"listing-{key}-{business_id}"))
+        session.commit()
+    pending = admin.get("/api/admin/callbacks", params={"business_id": business_id, "status": "pending"})
+    assert pending.status_code == 200
+    assert [c["reason"] for c in pending.json()] == ["about sooner", "about later"]
+    assert admin.get("/api/admin/callbacks", params={"status": "lost"}).status_code == 422

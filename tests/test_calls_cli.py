@@ -127,3 +127,20 @@ async def test_calls_show_reads_the_live_state_of_a_call_in_flight(stack) -> Non
     assert "Live state: in_progress, 1 caller turns" in shown.stdout, shown.stdout
     live = shown.stdout[shown.stdout.index("Live state"):]
     assert "Is Dr. Lee in today?" in live and "Thanks for asking about Is Dr. Lee in today." in live
+
+
+def test_calls_callbacks_lists_the_promises_and_refuses_an_unknown_status(env, database_url) -> None:  # noqa: ANN001
+    from sqlmodel import Session
+
+    from database.engine import get_engine
+    from database.models import Callback
+    business_id, _ = add_business(database_url, "Call-back CLI Dental")
+    with Session(get_engine(database_url)) as session:
+        session.add(Callback(business_id=business_id, caller_number="+15555550178", reason="a cracked filling",
+                             due_at=datetime(2031, 6, 1, 13, tzinfo=timezone.utc), idempotency_key=f"cli-{business_id}"))
+        session.commit()
+    shown = cloudgreet(env, "calls", "callbacks", "--business", str(business_id))
+    assert shown.returncode == 0, shown.stderr
+    assert "a cracked filling" in shown.stdout and "+15555550178" in shown.stdout and "pending" in shown.stdout
+    refused = cloudgreet(env, "calls", "callbacks", "--status", "lost")
+    assert refused.returncode == 2 and "must be one of" in words(refused.stderr)
