@@ -15,40 +15,25 @@ import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
-from temporalio.workflow import ActivityCancellationType, ParentClosePolicy
+from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
-    from activities.appointments import (
-        AppointmentBook,
-        BookingRequest,
-        CancelRequest,
-        FreeTimesRequest,
-        MoveRequest,
-        ToolOutcome,
-    )
     from activities.call_records import CallClosing, CallContext, CallOpening, CallRecords, ErrorRecord, TurnRecord
     from activities.caller_reply import CallerReplies, ReplyRequest, ReplyResult
     from activities.follow_ups import (
-        CallbackRequest,
-        EscalationOpening,
         FollowUps,
         PendingCallbacksQuery,
-        TransferAttempt,
     )
     from activities.telnyx_commands import (
         CallCommand,
         CommandResult,
         SpeakCommand,
         TelnyxCommands,
-        TextMessage,
-        TransferCommand,
     )
     from receptionist.emergencies import emergency_in
-    from receptionist.tools import ToolCall, ToolRound
+    from receptionist.tools import ToolRound
     from workflows.call_messages import (
-        CallbackOutcome,
         CallEvent,
         CallStart,
         CallState,
@@ -57,17 +42,38 @@ with workflow.unsafe.imports_passed_through():
         Utterance,
         WebReply,
         WebWords,
-        encode_client_state,
     )
-    from workflows.call_options import *  # noqa: F403  (the timeouts and policies of a call)
-    from workflows.callback import CallbackPlan, CallbackWorkflow
+    from workflows.call_options import (
+        BUSINESS_SEARCH_ATTRIBUTE,
+        CALLER_SEARCH_ATTRIBUTE,
+        CALLER_SILENCE_LIMIT,
+        FALLBACK_SEARCH_ATTRIBUTE,
+        LLM_FAILED_TURNS_BEFORE_ESCALATION,
+        LLM_REPLY_RETRY,
+        MAX_TOOL_ROUNDS,
+        OFFLINE_REPLY_RETRY,
+        RECORD_KEEPING,
+        REPLY_ATTEMPT_LIMIT,
+        REPLY_HEARTBEAT,
+        STATUS_SEARCH_ATTRIBUTE,
+        TELNYX_COMMAND,
+        TRANSFERRED_CALL_LIMIT,
+        WAIT_FOR_ANSWERED,
+        WAIT_FOR_CALL_INITIATED,
+        WAIT_FOR_HANGUP,
+        WAIT_FOR_SPEECH_TO_FINISH,
+    )
+    from workflows.callback import CallbackWorkflow
     from workflows.waiting import wait_until
+
+from workflows.call_escalation import EscalationAndCallbacks  # noqa: E402  (after the passed-through imports)
+from workflows.call_tools import CallTools  # noqa: E402
 
 LEG_OUTCOMES = {"timeout": "no_answer", "no_answer": "no_answer", "user_busy": "busy", "busy": "busy"}
 
 
 @workflow.defn
-class CallWorkflow:
+class CallWorkflow(CallTools, EscalationAndCallbacks):
     @workflow.init
     def __init__(self, start: CallStart) -> None:
         self._seen_event_ids: set[str] = set()
@@ -446,247 +452,6 @@ class CallWorkflow:
         if result.call_ended:
             self._note_call_ended()
         return result
-
-    # --- tools -----------------------------------------------------------------------------------
-
-    async def _run_tool(self, call: ToolCall, key: str, position: int) -> str:
-        if position >= MAX_TOOL_CALLS_PER_ROUND:
-            return f"Refused: at most {MAX_TOOL_CALLS_PER_ROUND} actions at a time. Do one thing at a time."
-        arguments = call.parsed_arguments()
-        common = dict(
-            business_id=self._context.business_id,
-            business=self._context.business,
-            call_id=self._state.call_control_id,
-            caller_number=self._other_party(),
-            now=workflow.now(),
-        )
-        text = lambda name: str(arguments.get(name) or "").strip()  # noqa: E731
-        if call.name == "check_availability":
-            outcome = await self._tool(AppointmentBook.find_free_times, FreeTimesRequest(**common, service=text("service"), day=text("day") or None))
-        elif call.name == "book_appointment":
-            outcome = await self._tool(
-                AppointmentBook.book_appointment,
-                BookingRequest(
-                    **common,
-                    idempotency_key=f"{workflow.info().workflow_id}/{key}",
-                    service=text("service"),
-                    start=text("start"),
-                    caller_name=text("caller_name") or None,
-                ),
-            )
-            if outcome.ok:
-                self._state.outcome = "booked"
-                await self._confirm_by_text(outcome, key)
-        elif call.name == "move_appointment":
-            outcome = await self._tool(AppointmentBook.move_appointment, MoveRequest(**common, current_start=text("current_start") or None, new_start=text("new_start")))
-        elif call.name == "cancel_appointment":
-            outcome = await self._tool(
-                AppointmentBook.cancel_appointment,
-                CancelRequest(**common, idempotency_key=f"{workflow.info().workflow_id}/{key}", start=text("start") or None),
-            )
-        elif call.name == "escalate_to_human":
-            self._requested_escalation = (text("reason") or "the caller asked for a person", bool(arguments.get("emergency")))
-            return "Transferring the caller to a person now."
-        elif call.name == "take_message":
-            # Without a topic, what the message says is what the call-back is about.
-            when = await self._schedule_callback(text("reason") or text("message") or "your message", text("message") or None, urgent=False, caller_name=text("caller_name") or None)
-            self._state.outcome = self._state.outcome or "message"
-            return f"Message taken. A call-back is scheduled for {when}."
-        elif call.name == "end_call":
-            self._ending = True
-            return "Ending the call."
-        else:
-            return f"Unknown tool {call.name!r}."
-        return outcome.message
-
-    async def _tool(self, activity_method, request) -> ToolOutcome:  # noqa: ANN001
-        try:
-            return await workflow.execute_activity_method(activity_method, request, **TOOL_ACTIVITY)
-        except ActivityError as error:
-            await self._record_error("tool", error)
-            return ToolOutcome(ok=False, message="Sorry, I couldn't do that just now.")
-
-    async def _confirm_by_text(self, outcome: ToolOutcome, key: str) -> None:
-        business = self._context.business
-        caller = self._other_party()
-        if not (business.sms_from_number and caller):
-            return
-        message = TextMessage(
-            idempotency_key=f"{workflow.info().workflow_id}/{key}/sms",
-            from_number=business.sms_from_number,
-            to=caller,
-            text=f"{business.name}: {outcome.message} Reply or call us to change it.",
-        )
-        await self._send_text(message)
-
-    async def _send_text(self, message: TextMessage) -> None:
-        """A text is a courtesy: when Telnyx refuses it, the call goes on and the error is on record."""
-        try:
-            await workflow.execute_activity_method(TelnyxCommands.send_text_message, message, **TELNYX_COMMAND)
-        except ActivityError as error:
-            await self._record_error("telnyx.sms", error)
-
-    # --- escalation and call-backs -------------------------------------------------------------
-
-    async def _escalate(self, reason: str, *, emergency: bool) -> None:
-        await self._climb_ladder("escalation")
-        if self._channel == "web":
-            # A browser has no phone line to transfer; say what a caller would get.
-            numbers = " or ".join(self._context.business.on_call_numbers) or "our team"
-            await self._say(f"On a phone call I would now put you through to {numbers}.", "web-escalation")
-            self._state.outcome = "escalated"
-            return
-        numbers = self._context.business.on_call_numbers
-        if not numbers:
-            await self._promise_callback(reason, urgent=True, nobody_answered=False)
-            return
-        escalation = self._next("escalation")
-        escalation_id = await workflow.execute_activity_method(
-            FollowUps.open_escalation,
-            EscalationOpening(
-                idempotency_key=f"{workflow.info().workflow_id}/escalation-{escalation}",
-                business_id=self._context.business_id,
-                call_id=self._state.call_control_id,
-                reason=reason,
-            ),
-            **RECORD_KEEPING,
-        )
-        await self._say("Please hold while I connect you.", f"escalation-{escalation}/hold")
-        ring = self._context.transfer_ring_seconds
-        for attempt, number in enumerate(numbers, start=1):
-            if self._hangup is not None:
-                break
-            key = f"{escalation}/{attempt}"
-            leg = TransferLeg(parent_call_control_id=self._state.call_control_id, escalation=escalation, attempt=attempt)
-            transfer = TransferCommand(
-                **self._call_command(f"escalation-{escalation}/transfer-{attempt}").model_dump(),
-                to=number,
-                ring_timeout_seconds=ring,
-                target_leg_client_state=encode_client_state(leg),
-            )
-            sent = await self._command(TelnyxCommands.transfer_call, transfer)
-            if not sent.call_ended:
-                await self._wait_until(
-                    lambda: key in self._leg_outcomes or self._bridged or self._hangup is not None,
-                    timedelta(seconds=ring) + TRANSFER_ANSWER_MARGIN,
-                )
-            outcome = "answered" if self._bridged else self._leg_outcomes.get(key) or ("caller_hung_up" if self._hangup else "no_answer")
-            await workflow.execute_activity_method(
-                FollowUps.record_transfer_attempt,
-                TransferAttempt(escalation_id=escalation_id, attempt=attempt, number=number, outcome=outcome, at=workflow.now()),
-                **RECORD_KEEPING,
-            )
-            if outcome == "answered":
-                await workflow.execute_activity_method(FollowUps.close_escalation, args=[escalation_id, "connected"], **RECORD_KEEPING)
-                self._transferred = True
-                self._state.outcome = "escalated"
-                await self._set_status("transferred")
-                return
-        await workflow.execute_activity_method(
-            FollowUps.close_escalation, args=[escalation_id, "nobody_answered" if self._hangup is None else "caller_hung_up"], **RECORD_KEEPING
-        )
-        if self._hangup is None:
-            await self._promise_callback(reason, urgent=True, nobody_answered=True)
-
-    async def _promise_callback(self, reason: str, *, urgent: bool, nobody_answered: bool) -> None:
-        """The last rung: take a message, promise a call-back that a durable workflow keeps, say goodbye."""
-        await self._climb_ladder("callback_promise")
-        if self._channel == "web":
-            await self._say("On a phone call I would now take a message and promise a call-back.", "web-promise")
-            return
-        sorry = "I'm sorry, nobody could take your call right now." if nobody_answered else "I'm sorry, I can't put you through right now."
-        await self._say(f"{sorry} Please tell me briefly what it's about, and we'll call you back.", f"promise-{self._next('promise')}/ask")
-        await self._wait_until(lambda: bool(self._caller_words) or self._hangup is not None, WAIT_FOR_MESSAGE)
-        words, self._caller_words = self._caller_words, []
-        message = " ".join((w.transcript or "").strip() for w in words) or None
-        when = await self._schedule_callback(reason, message, urgent=urgent)
-        self._state.outcome = "message"
-        if self._hangup is None:
-            await self._say(f"Thank you. We'll call you back {when}. Goodbye!", f"promise-{self._counters['promise']}/goodbye")
-            self._ending = True
-
-    async def _schedule_callback(self, reason: str, message: str | None, *, urgent: bool, caller_name: str | None = None) -> str:
-        number = self._next("callback")
-        callback_workflow_id = f"callback-{self._state.call_control_id}-{number}"
-        scheduled = await workflow.execute_activity_method(
-            FollowUps.schedule_callback,
-            CallbackRequest(
-                idempotency_key=f"{workflow.info().workflow_id}/callback-{number}",
-                business_id=self._context.business_id,
-                business=self._context.business,
-                call_id=self._state.call_control_id,
-                caller_number=self._other_party() or "",
-                caller_name=caller_name,
-                reason=reason,
-                message=message,
-                urgent=urgent,
-                now=workflow.now(),
-                workflow_id=callback_workflow_id,
-            ),
-            **RECORD_KEEPING,
-        )
-        await workflow.start_child_workflow(
-            CallbackWorkflow.run,
-            CallbackPlan(
-                callback_id=scheduled.callback_id,
-                caller_number=self._other_party() or "",
-                from_number=scheduled.from_number,
-                due_at=scheduled.due_at,
-                max_attempts=scheduled.max_attempts,
-                retry_spacing_seconds=scheduled.retry_spacing_seconds,
-                ring_seconds=scheduled.ring_seconds,
-            ),
-            id=callback_workflow_id,
-            # The promise outlives this call.
-            parent_close_policy=ParentClosePolicy.ABANDON,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        )
-        business = self._context.business
-        if urgent and business.owner_number and business.sms_from_number:
-            await self._send_text(
-                TextMessage(
-                    idempotency_key=f"{callback_workflow_id}/owner-sms",
-                    from_number=business.sms_from_number,
-                    to=business.owner_number,
-                    text=f"Urgent call-back for {self._other_party()}: {reason}. {message or ''}".strip(),
-                )
-            )
-        return scheduled.spoken_when
-
-    async def _keep_callback_promise(self) -> CallSummary:
-        """An outbound call dialled by a `CallbackWorkflow`: talk if a person answers, leave a message if a machine does."""
-        callback = self._context.callback
-        self._state.status = "dialing"
-        answered = await self._wait_until(lambda: self._answered or self._hangup is not None, WAIT_FOR_OUTBOUND_ANSWER)
-        if not answered or not self._answered:
-            return await self._report_callback("no_answer", self._finish("missed", outcome="no_answer"))
-        await self._wait_until(lambda: self._machine_detection is not None or self._hangup is not None, WAIT_FOR_MACHINE_DETECTION)
-        name = self._context.business.name
-        if self._machine_detection == "machine":
-            number = self._context.business.phone_number or "our usual number"
-            await self._set_status("voicemail")
-            await self._say(f"Hello, this is {name} returning your call. Please call us back at {number}. Thank you!", "voicemail")
-            if self._hangup is None:
-                await self._hang_up("voicemail-done")
-            self._state.outcome = "voicemail"
-            return await self._report_callback("voicemail", self._finish("ended", outcome="voicemail"))
-        about = f" about {callback.reason.rstrip(' .!?')}" if callback and callback.reason else ""
-        await self._begin_conversation(f"Hello, this is {name} returning your call{about}. How can I help?")
-        await self._converse()
-        return await self._report_callback("answered", self._finish("ended", outcome=self._state.outcome or "completed"))
-
-    async def _report_callback(self, outcome: str, finishing) -> CallSummary:  # noqa: ANN001
-        summary = await finishing
-        callback = self._context.callback
-        if callback and callback.callback_workflow_id:
-            try:
-                await workflow.get_external_workflow_handle(callback.callback_workflow_id).signal(
-                    CallbackWorkflow.call_outcome,
-                    CallbackOutcome(outcome=outcome, call_control_id=self._state.call_control_id),
-                )
-            except Exception:  # noqa: BLE001  (the call-back workflow gave up waiting; the record stands)
-                workflow.logger.warning("could not report %s to %s", outcome, callback.callback_workflow_id)
-        return summary
 
     # --- helpers ---------------------------------------------------------------------------------
 
