@@ -5,41 +5,24 @@ finished call on the dashboard with its transcript.
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from playwright.async_api import Browser, Page, expect
 from sqlmodel import Session
 
 from business.config import BusinessConfig
 from database.engine import get_engine
 from database.models import Business
 from simulator.call_script import CallScript
+from tests.browser import browser  # noqa: F401  (fixture)
 from tests.in_process import ADMIN_KEY, make_settings, served_api
 from tests.records import add_business
 from tests.test_phone_call import finished_workflow, spoken
 
 pytestmark = pytest.mark.database
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run",
-]  # fmt: skip
 NEW_GREETING = "Riverside Plumbing, this is Robin. What is leaking today?"
-
-if not os.path.exists(CHROMIUM):
-    pytest.skip("Chromium is not installed: run scripts/install-browser", allow_module_level=True)
-
-from playwright.async_api import Browser, Page, async_playwright, expect  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        await browser.close()
 
 
 @pytest.fixture(scope="module")

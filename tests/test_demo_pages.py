@@ -11,36 +11,20 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from playwright.async_api import Browser, Page, expect
 
 from business.config import demo_business
 from simulator.fake_openai import FakeLLMBehaviour, FakeOpenAIServer, FakeReplyRule, FakeToolCall
 from simulator.fake_realtime import FakeRealtimeBehaviour
+from tests.browser import browser  # noqa: F401  (fixture)
 from tests.in_process import make_settings, served_api
 from tests.test_realtime_session import demo_business_id, fake_realtime  # noqa: F401  (fixture)
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.database
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", "--disable-gpu",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-]  # fmt: skip
-
-if not os.path.exists(CHROMIUM):
-    pytest.skip("Chromium is not installed: run scripts/install-browser", allow_module_level=True)
-
-from playwright.async_api import Browser, Page, async_playwright, expect  # noqa: E402
 
 expect.set_options(timeout=20_000)
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        await browser.close()
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +105,6 @@ async def test_the_orb_connects_and_the_transcript_shows_both_sides(page: Page, 
     await expect(page.locator("#status")).to_have_text("You hung up.")
     await expect(page.locator("#orb")).to_have_attribute("data-state", "idle")
     await expect(page.get_by_role("button", name="Hang up")).to_be_hidden()
-
 
 
 async def test_the_page_hangs_up_when_the_session_reaches_its_cap(page: Page, site: str, fake_realtime, offline_stack) -> None:
