@@ -101,7 +101,7 @@ class SlidingWindowLimiter:
             del self._hits[key]
 
 
-def _limiter(request: Request) -> SlidingWindowLimiter:
+def rate_limiter(request: Request) -> SlidingWindowLimiter:
     limiter = getattr(request.app.state, "realtime_limiter", None)
     if limiter is None:
         settings: Settings = request.app.state.settings
@@ -315,7 +315,7 @@ async def create_realtime_session(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    limiter: Annotated[SlidingWindowLimiter, Depends(_limiter)],
+    limiter: Annotated[SlidingWindowLimiter, Depends(rate_limiter)],
 ) -> RealtimeSessionResponse:
     if not settings.openai_api_key:
         raise HTTPException(

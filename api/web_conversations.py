@@ -16,7 +16,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.dependencies import SessionDep, SettingsDep
-from api.realtime_session import _limiter, client_address, origin_allowed
+from api.realtime_session import rate_limiter, client_address, origin_allowed
 from database.models import Business
 from workflows.call import CallWorkflow
 from workflows.call_messages import CallEvent, CallStart, WebWords, call_workflow_id
@@ -60,7 +60,7 @@ async def start_web_call(body: WebCallRequest, request: Request, session: Sessio
     business = session.get(Business, body.business_id)
     if business is None:
         raise HTTPException(404, f"business {body.business_id} does not exist")
-    wait = _limiter(request).try_hit([(("web-client", client_address(request)), settings.realtime_sessions_per_client)])
+    wait = rate_limiter(request).try_hit([(("web-client", client_address(request)), settings.realtime_sessions_per_client)])
     if wait is not None:
         seconds = max(1, round(wait))
         raise HTTPException(429, f"too many conversations; try again in {seconds} seconds", headers={"Retry-After": str(seconds)})

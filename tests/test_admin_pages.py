@@ -5,17 +5,17 @@ finished call on the dashboard with its transcript.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Page, expect
 from sqlmodel import Session
 
 from business.config import BusinessConfig
 from database.engine import get_engine
 from database.models import Business
 from simulator.call_script import CallScript
-from tests.browser import browser  # noqa: F401  (fixture)
+from tests.browser import browser, page  # noqa: F401  (fixtures)
 from tests.in_process import ADMIN_KEY, make_settings, served_api
 from tests.records import add_business
 from tests.test_phone_call import finished_workflow, spoken
@@ -40,16 +40,6 @@ def plumber(stack) -> tuple[int, BusinessConfig]:  # noqa: ANN001
     # No opening hours: the greeting (not an after-hours message) answers at any hour the tests run.
     return add_business(stack.database_url, "Riverside Plumbing")
 
-
-@pytest.fixture
-async def page(browser: Browser) -> AsyncIterator[Page]:
-    context = await browser.new_context(viewport={"width": 1280, "height": 1000})
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    await context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
 
 
 async def log_in(page: Page, site: str, path: str) -> None:

@@ -7,16 +7,16 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Page, expect
 
 from business.config import demo_business
 from simulator.fake_openai import FakeLLMBehaviour, FakeOpenAIServer, FakeReplyRule, FakeToolCall
 from simulator.fake_realtime import FakeRealtimeBehaviour
-from tests.browser import browser  # noqa: F401  (fixture)
+from tests.browser import browser, page  # noqa: F401  (fixtures)
 from tests.in_process import make_settings, served_api
 from tests.test_realtime_session import demo_business_id, fake_realtime  # noqa: F401  (fixture)
 from tests.waiting import eventually
@@ -42,16 +42,6 @@ def site(offline_stack, fake_llm: FakeOpenAIServer) -> Iterator[str]:  # noqa: A
     with served_api(settings) as url:
         yield url
 
-
-@pytest.fixture
-async def page(browser: Browser) -> AsyncIterator[Page]:
-    context = await browser.new_context(viewport={"width": 1280, "height": 900})
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    await context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
 
 
 @pytest.fixture(scope="module")

@@ -150,8 +150,8 @@ class CallWorkflow(CallTools, EscalationAndCallbacks):
 
     @workflow.query
     def state(self) -> CallState:
-        self._state.agent_speaking = self._agent_speaking()
-        return self._state
+        # A query reads; it answers with a copy rather than writing into the workflow's state.
+        return self._state.model_copy(update={"agent_speaking": self._agent_speaking()})
 
     @workflow.update
     async def opening_words(self) -> WebReply:
@@ -211,7 +211,7 @@ class CallWorkflow(CallTools, EscalationAndCallbacks):
                 dialed_number=None,
                 direction="web",
             )
-        arrived = await self._wait_until(
+        arrived = await wait_until(
             lambda: self._initiated is not None or self._hangup is not None, WAIT_FOR_CALL_INITIATED
         )
         if not arrived or self._initiated is None:
@@ -222,7 +222,7 @@ class CallWorkflow(CallTools, EscalationAndCallbacks):
             return await self._keep_callback_promise()
 
         answered = await self._command(TelnyxCommands.answer_call, self._call_command("answer"))
-        answered_in_time = not answered.call_ended and await self._wait_until(
+        answered_in_time = not answered.call_ended and await wait_until(
             lambda: self._answered or self._hangup is not None, WAIT_FOR_ANSWERED
         )
         if not answered_in_time:
@@ -296,9 +296,9 @@ class CallWorkflow(CallTools, EscalationAndCallbacks):
     async def _converse(self) -> None:
         while self._hangup is None and not self._ending:
             if self._transferred:
-                await self._wait_until(lambda: self._hangup is not None, TRANSFERRED_CALL_LIMIT)
+                await wait_until(lambda: self._hangup is not None, TRANSFERRED_CALL_LIMIT)
                 return
-            caller_spoke = await self._wait_until(
+            caller_spoke = await wait_until(
                 lambda: bool(self._caller_words) or self._barge_in or self._hangup is not None, CALLER_SILENCE_LIMIT
             )
             if not caller_spoke:
@@ -485,11 +485,11 @@ class CallWorkflow(CallTools, EscalationAndCallbacks):
             self._note_call_ended()
             return
         # Let the goodbye be heard: hanging up cuts off whatever is still playing.
-        await self._wait_until(
+        await wait_until(
             lambda: self._speeches_ended >= self._speeches_sent or self._hangup is not None, WAIT_FOR_SPEECH_TO_FINISH
         )
         await self._command(TelnyxCommands.hang_up, self._call_command(f"hangup-{step}"))
-        await self._wait_until(lambda: self._hangup is not None, WAIT_FOR_HANGUP)
+        await wait_until(lambda: self._hangup is not None, WAIT_FOR_HANGUP)
 
     async def _climb_ladder(self, level: str) -> None:
         order = ("llm", "offline", "escalation", "callback_promise")
@@ -602,7 +602,3 @@ class CallWorkflow(CallTools, EscalationAndCallbacks):
             ),
             **RECORD_KEEPING,
         )
-
-    @staticmethod
-    async def _wait_until(condition, timeout: timedelta) -> bool:  # noqa: ANN001
-        return await wait_until(condition, timeout)

@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         WAIT_FOR_OUTBOUND_ANSWER,
     )
     from workflows.callback import CallbackPlan, CallbackWorkflow
+    from workflows.waiting import wait_until
 
 
 class EscalationAndCallbacks:
@@ -75,7 +76,7 @@ class EscalationAndCallbacks:
             )
             sent = await self._command(TelnyxCommands.transfer_call, transfer)
             if not sent.call_ended:
-                await self._wait_until(
+                await wait_until(
                     lambda: key in self._leg_outcomes or self._bridged or self._hangup is not None,
                     timedelta(seconds=ring) + TRANSFER_ANSWER_MARGIN,
                 )
@@ -105,7 +106,7 @@ class EscalationAndCallbacks:
             return
         sorry = "I'm sorry, nobody could take your call right now." if nobody_answered else "I'm sorry, I can't put you through right now."
         await self._say(f"{sorry} Please tell me briefly what it's about, and we'll call you back.", f"promise-{self._next('promise')}/ask")
-        await self._wait_until(lambda: bool(self._caller_words) or self._hangup is not None, WAIT_FOR_MESSAGE)
+        await wait_until(lambda: bool(self._caller_words) or self._hangup is not None, WAIT_FOR_MESSAGE)
         words, self._caller_words = self._caller_words, []
         message = " ".join((w.transcript or "").strip() for w in words) or None
         when = await self._schedule_callback(reason, message, urgent=urgent)
@@ -166,10 +167,10 @@ class EscalationAndCallbacks:
         """An outbound call dialled by a `CallbackWorkflow`: talk if a person answers, leave a message if a machine does."""
         callback = self._context.callback
         self._state.status = "dialing"
-        answered = await self._wait_until(lambda: self._answered or self._hangup is not None, WAIT_FOR_OUTBOUND_ANSWER)
+        answered = await wait_until(lambda: self._answered or self._hangup is not None, WAIT_FOR_OUTBOUND_ANSWER)
         if not answered or not self._answered:
             return await self._report_callback("no_answer", self._finish("missed", outcome="no_answer"))
-        await self._wait_until(lambda: self._machine_detection is not None or self._hangup is not None, WAIT_FOR_MACHINE_DETECTION)
+        await wait_until(lambda: self._machine_detection is not None or self._hangup is not None, WAIT_FOR_MACHINE_DETECTION)
         name = self._context.business.name
         if self._machine_detection == "machine":
             number = self._context.business.phone_number or "our usual number"

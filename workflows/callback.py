@@ -60,7 +60,7 @@ class CallbackWorkflow:
     async def run(self, plan: CallbackPlan) -> str:
         wait = plan.due_at - workflow.now()
         if wait > timedelta(0):
-            await self._wait_until(lambda: self._caller_called_in, wait)
+            await wait_until(lambda: self._caller_called_in, wait)
         for attempt in range(1, plan.max_attempts + 1):
             if self._caller_called_in:
                 return await self._end(plan, "fulfilled")
@@ -78,7 +78,7 @@ class CallbackWorkflow:
                 await workflow.execute_activity_method(
                     FollowUps.update_callback, CallbackUpdate(callback_id=plan.callback_id, status="pending"), **RECORD_KEEPING
                 )
-                await self._wait_until(lambda: self._caller_called_in, timedelta(seconds=plan.retry_spacing_seconds))
+                await wait_until(lambda: self._caller_called_in, timedelta(seconds=plan.retry_spacing_seconds))
         return await self._end(plan, "failed")
 
     async def _dial(self, plan: CallbackPlan, attempt: int) -> str:
@@ -99,7 +99,7 @@ class CallbackWorkflow:
         except ActivityError:
             return "failed"
         dialled_id = dialled.call_control_id
-        await self._wait_until(lambda: dialled_id in self._outcomes, timedelta(seconds=plan.ring_seconds) + CALLBACK_CALL_LIMIT)
+        await wait_until(lambda: dialled_id in self._outcomes, timedelta(seconds=plan.ring_seconds) + CALLBACK_CALL_LIMIT)
         outcome = self._outcomes.get(dialled_id)
         return outcome.outcome if outcome else "no_answer"
 
@@ -109,7 +109,3 @@ class CallbackWorkflow:
             FollowUps.update_callback, CallbackUpdate(callback_id=plan.callback_id, status=status), **RECORD_KEEPING
         )
         return status
-
-    @staticmethod
-    async def _wait_until(condition, timeout: timedelta) -> bool:  # noqa: ANN001
-        return await wait_until(condition, timeout)
