@@ -9,7 +9,9 @@ ENV PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements.lock ./
+COPY domain domain
+COPY runtime runtime
 COPY workflows workflows
 COPY activities activities
 COPY api api
@@ -21,9 +23,12 @@ COPY cloudgreet cloudgreet
 COPY worker.py .
 # A regular (not editable) install: the migrations, page templates and static files come along
 # as package data (pyproject.toml), so the image needs nothing from /app at run time.
-RUN pip install . && useradd --system --uid 10001 --no-create-home cloudgreet
+RUN pip install --require-hashes -r requirements.lock && pip install --no-deps . && useradd --system --uid 10001 --no-create-home cloudgreet \
+    && install -d -o cloudgreet /var/lib/cloudgreet/last-rung
 
-# Never root at run time; the processes write nothing to the image's disk.
+# Never root at run time. The processes write nothing to the image's disk; the one directory they
+# write (the API's last-rung outbox) is made here, owned by the user, for a volume to be mounted
+# on: a new named volume takes the ownership of the directory it covers.
 USER cloudgreet
 # 8000: the API (webhooks, health, admin pages, /metrics). 9464: the worker's metrics (METRICS_PORT).
 EXPOSE 8000 9464

@@ -6,23 +6,44 @@ import asyncio
 from datetime import timedelta
 
 import openai
+import structlog
 import telnyx
+from sqlalchemy.exc import OperationalError
 from temporalio.runtime import Runtime
+from temporalio.service import RPCError
 from temporalio.worker import Worker
 
-from activities.appointments import AppointmentBook
+from activities.appointments import AppointmentActivities
+from activities.booking_codes import BookingCodes
+from activities.business_directory import BusinessDirectory
+from activities.calendar_schedules import keep_every_calendar_schedule
+from activities.calendar_sync import CalendarSync
+from activities.call_recordings import CallRecordings
 from activities.call_records import CallRecords
+from activities.caller_memory import CallerMemories
 from activities.caller_reply import CallerReplies
-from activities.follow_ups import FollowUps
+from activities.follow_ups import CallbackCaps, FollowUps
+from activities.llm_circuit import LLMCircuit
+from activities.owed_callbacks import OwedCallbacks
+from activities.satisfaction_surveys import SatisfactionSurveys
 from activities.telnyx_commands import TelnyxCommands
-from cloudgreet.call_cost import CallPrices
-from cloudgreet.logs import LogContextInterceptor
-from cloudgreet.metrics import serve_worker_metrics
-from cloudgreet.settings import Settings, get_settings
-from cloudgreet.temporal_connection import connect_temporal, ensure_search_attributes
 from database.migrate import upgrade_database
+from runtime.activity_log_context import LogContextInterceptor
+from runtime.call_cost import CallPrices
+from runtime.heartbeats import KeepAliveHeartbeats
+from runtime.metrics import serve_worker_metrics
+from runtime.settings import Settings, get_settings
+from runtime.temporal_connection import connect_temporal, ensure_search_attributes
+from runtime.tracing import start_tracing
+from runtime.workflow_sandbox import workflow_runner
+from workflows.calendar_sync import CalendarSyncWorkflow
 from workflows.call import CallWorkflow
 from workflows.callback import CallbackWorkflow
+from workflows.last_rung_promise import LastRungPromiseWorkflow
+from workflows.recording_saved import RecordingSavedWorkflow
+from workflows.satisfaction_survey import SatisfactionSurveyWorkflow
+
+STICKY_QUEUE_TIMEOUT = timedelta(seconds=1)
 
 
 class WorkerConfigurationError(RuntimeError):
@@ -48,11 +69,23 @@ async def build_worker(settings: Settings, runtime: Runtime | None = None) -> Wo
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
-        workflows=[CallWorkflow, CallbackWorkflow],
+        workflows=[
+            CallWorkflow,
+            CallbackWorkflow,
+            LastRungPromiseWorkflow,
+            RecordingSavedWorkflow,
+            SatisfactionSurveyWorkflow,
+            CalendarSyncWorkflow,
+        ],
         activities=call_activities(settings),
-        interceptors=[LogContextInterceptor()],  # every activity's log lines carry its call and workflow ids
-        # A killed worker's calls move to another worker after this long, not the default 10 s.
-        sticky_queue_schedule_to_start_timeout=timedelta(seconds=3),
+        # Every activity's log lines carry its call and workflow ids; those with a heartbeat timeout
+        # heartbeat while they run, so a dead worker's activities move on after that timeout.
+        interceptors=[LogContextInterceptor(), KeepAliveHeartbeats()],
+        workflow_runner=workflow_runner(),  # our deterministic packages imported once, not per call
+        # A killed worker's calls move to another worker after this long, not the default 10 s: the
+        # caller's next words wait it out. A living worker polls its sticky queue all the time, so
+        # only one stalled for a second loses its cached calls (and replays them, milliseconds each).
+        sticky_queue_schedule_to_start_timeout=STICKY_QUEUE_TIMEOUT,
         # Heartbeats carry barge-in cancellations back to a speaking reply: send them often.
         max_heartbeat_throttle_interval=timedelta(milliseconds=200),
         graceful_shutdown_timeout=timedelta(seconds=5),
@@ -60,16 +93,18 @@ async def build_worker(settings: Settings, runtime: Runtime | None = None) -> Wo
 
 
 def call_activities(settings: Settings) -> list:
-    telnyx_commands = TelnyxCommands(telnyx_client(settings), settings.telnyx_connection_id)
+    telnyx_commands = TelnyxCommands(telnyx_client(settings), settings.telnyx_connection_id, settings.secret_key)
     replies = CallerReplies(
         telnyx_client(settings),
         llm_client(settings),
         model=settings.openai_model,
         first_sentence_timeout=settings.llm_first_sentence_timeout_seconds,
         database_url=settings.database_url,
+        llm_circuit=LLMCircuit(failures=settings.llm_circuit_failures, open_seconds=settings.llm_circuit_open_seconds),
     )
     records = CallRecords(
         settings.database_url,
+        memories=CallerMemories(settings.database_url, llm_client(settings), model=settings.openai_model),
         llm_configured=settings.llm_configured,
         turn_deadline_seconds=settings.turn_deadline_seconds,
         transfer_ring_seconds=settings.transfer_ring_seconds,
@@ -80,18 +115,39 @@ def call_activities(settings: Settings) -> list:
         callback_max_attempts=settings.callback_max_attempts,
         callback_retry_spacing_seconds=settings.callback_retry_minutes * 60,
         ring_seconds=settings.transfer_ring_seconds,
+        callback_caps=CallbackCaps(
+            per_call=settings.callbacks_per_call,
+            per_caller_per_day=settings.callbacks_per_caller_per_day,
+            per_business_per_hour=settings.callbacks_per_business_per_hour,
+        ),
     )
-    appointments = AppointmentBook(settings.database_url)
+    appointments = AppointmentActivities(settings.database_url)
+    booking_codes = BookingCodes(settings.database_url, telnyx_commands)
+    owed_callbacks = OwedCallbacks(settings.database_url)
+    surveys = SatisfactionSurveys(settings.database_url)
+    directory = BusinessDirectory(settings.database_url, records, refresh_seconds=settings.business_refresh_seconds)
+    calendars = CalendarSync(
+        settings.database_url, settings.secret_key.get_secret_value() if settings.secret_key else None
+    )
     return [
+        directory.know_call,
         telnyx_commands.answer_call,
         telnyx_commands.speak,
         telnyx_commands.start_transcription,
+        telnyx_commands.stop_transcription,
         telnyx_commands.stop_speaking,
         telnyx_commands.transfer_call,
         telnyx_commands.dial_caller,
+        telnyx_commands.dial_on_call,
+        telnyx_commands.bridge_calls,
         telnyx_commands.send_text_message,
         telnyx_commands.hang_up,
+        telnyx_commands.start_recording,
+        CallRecordings(settings.database_url).keep_recording,
+        surveys.decide_survey,
+        surveys.mark_survey,
         replies.reply_to_caller,
+        replies.speculate_reply,
         records.open_call,
         records.mark_call_status,
         records.record_turn,
@@ -109,19 +165,62 @@ def call_activities(settings: Settings) -> list:
         appointments.book_appointment,
         appointments.move_appointment,
         appointments.cancel_appointment,
+        appointments.look_up_appointment,
+        booking_codes.text_booking_code,
+        owed_callbacks.sort_pending_callbacks,
+        owed_callbacks.settle_owed_callbacks,
+        calendars.calendar_sync_state,
+        calendars.read_calendar,
+        calendars.keep_calendar_busy_times,
+        calendars.follow_calendar,
+        calendars.write_calendar_event,
+        calendars.delete_calendar_event,
+        calendars.record_calendar_sync,
     ]
 
 
 async def run_worker(settings: Settings) -> None:
-    await asyncio.to_thread(upgrade_database, settings.database_url)
+    try:
+        await asyncio.to_thread(upgrade_database, settings.database_url)
+    except OperationalError as error:
+        # Calls are answered without the database (README, "A call never waits for the records
+        # database"): a worker that starts during an outage serves them; `cloudgreet migrate` migrates.
+        structlog.get_logger(__name__).warning("database unreachable at start: not migrated", error=repr(error))
+    start_tracing(settings, "cloudgreet-worker")
     # Prometheus on METRICS_PORT: CloudGreet's metrics and, through this runtime, the Temporal SDK's.
     runtime = serve_worker_metrics(settings.metrics_port) if settings.metrics_port else None
     worker = await build_worker(settings, runtime)
+    await keep_calendar_schedules(worker, settings)
     await worker.run()
 
 
+async def keep_calendar_schedules(worker: Worker, settings: Settings) -> None:
+    """Every linked calendar has its sync schedule, one linked while Temporal was away included."""
+    from sqlmodel import Session
+
+    from database.calendar_store import linked_businesses
+    from database.engine import get_engine
+
+    def linked() -> list[int]:
+        with Session(get_engine(settings.database_url)) as session:
+            return linked_businesses(session)
+
+    try:
+        business_ids = await asyncio.to_thread(linked)
+    except OperationalError as error:
+        structlog.get_logger(__name__).warning(
+            "database unreachable: calendar schedules not checked", error=repr(error)
+        )
+        return
+    every = timedelta(seconds=settings.calendar_sync_seconds)
+    try:
+        await keep_every_calendar_schedule(worker.client, business_ids, settings.temporal_task_queue, every)
+    except RPCError as error:  # calls come first: the worker serves them, and the next start checks again
+        structlog.get_logger(__name__).warning("calendar schedules not checked", error=repr(error))
+
+
 def main() -> None:
-    from cloudgreet.logs import configure_logging
+    from runtime.logs import configure_logging
 
     settings = get_settings()
     configure_logging(settings)

@@ -9,19 +9,22 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, func, select
 
-from cloudgreet import metrics
 from database.models import Appointment, Call, Callback, Escalation
+from domain.vocabulary import AppointmentStatus
+from runtime import metrics
 
 
 def count_finished_call(session: Session, call: Call) -> None:
     metrics.call_finished(call.outcome, call.fallback_level)
     booked = session.exec(
-        select(func.count()).select_from(Appointment).where(Appointment.call_id == call.id, Appointment.status == "booked")
+        select(func.count())
+        .select_from(Appointment)
+        .where(Appointment.call_id == call.id, Appointment.status == AppointmentStatus.BOOKED)
     ).one()
     if booked:
         metrics.booking_made(booked)
-    for status in session.exec(select(Escalation.status).where(Escalation.call_id == call.id)).all():
-        metrics.escalation_attempted(status)
+    for escalation in session.exec(select(Escalation).where(Escalation.call_id == call.id)).all():
+        metrics.escalation_attempted(escalation.status)
     promised = session.exec(select(func.count()).select_from(Callback).where(col(Callback.call_id) == call.id)).one()
     if promised:
         metrics.callback_promised(promised)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
@@ -18,10 +18,27 @@ from temporalio.exceptions import ApplicationError
 
 from activities.call_accounting import count_finished_call
 from business.config import BusinessConfig
-from business.opening_hours import is_open, next_opening, spoken_moment
-from cloudgreet.call_cost import CallPrices, estimated_cost_usd
+from business.opening_hours import is_open
+from business.opening_words import opening_words
+from business.recording_consent import recording_plan
 from database.engine import get_engine
 from database.models import Business, Call, Callback, CallMetrics, ConversationTurn, ErrorLog
+from domain.vocabulary import (
+    Brain,
+    BusinessKnowledge,
+    CallOutcome,
+    CallStatus,
+    Direction,
+    FallbackLevel,
+    RecordingPlan,
+    Speaker,
+)
+from receptionist.caller_memory import ReturningCaller, welcome_back
+from receptionist.caller_mood import turn_mood
+from runtime.call_cost import CallPrices, estimated_cost_usd
+
+if TYPE_CHECKING:
+    from activities.caller_memory import CallerMemories
 
 
 class CallOpening(BaseModel):
@@ -29,11 +46,13 @@ class CallOpening(BaseModel):
     workflow_id: str
     caller_number: str | None
     dialed_number: str | None
-    direction: str
+    direction: Direction
     started_at: datetime
     callback_id: int | None = None
     callback_workflow_id: str | None = None
-    business_id: int | None = Field(default=None, description="Chosen by a web conversation instead of a dialled number")
+    business_id: int | None = Field(
+        default=None, description="Chosen by a web conversation instead of a dialled number"
+    )
 
 
 class CallbackContext(BaseModel):
@@ -50,12 +69,20 @@ class CallContext(BaseModel):
 
     business_id: int
     business: BusinessConfig
-    brain: Literal["llm", "offline"]
+    brain: Literal[Brain.LLM, Brain.OFFLINE]
     turn_deadline_seconds: float
     transfer_ring_seconds: int
     open_now: bool
     opening_words: str = Field(description="The greeting, or the after-hours message when closed")
     callback: CallbackContext | None = None
+    knowledge: BusinessKnowledge = Field(
+        default=BusinessKnowledge.DATABASE, description="Where the business came from; UNKNOWN: business_id is 0"
+    )
+    # Calls opened before recordings existed were never recorded.
+    recording: RecordingPlan = RecordingPlan.NOT_RECORDED
+    returning: ReturningCaller | None = Field(
+        default=None, description="What the business remembers of this caller from earlier calls"
+    )
 
 
 class TurnRecord(BaseModel):
@@ -64,20 +91,35 @@ class TurnRecord(BaseModel):
     caller_text: str
     agent_text: str
     reply_latency_ms: float | None
-    brain: str
+    brain: Brain
     interrupted: bool
     tool_calls: list[dict] = []
+    language: str = Field(default="en", description="The caller's language: the mood of the words is read in it")
+
+
+class TurnCosts(BaseModel):
+    """What the call's turns cost in silence and LLM requests (workflows/speculation.py, fillers)."""
+
+    longest_silence_ms: float | None = None
+    llm_requests: int = 0
+    speculative_requests: int = 0
+    speculations_adopted: int = 0
+    speculative_prompt_tokens: int = 0
+    speculative_completion_tokens: int = 0
+    fillers: int = 0
 
 
 class CallClosing(BaseModel):
     call_control_id: str
-    status: str
+    status: CallStatus
     hangup_cause: str | None
     ended_at: datetime
-    outcome: str
-    fallback_level: str = "llm"
+    outcome: CallOutcome
+    fallback_level: FallbackLevel = FallbackLevel.LLM
     llm_prompt_tokens: int = 0
     llm_completion_tokens: int = 0
+    # None from a workflow that did not measure them (before the speculative-replies patch).
+    turn_costs: TurnCosts | None = None
 
 
 class ErrorRecord(BaseModel):
@@ -102,11 +144,17 @@ def find_business(session: Session, dialed_number: str | None) -> Business:
 
 def save_turn(database_url: str, record: TurnRecord) -> None:
     turns = [
-        ConversationTurn(call_id=record.call_id, turn_index=record.turn_index, speaker="caller", text=record.caller_text),
         ConversationTurn(
             call_id=record.call_id,
             turn_index=record.turn_index,
-            speaker="agent",
+            speaker=Speaker.CALLER,
+            text=record.caller_text,
+            sentiment=turn_mood(record.caller_text, record.language),
+        ),
+        ConversationTurn(
+            call_id=record.call_id,
+            turn_index=record.turn_index,
+            speaker=Speaker.AGENT,
             text=record.agent_text,
             reply_latency_ms=record.reply_latency_ms,
             brain=record.brain,
@@ -132,24 +180,18 @@ def save_turn(database_url: str, record: TurnRecord) -> None:
             session.rollback()
 
 
-def opening_words(config: BusinessConfig, now: datetime, open_now: bool) -> str:
-    if open_now or not config.hours:
-        return config.greeting_text()
-    if config.after_hours_message:
-        return config.after_hours_message
-    reopening = next_opening(config, now)
-    when = f" We open again {spoken_moment(config, reopening, now)}." if reopening else ""
-    return (
-        f"Thank you for calling {config.name}. We're closed right now.{when} "
-        "I can answer questions, take a message, or arrange a call-back. How can I help?"
-    )
-
-
 class CallRecords:
     def __init__(
-        self, database_url: str, *, llm_configured: bool, turn_deadline_seconds: float, transfer_ring_seconds: int = 20,
+        self,
+        database_url: str,
+        *,
+        llm_configured: bool,
+        turn_deadline_seconds: float,
+        transfer_ring_seconds: int = 20,
         prices: CallPrices | None = None,
+        memories: CallerMemories | None = None,
     ) -> None:
+        self._memories = memories
         self._prices = prices or CallPrices()
         self._database_url = database_url
         self._llm_configured = llm_configured
@@ -181,23 +223,17 @@ class CallRecords:
                         caller_number=opening.caller_number,
                         dialed_number=opening.dialed_number,
                         direction=opening.direction,
-                        status="answering",
+                        status=CallStatus.ANSWERING,
                         started_at=opening.started_at,
                         callback_id=opening.callback_id,
                     )
                 )
                 session.commit()
-            config = BusinessConfig.model_validate(business.config)
-            open_now = is_open(config, opening.started_at)
-            return CallContext(
-                business_id=business.id,
-                business=config,
-                open_now=open_now,
-                opening_words=opening_words(config, opening.started_at, open_now),
-                brain="llm" if self._llm_configured else "offline",
-                turn_deadline_seconds=self._turn_deadline_seconds,
-                transfer_ring_seconds=self._transfer_ring_seconds,
-                callback=CallbackContext(
+            return self.context(
+                business.id,
+                BusinessConfig.model_validate(business.config),
+                opening,
+                CallbackContext(
                     callback_id=callback.id,
                     callback_workflow_id=opening.callback_workflow_id or callback.workflow_id or "",
                     reason=callback.reason,
@@ -207,11 +243,40 @@ class CallRecords:
                 else None,
             )
 
+    def context(
+        self,
+        business_id: int,
+        config: BusinessConfig,
+        opening: CallOpening,
+        callback: CallbackContext | None = None,
+        knowledge: BusinessKnowledge = BusinessKnowledge.DATABASE,
+        returning: ReturningCaller | None = None,
+    ) -> CallContext:
+        """What a call needs to know of its business, from wherever the business was found."""
+        open_now = is_open(config, opening.started_at)
+        greeting = opening_words(config, opening.started_at, open_now)
+        return CallContext(
+            business_id=business_id,
+            business=config,
+            open_now=open_now,
+            # Closed, the after-hours message says what matters more than a welcome back.
+            opening_words=greeting if greeting != config.greeting_text() else welcome_back(config, returning, greeting),
+            returning=returning,
+            brain=Brain.LLM if self._llm_configured else Brain.OFFLINE,
+            turn_deadline_seconds=self._turn_deadline_seconds,
+            transfer_ring_seconds=self._transfer_ring_seconds,
+            recording=recording_plan(
+                config, opening.dialed_number if opening.direction == Direction.OUTGOING else opening.caller_number
+            ),
+            callback=callback,
+            knowledge=knowledge,
+        )
+
     @activity.defn(name="mark_call_status")
-    async def mark_call_status(self, call_control_id: str, status: str) -> None:
+    async def mark_call_status(self, call_control_id: str, status: CallStatus) -> None:
         await asyncio.to_thread(self._mark_call_status, call_control_id, status)
 
-    def _mark_call_status(self, call_control_id: str, status: str) -> None:
+    def _mark_call_status(self, call_control_id: str, status: CallStatus) -> None:
         with Session(get_engine(self._database_url)) as session:
             call = session.get(Call, call_control_id)
             if call is not None:
@@ -221,6 +286,8 @@ class CallRecords:
     @activity.defn(name="close_call")
     async def close_call(self, closing: CallClosing) -> None:
         await asyncio.to_thread(self._close_call, closing)
+        if self._memories is not None:
+            await self._memories.remember(closing.call_control_id)
 
     def _close_call(self, closing: CallClosing) -> None:
         with Session(get_engine(self._database_url)) as session:
@@ -234,21 +301,27 @@ class CallRecords:
             call.hangup_cause = closing.hangup_cause
             call.ended_at = closing.ended_at
             turns = session.exec(
-                select(ConversationTurn).where(ConversationTurn.call_id == call.id, ConversationTurn.speaker == "agent")
+                select(ConversationTurn).where(
+                    ConversationTurn.call_id == call.id, ConversationTurn.speaker == Speaker.AGENT
+                )
             ).all()
             latencies = [t.reply_latency_ms for t in turns if t.reply_latency_ms is not None]
             metrics = session.get(CallMetrics, call.id) or CallMetrics(call_id=call.id)
-            started = call.started_at if call.started_at.tzinfo else call.started_at.replace(tzinfo=closing.ended_at.tzinfo)
-            metrics.duration_seconds = (closing.ended_at - started).total_seconds()
+            metrics.duration_seconds = (closing.ended_at - call.started_at).total_seconds()
             metrics.caller_turns = len(turns)
             metrics.reply_latency_p50_ms = statistics.median(latencies) if latencies else None
             metrics.reply_latency_max_ms = max(latencies) if latencies else None
-            metrics.offline_replies = sum(1 for t in turns if t.brain == "offline")
+            metrics.offline_replies = sum(1 for t in turns if t.brain == Brain.OFFLINE)
             metrics.outcome = closing.outcome
             metrics.fallback_level = closing.fallback_level
             metrics.llm_prompt_tokens = closing.llm_prompt_tokens
             metrics.llm_completion_tokens = closing.llm_completion_tokens
-            metrics.estimated_cost_usd = estimated_cost_usd(self._prices, metrics.duration_seconds, closing.llm_prompt_tokens, closing.llm_completion_tokens)
+            metrics.estimated_cost_usd = estimated_cost_usd(
+                self._prices, metrics.duration_seconds, closing.llm_prompt_tokens, closing.llm_completion_tokens
+            )
+            if closing.turn_costs is not None:
+                for name, value in closing.turn_costs.model_dump().items():
+                    setattr(metrics, name, value)
             session.add(metrics)
             session.commit()
             if first_close:

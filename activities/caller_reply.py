@@ -18,22 +18,48 @@ from typing import Literal
 
 import openai
 import telnyx
+from opentelemetry import trace
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import SQLAlchemyError
 from temporalio import activity
+from temporalio.client import WorkflowQueryFailedError
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
 
 from activities.call_records import TurnRecord, save_turn
+from activities.llm_circuit import LLMCircuit
 from activities.telnyx_commands import SpeakCommand, send_call_command, speak_sentence
 from business.config import BusinessConfig
-from business.instructions import build_instructions
-from cloudgreet import metrics
-from receptionist.offline_responder import offline_reply
+from business.instructions import build_instructions, build_web_instructions
+from business.private_numbers import without_private_numbers
+from domain.vocabulary import Brain, Channel, Speaker, Utterance
+from receptionist.caller_memory import ReturningCaller, memory_note
+from receptionist.caller_mood import (
+    ACCEPTED_OFFER,
+    LLM_MOOD_NOTE,
+    PERSON_OFFER,
+    accepts_person_offer,
+    escalation_for_upset_caller,
+    offer_a_person,
+)
+from receptionist.conversation_state import ConversationState
+from receptionist.offline_responder import BrainReply, offline_reply
 from receptionist.sentences import SentenceSplitter, split_sentences
 from receptionist.tools import ToolCall, ToolRound, chat_completion_tools
-from workflows.call_messages import Utterance
+from receptionist.transcripts import same_words
+from runtime import metrics
 
-Brain = Literal["llm", "offline"]
-Channel = Literal["phone", "web"]
+tracer = trace.get_tracer(__name__)
+
+# How many times a sentence answered 5xx by Telnyx is sent again before the reply fails (and is retried).
+SPEAK_RETRIES = 2
+# How long a speculative reply asks the call for the caller's newest words before it goes on without.
+NEWEST_WORDS_SECONDS = 0.2
+# How long a reply that was heard waits to save its turn; longer, and the workflow writes it later.
+SAVE_TURN_SECONDS = 3.0
+
+# The brains a reply activity can be asked for; the safety net answers without one.
+ReplyBrain = Literal[Brain.LLM, Brain.OFFLINE]
 
 
 class ReplyRequest(BaseModel):
@@ -45,23 +71,60 @@ class ReplyRequest(BaseModel):
     history: list[Utterance]
     rounds: list[ToolRound] = Field(default_factory=list, description="Earlier tool rounds of this turn")
     business: BusinessConfig
-    brain: Brain
-    channel: Channel = "phone"
+    brain: ReplyBrain
+    channel: Channel = Channel.PHONE
     now: datetime = Field(description="Workflow time: what 'today' and 'open now' mean for this reply")
+    returning: ReturningCaller | None = Field(default=None, description="The caller's earlier calls, remembered")
     caller_words_received_at: float = Field(description="Unix time the caller's final words reached the API")
+    # The language the call is in now (CallState.language): the reply is spoken, and written, in it.
+    language: str | None = Field(default=None, description="One of business.languages; None: the first")
+    conversation: ConversationState | None = Field(
+        default=None, description="What the offline responder learnt so far; None: read from the history"
+    )
+    llm_given_up: bool = Field(
+        default=False, description="The turn waited out a silent LLM: one failure for the worker's circuit breaker"
+    )
+    # A speculative reply the final transcript confirmed (workflows/speculation.py): spoken at once, no LLM asked.
+    prepared: list[str] | None = None
+    # A speculative reply's: the interim transcript (event id) whose words it answers.
+    speculating_on: str | None = None
 
 
 class ReplyResult(BaseModel):
     text: str
+    # The sentences sent to be spoken, in order: of a reply cut off, the caller heard only the first few.
+    sentences: list[str] = Field(default_factory=list)
     turn_recorded: bool = Field(default=False, description="The turn is on record (caller and agent) already")
     sentences_spoken: int
     tool_calls: list[ToolCall] = Field(default_factory=list)
-    brain: Brain
+    brain: ReplyBrain
     first_speak_latency_ms: float | None = None
     call_ended: bool = False
     interrupted: bool = False
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    conversation: ConversationState | None = None  # the offline responder's, for the workflow to keep
+    llm_requests: int = Field(default=0, description="LLM requests this reply's last attempt sent")
+
+
+class HeardWords(BaseModel):
+    """The caller's newest interim transcript, as a call answers its `newest_interim` query."""
+
+    event_id: str
+    words: str
+    received_at: float = Field(default=0.0, description="Unix time the API received the interim")
+
+
+class Speculation(BaseModel):
+    """A reply generated on an interim transcript, never spoken by the activity that generated it."""
+
+    caller_text: str
+    sentences: list[str] = Field(default_factory=list)
+    # The LLM wanted a tool: the stream was stopped there and nothing runs until the final transcript.
+    wanted_tool: bool = False
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    llm_requests: int = 1
 
 
 class ReplyProgress(BaseModel):
@@ -73,6 +136,8 @@ class ReplyProgress(BaseModel):
     tool_calls: list[ToolCall] = Field(default_factory=list)
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    conversation: ConversationState | None = None
+    wanted_tool: bool = False  # a speculative reply's stream stopped at its first tool call
 
 
 def sentence_step(request: ReplyRequest, index: int) -> str:
@@ -85,11 +150,20 @@ def sentence_command_id(request: ReplyRequest, index: int) -> str:
 
 
 def llm_messages(request: ReplyRequest) -> list[dict]:
-    messages: list[dict] = [{"role": "system", "content": build_instructions(request.business, now=request.now)}]
+    # An anonymous web visitor's brain is given no private number to read out.
+    instructions = build_web_instructions if request.channel == Channel.WEB else build_instructions
+    system = instructions(request.business, now=request.now, language=request.language)
+    messages: list[dict] = [{"role": "system", "content": system}]
+    if note := memory_note(request.returning):
+        messages.append({"role": "system", "content": note})
     messages += [
-        {"role": "assistant" if u.speaker == "agent" else "user", "content": u.text} for u in request.history if u.text
+        {"role": "assistant" if u.speaker == Speaker.AGENT else "user", "content": u.text}
+        for u in request.history
+        if u.text
     ]
     messages.append({"role": "user", "content": request.caller_text})
+    if offer_a_person(request.history, request.caller_text):
+        messages.append({"role": "system", "content": LLM_MOOD_NOTE})
     for tool_round in request.rounds:
         messages.append(
             {
@@ -105,7 +179,30 @@ def llm_messages(request: ReplyRequest) -> list[dict]:
             {"role": "tool", "tool_call_id": c.id, "content": result}
             for c, result in zip(tool_round.calls, tool_round.results, strict=True)
         ]
+    if request.channel == Channel.WEB:
+        # Nor finds one in what was said before (the visitor read it withheld).
+        for message in messages[1:]:
+            if message["content"]:
+                message["content"] = without_private_numbers(message["content"], request.business)
     return messages
+
+
+def offline_brain_reply(request: ReplyRequest) -> BrainReply:
+    """The offline responder's reply, with a person offered to a caller upset for two turns."""
+    if not request.rounds and accepts_person_offer(request.history, request.caller_text):
+        return BrainReply(text=ACCEPTED_OFFER, tool_calls=[escalation_for_upset_caller()], state=request.conversation)
+    reply = offline_reply(
+        request.business,
+        request.history,
+        request.caller_text,
+        request.rounds,
+        request.now,
+        language=request.language or request.business.language,
+        state=request.conversation,
+    )
+    if not request.rounds and not reply.tool_calls and offer_a_person(request.history, request.caller_text):
+        reply = reply.model_copy(update={"text": f"{reply.text} {PERSON_OFFER}"})
+    return reply
 
 
 class CallerReplies:
@@ -117,17 +214,27 @@ class CallerReplies:
         model: str,
         first_sentence_timeout: float,
         database_url: str | None = None,
+        llm_circuit: LLMCircuit | None = None,
     ) -> None:
-        self._telnyx = telnyx_client
+        # Telnyx asks for a command answered 5xx to be sent again at once, with its command_id (which makes
+        # the repeat harmless if the first took effect): the SDK's own retries do it within the reply, in
+        # about half a second, where a retry of the activity would start the reply over and leave the
+        # caller a silence long enough to take as its end.
+        self._telnyx = telnyx_client.with_options(max_retries=SPEAK_RETRIES)
         self._llm = llm
         self._model = model
         self._first_sentence_timeout = first_sentence_timeout
         self._database_url = database_url
+        # Shared by every call of this worker: a failing LLM is remembered, not waited on again each turn.
+        self._llm_circuit = llm_circuit or LLMCircuit()
 
     @activity.defn(name="reply_to_caller")
     async def reply_to_caller(self, request: ReplyRequest) -> ReplyResult:
         details = activity.info().heartbeat_details
         progress = ReplyProgress.model_validate(details[0]) if details else ReplyProgress()
+        if not details and request.prepared is not None:
+            progress = ReplyProgress(sentences=request.prepared, generated_all=True)
+        asked_llm = not progress.generated_all and request.brain == Brain.LLM and self._llm is not None
         speaker = _SentenceSpeaker(self._telnyx, request, progress)
         interrupted = False
         try:
@@ -141,7 +248,9 @@ class CallerReplies:
         metrics.reply_finished(request.brain, request.round_index, speaker.first_speak_latency_ms)
         text = " ".join(progress.sentences[: progress.spoken])
         # Most turns are one reply with no tool: it records the turn itself, sparing the call an activity.
-        recorded = self._database_url is not None and request.round_index == 0 and not interrupted and not progress.tool_calls
+        recorded = (
+            self._database_url is not None and request.round_index == 0 and not interrupted and not progress.tool_calls
+        )
         if recorded:
             record = TurnRecord(
                 call_id=request.call_control_id,
@@ -151,10 +260,17 @@ class CallerReplies:
                 reply_latency_ms=speaker.first_speak_latency_ms,
                 brain=request.brain,
                 interrupted=False,
+                language=request.language or request.business.language,
             )
-            await asyncio.to_thread(save_turn, self._database_url, record)
+            try:
+                recorded = await self._saved(record)
+            except asyncio.CancelledError:
+                # The caller spoke while the turn was being saved: they heard the whole reply, which is
+                # what the workflow must learn (not a cut-off one); it keeps the turn and writes it.
+                recorded = False
         return ReplyResult(
             text=text,
+            sentences=progress.sentences[: progress.spoken],
             turn_recorded=recorded,
             sentences_spoken=progress.spoken,
             tool_calls=[] if interrupted else progress.tool_calls,
@@ -164,28 +280,141 @@ class CallerReplies:
             interrupted=interrupted,
             prompt_tokens=progress.prompt_tokens,
             completion_tokens=progress.completion_tokens,
+            conversation=progress.conversation,
+            llm_requests=int(asked_llm),
         )
+
+    async def compose(self, request: ReplyRequest) -> tuple[str, list[ToolCall]]:
+        """The reply this brain gives, said to nobody, its tools asked for but not run: a replay of a
+        past call with a draft configuration (activities/call_replay.py) goes through the calls' own path."""
+        progress = ReplyProgress()
+        sentences = [sentence async for sentence in self._sentences(request, progress, lambda: None)]
+        return " ".join(sentences), progress.tool_calls
+
+    @activity.defn(name="speculate_reply")
+    async def speculate_reply(self, request: ReplyRequest) -> Speculation:
+        """The reply to words the caller may not have finished: generated, not spoken, no tool run.
+
+        It follows the caller's newest words (the call's `newest_interim` query) until they have stayed the
+        same for `speculate_after_ms`, then asks the LLM; words that changed meanwhile are answered anew.
+        The workflow speaks it (`reply_to_caller` with `prepared`) only if the final transcript says the
+        same words, and cancels it otherwise; a retry after a crash generates it again, which is harmless.
+        """
+        stable_for = request.business.reply_timing.speculate_after_ms / 1000
+        heard = HeardWords(
+            event_id=request.speculating_on or "",
+            words=request.caller_text,
+            received_at=request.caller_words_received_at,
+        )
+        requests = 0
+        while True:
+            # Stable from when the words were heard, not from when this attempt learned of them.
+            stable_until = time.monotonic() + min(stable_for, max(0.0, heard.received_at + stable_for - time.time()))
+            while (left := stable_until - time.monotonic()) > 0:
+                activity.heartbeat()
+                await asyncio.sleep(min(left, 0.05))
+            if (newer := await self._newer_words(request, heard)) is not None:
+                heard = newer  # the caller went on: these words must stay the same in their turn
+                continue
+            if not self._llm_circuit.allows():
+                # The LLM failed lately: no speculation; the turn goes to the offline responder at once.
+                raise ApplicationError(
+                    "the LLM failed lately and is not asked again yet", type="LLMCircuitOpen", non_retryable=True
+                )
+            progress = ReplyProgress()
+            requests += 1
+            asking = request.model_copy(update={"caller_text": heard.words})
+            try:
+                async for sentence in self._llm_sentences(
+                    asking, progress, lambda: activity.heartbeat(), stop_at_tool=True
+                ):
+                    progress.sentences.append(sentence)
+            except asyncio.CancelledError:
+                metrics.speculative_reply("cancelled")
+                raise
+            finally:
+                metrics.llm_tokens_used("speculative", progress.prompt_tokens, progress.completion_tokens)
+            if (newer := await self._newer_words(request, heard)) is not None:
+                heard = newer  # said while the LLM answered the words before: those are answered anew
+                continue
+            metrics.speculative_reply("wanted_tool" if progress.wanted_tool else "generated")
+            return Speculation(
+                caller_text=heard.words,
+                sentences=[] if progress.wanted_tool else progress.sentences,
+                wanted_tool=progress.wanted_tool,
+                prompt_tokens=progress.prompt_tokens,
+                completion_tokens=progress.completion_tokens,
+                llm_requests=requests,
+            )
+
+    @staticmethod
+    async def _newer_words(request: ReplyRequest, heard: HeardWords) -> HeardWords | None:
+        """The caller's newest interim words if they are not `heard` (the call's `newest_interim` query);
+        None when they are, when the final transcript came, or when the call does not answer at once."""
+        try:
+            handle = activity.client().get_workflow_handle(request.workflow_id)
+            newest = await asyncio.wait_for(
+                handle.query("newest_interim", result_type=HeardWords), NEWEST_WORDS_SECONDS
+            )
+        except (RPCError, WorkflowQueryFailedError, TimeoutError, RuntimeError) as error:
+            activity.logger.info("newest words not known, speculating on: %s", error)
+            return None
+        if newest is None or newest.event_id == heard.event_id or same_words(newest.words, heard.words):
+            return None
+        return newest
+
+    async def _saved(self, record: TurnRecord) -> bool:
+        """Saves the turn if the database answers soon; else the workflow keeps it and writes it later.
+        The caller has heard the reply: a database outage must not make it fail and be said again."""
+        assert self._database_url is not None
+        try:
+            await asyncio.wait_for(asyncio.to_thread(save_turn, self._database_url, record), SAVE_TURN_SECONDS)
+        except (SQLAlchemyError, TimeoutError, OSError) as error:
+            activity.logger.warning("turn %s not saved, the workflow keeps it: %s", record.turn_index, error)
+            return False
+        return True
 
     async def _sentences(
         self, request: ReplyRequest, progress: ReplyProgress, heartbeat: Callable[[], None]
     ) -> AsyncIterator[str]:
-        if request.brain == "offline" or self._llm is None:
-            reply = offline_reply(request.business, request.history, request.caller_text, request.rounds, request.now)
+        if request.brain == Brain.OFFLINE or self._llm is None:
+            if request.llm_given_up:
+                # The turn waited out a silent LLM (the filler, then this). It counts as one failure, not as an
+                # outage: a worker that died mid-reply makes a turn give up too, and opening the circuit then
+                # sent every other call of this worker to the offline responder (tests/test_failover.py).
+                self._llm_circuit.failed()
+            reply = offline_brain_reply(request)
             progress.tool_calls = reply.tool_calls
+            progress.conversation = reply.state
             for sentence in split_sentences(reply.text):
                 yield sentence
             return
+        if not self._llm_circuit.allows():
+            # The LLM failed lately: fail at once, and the offline responder answers without the wait.
+            raise ApplicationError(
+                "the LLM failed lately and is not asked again yet", type="LLMCircuitOpen", non_retryable=True
+            )
         async for sentence in self._llm_sentences(request, progress, heartbeat):
             yield sentence
+        self._llm_circuit.succeeded()
 
     async def _llm_sentences(
-        self, request: ReplyRequest, progress: ReplyProgress, heartbeat: Callable[[], None]
+        self,
+        request: ReplyRequest,
+        progress: ReplyProgress,
+        heartbeat: Callable[[], None],
+        *,
+        stop_at_tool: bool = False,
     ) -> AsyncIterator[str]:
+        assert self._llm is not None
         splitter = SentenceSplitter()
         calls: dict[int, dict[str, str]] = {}
+        # In the caller turn's trace (traces on): from the request to the first sentence worth speaking.
+        first_sentence_span = tracer.start_span("llm first sentence", attributes={"llm.model": self._model})
         try:
             async with asyncio.timeout(self._first_sentence_timeout) as first_sentence_deadline:
                 llm_timer = metrics.LLMTimer()
+                metrics.llm_request("speculative" if stop_at_tool else "reply")
                 stream = await self._llm.chat.completions.create(
                     model=self._model,
                     messages=llm_messages(request),
@@ -203,6 +432,11 @@ class CallerReplies:
                     if not chunk.choices:
                         continue
                     delta = chunk.choices[0].delta
+                    if delta.tool_calls and stop_at_tool:
+                        # Tools act on the world: none runs, nor is asked for, on words the caller may not have said.
+                        progress.wanted_tool = True
+                        await stream.close()
+                        return
                     for piece in delta.tool_calls or []:
                         call = calls.setdefault(piece.index, {"id": "", "name": "", "arguments": ""})
                         call["id"] = piece.id or call["id"]
@@ -213,8 +447,11 @@ class CallerReplies:
                     for sentence in splitter.feed(delta.content or ""):
                         first_sentence_deadline.reschedule(None)
                         llm_timer.first_sentence()
+                        if first_sentence_span.is_recording():
+                            first_sentence_span.end()
                         yield sentence
         except TimeoutError:
+            self._llm_circuit.failed()
             metrics.llm_failed("too_slow")
             raise ApplicationError(
                 f"the LLM gave no sentence within {self._first_sentence_timeout:.1f}s", type="LLMTooSlow"
@@ -222,12 +459,18 @@ class CallerReplies:
         except openai.APIStatusError as error:
             metrics.llm_failed("server_error" if error.status_code >= 500 else "refused")
             retryable = error.status_code >= 500 or error.status_code in (408, 409, 429)
+            if retryable:  # an outage or an overload; a refusal is our request's fault
+                self._llm_circuit.failed()
             raise ApplicationError(
                 f"the LLM answered {error.status_code}: {error.message}", type="LLMFailed", non_retryable=not retryable
             ) from None
         except openai.APIConnectionError as error:
+            self._llm_circuit.failed()
             metrics.llm_failed("unreachable")
             raise ApplicationError(f"the LLM could not be reached: {error}", type="LLMUnreachable") from None
+        finally:
+            if first_sentence_span.is_recording():  # no sentence: a tool call, or a failure
+                first_sentence_span.end()
         progress.tool_calls = [ToolCall(**call) for _, call in sorted(calls.items())]
         for sentence in splitter.flush():
             yield sentence
@@ -244,6 +487,9 @@ class _SentenceSpeaker:
         self.call_ended = False
 
     async def speak_stream(self, sentences: AsyncIterator[str]) -> None:
+        # A retry says at once what the failed attempt had generated but not spoken, rather than
+        # leave the caller in silence while the LLM generates it again.
+        await self.speak_remaining()
         index = 0
         async for sentence in sentences:
             if index >= len(self.progress.sentences):
@@ -263,13 +509,16 @@ class _SentenceSpeaker:
             return
         if self.first_speak_latency_ms is None and self._request.round_index == 0:
             self.first_speak_latency_ms = (time.time() - self._request.caller_words_received_at) * 1000
-        if self._request.channel == "phone":
+        if self._request.channel == Channel.PHONE:
+            business, language = self._request.business, self._request.language or self._request.business.language
+            voice = business.voice_for(language)
             command = SpeakCommand(
                 call_control_id=self._request.call_control_id,
                 command_id=sentence_command_id(self._request, index),
                 text=self.progress.sentences[index],
-                voice=self._request.business.voice,
-                language=self._request.business.language,
+                voice=voice.voice,
+                language=language,
+                voice_settings=voice.voice_settings(),
             )
             result = await send_call_command(speak_sentence(self._actions, command))
             self.call_ended = result.call_ended

@@ -9,25 +9,31 @@ event is never lost. An update would make Telnyx wait for a worker to run the wo
 from __future__ import annotations
 
 from collections import OrderedDict
-from enum import Enum
 
-from typing import TYPE_CHECKING
-
+import structlog
+from pydantic import SecretStr
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from workflows.call import CallWorkflow
-from workflows.call_messages import CallEvent, CallStart, call_workflow_id
+from activities.call_recordings import SavedRecording
+from api.temporal_client import TemporalConnection
+from domain.vocabulary import WebhookDelivery
+from runtime import metrics
+from runtime.client_state import ClientStateRefusal, ClientStateRefused, verify_client_state
+from workflows.call_messages import (
+    CALL_WORKFLOW,
+    TELNYX_EVENT_SIGNAL,
+    CallbackDial,
+    CallEvent,
+    CallStart,
+    TransferLeg,
+    call_workflow_id,
+    read_client_state_tag,
+)
+from workflows.call_options import CALL_WORKFLOW_TASK_TIMEOUT
+from workflows.recording_saved import RecordingSavedWorkflow, recording_saved_workflow_id
 
-if TYPE_CHECKING:
-    from api.dependencies import TemporalConnection
-
-
-class Delivery(str, Enum):
-    DELIVERED = "delivered"
-    DUPLICATE = "duplicate"
-    CALL_ENDED = "call_ended"
-    NOT_NEEDED = "ignored"
+log = structlog.get_logger(__name__)
 
 
 class RecentEventIds:
@@ -47,61 +53,122 @@ class RecentEventIds:
 
 
 class InterimTranscripts:
-    """Forwards only the first interim transcript of each utterance.
+    """Forwards an interim transcript only when its words changed since the last one forwarded.
 
-    An interim transcript matters to a call only as the first sign that the caller is talking
-    (barge-in); the ones after it until the final transcript would each cost the call a
-    signal and a workflow task. Per API process: with several replicas, each forwards at most
-    its own first one, which the workflow handles the same way.
+    The first interim of an utterance is the first sign that the caller is talking (barge-in);
+    the ones after it are what a speculative reply starts on once they stop changing
+    (business/listening.py). A repeat of the same words would only cost the call a signal and a
+    workflow task. Per API process: with several replicas, each forwards its own changes, which
+    the workflow handles the same way (it speculates on the newest words it heard).
     """
 
     def __init__(self, capacity: int = 20_000) -> None:
-        self._talking: OrderedDict[str, None] = OrderedDict()
+        self._heard: OrderedDict[str, str] = OrderedDict()
         self._capacity = capacity
 
     def worth_forwarding(self, event: CallEvent) -> bool:
         if event.event_type != "call.transcription":
             return True
         if event.is_final:
-            self._talking.pop(event.call_control_id, None)
+            self._heard.pop(event.call_control_id, None)
             return True
-        if event.call_control_id in self._talking:
+        words = (event.transcript or "").strip()
+        if self._heard.get(event.call_control_id) == words:
             return False
-        self._talking[event.call_control_id] = None
-        if len(self._talking) > self._capacity:
-            self._talking.popitem(last=False)
+        self._heard[event.call_control_id] = words
+        self._heard.move_to_end(event.call_control_id)
+        if len(self._heard) > self._capacity:
+            self._heard.popitem(last=False)
         return True
 
 
+def with_verified_tag(event: CallEvent, secret_key: SecretStr | None) -> CallEvent:
+    """The event with the tag its client_state carries, which must be one we signed (`runtime.client_state`).
+
+    A tag decides which call an event reaches (a transfer leg's, the caller's) and which call-back a
+    dialled call keeps: an event whose client_state we did not sign reaches no call at all.
+    """
+    if not event.client_state:
+        return event
+    tag = read_client_state_tag(verify_client_state(secret_key, event.client_state))
+    if isinstance(tag, TransferLeg):
+        return event.model_copy(update={"leg": tag})
+    if isinstance(tag, CallbackDial):
+        return event.model_copy(update={"callback": tag})
+    raise ClientStateRefused(ClientStateRefusal.UNKNOWN_TAG)
+
+
 class CallRouter:
-    def __init__(self, temporal: "TemporalConnection", task_queue: str) -> None:
+    def __init__(
+        self,
+        temporal: TemporalConnection,
+        task_queue: str,
+        secret_key: SecretStr | None = None,
+        *,
+        history_event_limit: int | None = None,
+    ) -> None:
         self._temporal = temporal
         self._task_queue = task_queue
+        self._secret_key = secret_key
+        self._history_event_limit = history_event_limit
         self._recent = RecentEventIds()
         self._interims = InterimTranscripts()
 
-    async def deliver(self, event: CallEvent) -> Delivery:
+    async def keep_recording(self, saved: SavedRecording) -> WebhookDelivery:
+        """A call.recording.saved: to a workflow of its own, since the call's has usually finished."""
+        if saved.event_id in self._recent:
+            return WebhookDelivery.DUPLICATE
+        client = await self._temporal.client()
+        try:
+            await client.start_workflow(
+                RecordingSavedWorkflow.run,
+                saved,
+                id=recording_saved_workflow_id(saved.recording_id),
+                task_queue=self._task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            )
+        except WorkflowAlreadyStartedError:
+            result = WebhookDelivery.DUPLICATE
+        else:
+            result = WebhookDelivery.RECORDING_KEPT
+        self._recent.add(saved.event_id)
+        return result
+
+    async def deliver(self, event: CallEvent) -> WebhookDelivery:
         if event.event_id in self._recent:
-            return Delivery.DUPLICATE
+            return WebhookDelivery.DUPLICATE
+        try:
+            event = with_verified_tag(event, self._secret_key)
+        except ClientStateRefused as refused:
+            # Acknowledged (Telnyx must not redeliver it), counted and logged, and routed nowhere.
+            metrics.client_state_refused(refused.reason)
+            log.warning(
+                "webhook refused: client_state not signed by us",
+                reason=refused.reason,
+                event_id=event.event_id,
+                event_type=event.event_type,
+            )
+            return WebhookDelivery.REFUSED
         if not self._interims.worth_forwarding(event):
-            return Delivery.NOT_NEEDED
+            return WebhookDelivery.IGNORED
         # A transfer leg's events belong to the call being transferred.
         owner = event.leg.parent_call_control_id if event.leg else event.call_control_id
         client = await self._temporal.client()
         try:
             await client.start_workflow(
-                CallWorkflow.run,
-                CallStart(call_control_id=owner),
+                CALL_WORKFLOW,
+                CallStart(call_control_id=owner, history_event_limit=self._history_event_limit),
                 id=call_workflow_id(owner),
                 task_queue=self._task_queue,
                 # A finished call is never started again by a late event: the server refuses instead.
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                start_signal="telnyx_event",
+                task_timeout=CALL_WORKFLOW_TASK_TIMEOUT,
+                start_signal=TELNYX_EVENT_SIGNAL,
                 start_signal_args=[event],
             )
         except WorkflowAlreadyStartedError:
-            result = Delivery.CALL_ENDED
+            result = WebhookDelivery.CALL_ENDED
         else:
-            result = Delivery.DELIVERED
+            result = WebhookDelivery.DELIVERED
         self._recent.add(event.event_id)
         return result

@@ -10,9 +10,9 @@ channel (`api/web_conversations.py`).
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -20,12 +20,13 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from sqlmodel import select
 
-from activities.call_records import opening_words
 from api.dependencies import SessionDep, SettingsDep
+from api.input_bounds import RowId
 from api.realtime_session import REALTIME_VOICES, realtime_voice
 from business.config import BusinessConfig, demo_business
 from business.instructions import build_instructions
 from business.opening_hours import is_open
+from business.opening_words import opening_words
 from database.models import Business
 from receptionist.tools import realtime_tools
 
@@ -66,14 +67,14 @@ def example_configurations() -> dict[str, dict[str, Any]]:
 
 
 @pages.get("/demo", response_class=HTMLResponse)
-def demo_page(request: Request, session: SessionDep, business: int | None = None) -> HTMLResponse:
+def demo_page(request: Request, session: SessionDep, business: RowId | None = None) -> HTMLResponse:
     return templates.TemplateResponse(
         request, "demo.html", {"businesses": _businesses(session), "chosen": business, "page": "demo"}
     )
 
 
 @pages.get("/test-agent-simple", response_class=HTMLResponse)
-def test_agent_page(request: Request, session: SessionDep, business: int | None = None) -> HTMLResponse:
+def test_agent_page(request: Request, session: SessionDep, business: RowId | None = None) -> HTMLResponse:
     return templates.TemplateResponse(
         request,
         "test_agent.html",
@@ -95,19 +96,20 @@ def _field(location: tuple[Any, ...]) -> str:
     "/check-config",
     responses={422: {"description": "the configuration's problems, each at its field"}},
 )
-def check_config(settings: SettingsDep, config: Any = Body(embed=True)) -> JSONResponse:  # noqa: B008
+def check_config(settings: SettingsDep, config: Annotated[Any, Body(embed=True)]) -> JSONResponse:
     """Validates a configuration as the calls read it; answers what the agent would be told."""
     try:
         checked = BusinessConfig.model_validate(config)
     except ValidationError as error:
         problems = [
-            {"field": _field(e["loc"]), "message": e["msg"].removeprefix("Value error, ")} for e in error.errors(include_url=False)
+            {"field": _field(e["loc"]), "message": e["msg"].removeprefix("Value error, ")}
+            for e in error.errors(include_url=False)
         ]
         return JSONResponse(
             status_code=422,
             content={"detail": f"the configuration has {len(problems)} problem(s)", "errors": problems},
         )
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return JSONResponse(
         {
             "name": checked.name,

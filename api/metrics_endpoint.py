@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from cloudgreet.metrics import exposition
+from runtime.metrics import exposition
 
 router = APIRouter(tags=["operations"])
 

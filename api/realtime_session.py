@@ -9,35 +9,38 @@ the phone path, so the demo behaves like the phone agent. Tools are executed by 
 the page sends with every function call.
 
 A session costs money per minute, so it is guarded: an allow-list of origins, sliding-window
-rate limits per client address and per business, and a cap on its length (the secret expires
-then and the page hangs up then).
+rate limits per client address and per business that every API replica shares (counted in the
+database), and a cap on its length (the secret expires then and the page hangs up then).
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
-import threading
-import time
 import uuid
-from collections import deque
-from datetime import datetime, timezone
-from typing import Annotated, Any
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 import openai
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from activities.call_records import opening_words
 from api.dependencies import SessionDep, SettingsDep
+from api.input_bounds import RowId
+from api.shared_limits import within_limits
+from api.upstream_errors import TRY_AGAIN_LATER, upstream_failure
 from business.config import BusinessConfig
 from business.instructions import build_instructions
+from business.languages import primary
 from business.opening_hours import is_open
-from cloudgreet.settings import Settings
+from business.opening_words import opening_words
 from database.models import Business
+from database.rate_limits import Allowance
 from receptionist.tools import realtime_tools
+from runtime.settings import Settings
+from runtime.signing import SigningPurpose, token_signer
 
 router = APIRouter(prefix="/api/ai", tags=["browser demo"])
 
@@ -48,65 +51,10 @@ VOICE_FOR_GENDER = {"male": "cedar", "man": "cedar"}
 LANGUAGE_TAG = re.compile(r"^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$")
 # What OpenAI may take to create a secret: the page's whole connection attempt waits on it.
 OPENAI_TIMEOUT_SECONDS = 15.0
-TOOLS_TOKEN_SALT = "cloudgreet-realtime-tools"
+SECRET_KEY_MISSING = "Realtime sessions are off: SECRET_KEY, which signs their tools token, is not set"
 
 
 # --- protection ----------------------------------------------------------------------------------
-
-
-class SlidingWindowLimiter:
-    """At most `limit` hits per key within the last `window` seconds; in memory, per API process.
-
-    A deque of hit times per key: exact (no fixed-window burst at the boundary), and small enough
-    here (a few dozen entries per key) that a library would add a dependency and little else.
-    Keys whose hits have all aged out are dropped, so memory follows the active clients only.
-    """
-
-    def __init__(self, window_seconds: float, clock: Any = time.monotonic) -> None:
-        self._window = window_seconds
-        self._clock = clock
-        self._hits: dict[tuple[str, str], deque[float]] = {}
-        self._lock = threading.Lock()
-        self._last_sweep = clock()
-
-    def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
-        hits = self._hits.get(key)
-        if hits is None:
-            return deque()
-        while hits and hits[0] <= now - self._window:
-            hits.popleft()
-        return hits
-
-    def try_hit(self, limits: list[tuple[tuple[str, str], int]]) -> float | None:
-        """Counts one hit against every key if all have room; else the seconds until the fullest has room."""
-        with self._lock:
-            now = self._clock()
-            self._sweep(now)
-            wait = 0.0
-            for key, limit in limits:
-                hits = self._recent(key, now)
-                if len(hits) >= limit:
-                    wait = max(wait, hits[len(hits) - limit] + self._window - now)
-            if wait > 0:
-                return wait
-            for key, _ in limits:
-                self._hits.setdefault(key, deque()).append(now)
-            return None
-
-    def _sweep(self, now: float) -> None:
-        if now - self._last_sweep < self._window:
-            return
-        self._last_sweep = now
-        for key in [k for k, hits in self._hits.items() if not hits or hits[-1] <= now - self._window]:
-            del self._hits[key]
-
-
-def rate_limiter(request: Request) -> SlidingWindowLimiter:
-    limiter = getattr(request.app.state, "realtime_limiter", None)
-    if limiter is None:
-        settings: Settings = request.app.state.settings
-        limiter = request.app.state.realtime_limiter = SlidingWindowLimiter(settings.realtime_rate_window_seconds)
-    return limiter
 
 
 def client_address(request: Request) -> str:
@@ -152,7 +100,11 @@ def preflight(request: Request, settings: Settings) -> Response:
     allowed, echo = origin_allowed(request, settings)
     if not allowed:
         return Response(status_code=403, content="origin not allowed")
-    headers = {"Access-Control-Allow-Methods": "POST", "Access-Control-Allow-Headers": "content-type", "Access-Control-Max-Age": "600"}
+    headers = {
+        "Access-Control-Allow-Methods": "POST",
+        "Access-Control-Allow-Headers": "content-type",
+        "Access-Control-Max-Age": "600",
+    }
     if echo:
         headers |= {"Access-Control-Allow-Origin": echo, "Vary": "Origin"}
     return Response(status_code=204, headers=headers)
@@ -162,11 +114,9 @@ def preflight(request: Request, settings: Settings) -> Response:
 
 
 def _tools_signer(settings: Settings) -> URLSafeTimedSerializer:
-    # Derived from the OpenAI key, which every API replica shares and without which no session
-    # exists: any replica accepts the token, and a new key invalidates every token.
-    assert settings.openai_api_key
-    secret = hashlib.sha256(f"{TOOLS_TOKEN_SALT}:{settings.openai_api_key}".encode()).hexdigest()
-    return URLSafeTimedSerializer(secret, salt=TOOLS_TOKEN_SALT)
+    # SECRET_KEY, which every API replica shares: any replica accepts the token, a new SECRET_KEY
+    # invalidates every token, and rotating the OpenAI key does not.
+    return token_signer(settings.secret_key, SigningPurpose.REALTIME_TOOLS)
 
 
 class ToolsGrant(BaseModel):
@@ -183,8 +133,8 @@ def issue_tools_token(settings: Settings, grant: ToolsGrant) -> str:
 
 
 def read_tools_token(settings: Settings, token: str) -> ToolsGrant:
-    if not settings.openai_api_key:
-        raise HTTPException(503, "Realtime sessions are off: OPENAI_API_KEY is not set")
+    if settings.secret_key is None:
+        raise HTTPException(503, SECRET_KEY_MISSING)
     try:
         # A little longer than the session may last, for its last function call.
         data = _tools_signer(settings).loads(token, max_age=settings.realtime_max_session_seconds + 120)
@@ -201,8 +151,10 @@ def read_tools_token(settings: Settings, token: str) -> ToolsGrant:
 class RealtimeSessionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    business_id: int = Field(gt=0, description="The business whose receptionist the visitor talks to")
-    voice: str | None = Field(default=None, description=f"One of OpenAI's voices: {', '.join(REALTIME_VOICES)}")
+    business_id: RowId = Field(strict=True, description="The business whose receptionist the visitor talks to")
+    voice: str | None = Field(
+        default=None, max_length=20, description=f"One of OpenAI's voices: {', '.join(REALTIME_VOICES)}"
+    )
     language: str | None = Field(default=None, max_length=35, description="A language tag such as en-US or es-MX")
     config: BusinessConfig | None = Field(
         default=None,
@@ -252,18 +204,22 @@ def realtime_voice(config: BusinessConfig, settings: Settings, requested: str | 
     return VOICE_FOR_GENDER.get(configured, settings.realtime_voice)
 
 
-def session_config(config: BusinessConfig, settings: Settings, voice: str, now: datetime) -> dict[str, Any]:
-    """The Realtime session (GA API) for a business: what `client_secrets.create` sends as `session`."""
+def session_config(
+    config: BusinessConfig, settings: Settings, voice: str, now: datetime, language: str | None = None
+) -> dict[str, Any]:
+    """The Realtime session (GA API) for a business: what `client_secrets.create` sends as `session`, in
+    the visitor's chosen language, else the business's first."""
+    language = language or config.language
     return {
         "type": "realtime",
         "model": settings.realtime_model,
-        "instructions": build_instructions(config, now),
+        "instructions": build_instructions(config, now, language),
         "output_modalities": ["audio"],
         "audio": {
             "input": {
                 "transcription": {
                     "model": settings.realtime_transcription_model,
-                    "language": config.language.split("-")[0].lower(),
+                    "language": primary(language),
                 },
             },
             "output": {"voice": voice},
@@ -306,7 +262,7 @@ def session_preflight(request: Request, settings: SettingsDep) -> Response:
         403: {"description": "the page's origin is not allowed"},
         404: {"description": "no such business"},
         429: {"description": "too many sessions from this client or for this business"},
-        502: {"description": "OpenAI refused or could not be reached"},
+        502: {"description": "OpenAI refused or could not be reached; why is in the log, under the answer's reference"},
         503: {"description": "OPENAI_API_KEY is not set"},
     },
 )
@@ -315,7 +271,6 @@ async def create_realtime_session(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    limiter: Annotated[SlidingWindowLimiter, Depends(rate_limiter)],
 ) -> RealtimeSessionResponse:
     if not settings.openai_api_key:
         raise HTTPException(
@@ -323,38 +278,51 @@ async def create_realtime_session(
             "Realtime demo sessions need OPENAI_API_KEY, which this server does not have; "
             "the page falls back to the phone assistant over the web",
         )
-    business = session.get(Business, body.business_id)
+    if settings.secret_key is None:
+        raise HTTPException(503, SECRET_KEY_MISSING)
+    # Off the event loop: the session is synchronous (issue 10).
+    business = await run_in_threadpool(session.get, Business, body.business_id)
     if business is None:
         raise HTTPException(404, f"business {body.business_id} does not exist")
-    wait = limiter.try_hit(
+    window = settings.realtime_rate_window_seconds
+    await within_limits(
+        settings,
         [
-            (("client", client_address(request)), settings.realtime_sessions_per_client),
-            (("business", str(business.id)), settings.realtime_sessions_per_business),
-        ]
+            Allowance(f"realtime-client:{client_address(request)}", settings.realtime_sessions_per_client, window),
+            Allowance(f"realtime-business:{business.id}", settings.realtime_sessions_per_business, window),
+        ],
+        "demo sessions",
     )
-    if wait is not None:
-        seconds = max(1, round(wait))
-        raise HTTPException(
-            429, f"too many demo sessions; try again in {seconds} seconds", headers={"Retry-After": str(seconds)}
-        )
 
     config = body.config or BusinessConfig.model_validate(business.config)
-    if body.language:
-        config = config.model_copy(update={"language": body.language})
+    language = body.language or config.language
     voice = realtime_voice(config, settings, body.voice)
-    now = datetime.now(timezone.utc)
-    wanted = session_config(config, settings, voice, now)
+    now = datetime.now(UTC)
+    wanted = session_config(config, settings, voice, now, language)
     try:
         secret = await _openai(request, settings).realtime.client_secrets.create(
             expires_after={"anchor": "created_at", "seconds": settings.realtime_max_session_seconds},
             session=wanted,  # type: ignore[arg-type]
         )
     except openai.APIStatusError as error:
-        raise HTTPException(
-            502, f"OpenAI refused the Realtime session (HTTP {error.status_code}): {_refusal_reason(error)}"
+        raise upstream_failure(
+            502,
+            f"OpenAI did not open a Realtime session; {TRY_AGAIN_LATER}",
+            "openai",
+            error,
+            business_id=business.id,
+            status=error.status_code,
+            reason=_refusal_reason(error),
         ) from None
     except openai.APIConnectionError as error:
-        raise HTTPException(502, f"OpenAI could not be reached at {settings.openai_base_url}: {error}") from None
+        raise upstream_failure(
+            502,
+            f"OpenAI could not be reached; {TRY_AGAIN_LATER}",
+            "openai",
+            error,
+            business_id=business.id,
+            base_url=settings.openai_base_url,
+        ) from None
 
     granted = secret.session
     session_id = getattr(granted, "id", None) or f"sess_{uuid.uuid4().hex}"
@@ -363,7 +331,9 @@ async def create_realtime_session(
     if audio is not None and audio.output is not None and isinstance(audio.output.voice, str):
         granted_voice = audio.output.voice
     grant = ToolsGrant(
-        business_id=business.id, session_id=session_id, config=body.config.model_dump(mode="json") if body.config else None
+        business_id=business.id,
+        session_id=session_id,
+        config=body.config.model_dump(mode="json") if body.config else None,
     )
     return RealtimeSessionResponse(
         client_secret=secret.value,
@@ -371,7 +341,7 @@ async def create_realtime_session(
         session_id=session_id,
         model=getattr(granted, "model", None) or settings.realtime_model,
         voice=granted_voice,
-        language=config.language,
+        language=language,
         sdp_url=f"{settings.openai_base_url}/realtime/calls",
         max_session_seconds=settings.realtime_max_session_seconds,
         business_id=business.id,

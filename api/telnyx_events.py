@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from workflows.call_messages import CallbackDial, CallEvent, TransferLeg, decode_client_state
+from activities.call_recordings import SavedRecording
+from workflows.call_messages import CallEvent
 
 
 class WebhookRejected(Exception):
@@ -38,6 +40,12 @@ class EventPayload(_Permissive):
     hangup_cause: str | None = None
     status: str | None = None
     result: str | None = None
+    # call.recording.saved
+    recording_id: str | None = None
+    audio_format: str | None = Field(default=None, alias="format")
+    channels: str | None = None
+    recording_started_at: datetime | None = None
+    recording_ended_at: datetime | None = None
 
 
 class EventData(_Permissive):
@@ -55,14 +63,16 @@ def parse_webhook(raw: str) -> TelnyxWebhook:
     try:
         document = json.loads(raw)
     except json.JSONDecodeError as error:
-        raise WebhookRejected(400, f"body is not JSON: {error.msg} at line {error.lineno} column {error.colno}")
+        raise WebhookRejected(
+            400, f"body is not JSON: {error.msg} at line {error.lineno} column {error.colno}"
+        ) from None
     try:
         return TelnyxWebhook.model_validate(document)
     except ValidationError as error:
         problems = "; ".join(
             f"{'.'.join(str(part) for part in e['loc']) or 'body'}: {e['msg']}" for e in error.errors()
         )
-        raise WebhookRejected(422, f"not a Telnyx webhook: {problems}")
+        raise WebhookRejected(422, f"not a Telnyx webhook: {problems}") from None
 
 
 def to_call_event(webhook: TelnyxWebhook, received_at: float | None = None) -> CallEvent:
@@ -89,14 +99,33 @@ def to_call_event(webhook: TelnyxWebhook, received_at: float | None = None) -> C
         hangup_cause=payload.hangup_cause,
         status=payload.status,
         detection_result=payload.result,
-        **tags(payload.client_state),
+        # Its tag (leg, callback) is read only once its signature is verified: `api.call_routing`.
     )
 
 
-def tags(client_state: str | None) -> dict:
-    tag = decode_client_state(client_state)
-    if isinstance(tag, TransferLeg):
-        return {"leg": tag}
-    if isinstance(tag, CallbackDial):
-        return {"callback": tag}
-    return {}
+def to_saved_recording(webhook: TelnyxWebhook) -> SavedRecording:
+    """A call.recording.saved: which call, which recording; its URLs are not kept (they expire)."""
+    data = webhook.data
+    payload = data.payload
+    call_control_id, recording_id = payload.call_control_id, payload.recording_id
+    if not call_control_id or not recording_id:
+        missing = "call_control_id" if not call_control_id else "recording_id"
+        raise WebhookRejected(422, f"data.payload.{missing} is required for {data.event_type}")
+    occurred = _instant(data.occurred_at)
+    return SavedRecording(
+        event_id=data.id,
+        call_control_id=call_control_id,
+        recording_id=recording_id,
+        audio_format=payload.audio_format or "mp3",
+        channels=payload.channels or "single",
+        started_at=payload.recording_started_at,
+        ended_at=payload.recording_ended_at,
+        saved_at=occurred or datetime.now(UTC),
+    )
+
+
+def _instant(iso: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(iso) if iso else None
+    except ValueError:
+        return None

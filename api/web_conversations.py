@@ -3,104 +3,212 @@
 It backs the fallback of the browser demo (when Realtime cannot be reached) and lets an owner
 try their configuration without a phone number. Words go in by workflow update, so the reply
 comes back in the same HTTP request.
+
+Anyone on the internet may start one, so: the start gives a signed conversation token, without
+which turns and hang-up answer 404 (`api/web_conversation_tokens.py`); starts are limited per
+client and per business and hour, in the database so every replica shares the count
+(`api/shared_limits.py`, 429 with Retry-After); a conversation ends politely at its cap of turns
+or minutes. What the visitor reads has no private number in it (`receptionist/web_replies.py`).
 """
 
 from __future__ import annotations
 
 import time
 import uuid
+from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
-from temporalio.client import WorkflowUpdateFailedError
+from sqlmodel import Session
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.dependencies import SessionDep, SettingsDep
-from api.realtime_session import rate_limiter, client_address, origin_allowed
+from api.input_bounds import CallId, RowId
+from api.realtime_session import client_address, origin_allowed
+from api.shared_limits import seconds_until_allowed, within_limits
+from api.upstream_errors import TRY_AGAIN_LATER, upstream_failure
+from api.web_conversation_tokens import WebConversationGrant, issue_conversation_token, visitors_conversation
+from business.config import BusinessConfig
 from database.models import Business
-from workflows.call import CallWorkflow
-from workflows.call_messages import CallEvent, CallStart, WebWords, call_workflow_id
+from database.rate_limits import Allowance
+from domain.vocabulary import CallOutcome, Channel
+from workflows.call_messages import (
+    CALL_WORKFLOW,
+    CALLER_SAID_UPDATE,
+    OPENING_WORDS_UPDATE,
+    VISITOR_LEFT_SIGNAL,
+    CallStart,
+    WebReply,
+    WebWords,
+    call_workflow_id,
+)
+from workflows.call_options import CALL_WORKFLOW_TASK_TIMEOUT
 
 router = APIRouter(prefix="/api/web-calls", tags=["web channel"])
 
+TEMPORAL_DOWN = f"The phone assistant is unavailable right now; {TRY_AGAIN_LATER}"
+SECRET_KEY_MISSING = "web conversations are off: SECRET_KEY, which signs their conversation token, is not set"
+HOUR = 3600
+# A conversation's turn count is kept a little longer than the conversation may last.
+TURN_COUNT_KEPT_SECONDS = 600
+
 
 class WebCallRequest(BaseModel):
-    business_id: int = Field(gt=0)
+    business_id: RowId = Field(strict=True)  # `true` is not business 1
 
 
 class WebCallStarted(BaseModel):
     call_id: str
+    conversation_token: str = Field(description="Send it with every turn and the hang-up: they are yours alone")
     business_name: str
     greeting: str
+    max_turns: int = Field(description="The conversation ends after this many turns")
+    max_minutes: float = Field(description="... or after this long")
 
 
-class WebTurnRequest(BaseModel):
+class ConversationProof(BaseModel):
+    conversation_token: str | None = Field(default=None, max_length=2000, description="From the start's answer")
+
+
+class WebTurnRequest(ConversationProof):
     text: str = Field(min_length=1, max_length=2000)
 
 
 class WebTurnReply(BaseModel):
     reply: str
     ended: bool
-    outcome: str | None = None
+    outcome: CallOutcome | None = None
     turn_ms: float = Field(description="From the words reaching the API to the reply leaving it")
 
 
-async def _client(request: Request):  # noqa: ANN202
+async def _client(request: Request, **context: str) -> Client:
     try:
-        return await request.app.state.temporal.client()
+        client: Client = await request.app.state.temporal.client()
     except RPCError as error:
-        raise HTTPException(503, f"Temporal is unavailable: {error.message}") from None
+        raise upstream_failure(503, TEMPORAL_DOWN, "temporal", error, **context) from None
+    return client
 
 
 @router.post("", response_model=WebCallStarted, status_code=201, responses={403: {}, 404: {}, 429: {}, 503: {}})
-async def start_web_call(body: WebCallRequest, request: Request, session: SessionDep, settings: SettingsDep) -> WebCallStarted:
+async def start_web_call(
+    body: WebCallRequest, request: Request, session: SessionDep, settings: SettingsDep
+) -> WebCallStarted:
     # A page of a foreign site may not run conversations on our LLM; clients without a browser send no Origin.
     if request.headers.get("origin") is not None and not origin_allowed(request, settings)[0]:
         raise HTTPException(403, f"origin {request.headers['origin']} may not start web conversations")
-    business = session.get(Business, body.business_id)
-    if business is None:
+    if settings.secret_key is None:
+        raise HTTPException(503, SECRET_KEY_MISSING)
+    business = await run_in_threadpool(session.get, Business, body.business_id)
+    if business is None or business.id is None:
         raise HTTPException(404, f"business {body.business_id} does not exist")
-    wait = rate_limiter(request).try_hit([(("web-client", client_address(request)), settings.realtime_sessions_per_client)])
-    if wait is not None:
-        seconds = max(1, round(wait))
-        raise HTTPException(429, f"too many conversations; try again in {seconds} seconds", headers={"Retry-After": str(seconds)})
+    await within_limits(
+        settings,
+        [
+            Allowance(
+                f"web-client:{client_address(request)}",
+                settings.realtime_sessions_per_client,
+                settings.realtime_rate_window_seconds,
+            ),
+            Allowance(f"web-business:{business.id}", settings.web_conversations_per_business_per_hour, HOUR),
+        ],
+        "conversations",
+    )
     client = await _client(request)
     call_id = f"web-{uuid.uuid4().hex}"
     handle = await client.start_workflow(
-        CallWorkflow.run,
-        CallStart(call_control_id=call_id, channel="web", web_business_id=business.id),
+        CALL_WORKFLOW,
+        CallStart(call_control_id=call_id, channel=Channel.WEB, web_business_id=business.id),
         id=call_workflow_id(call_id),
         task_queue=settings.temporal_task_queue,
+        task_timeout=CALL_WORKFLOW_TASK_TIMEOUT,
     )
-    opening = await handle.execute_update(CallWorkflow.opening_words)
-    return WebCallStarted(call_id=call_id, business_name=business.name, greeting=opening.text)
+    opening = await handle.execute_update(OPENING_WORDS_UPDATE, result_type=WebReply)
+    return WebCallStarted(
+        call_id=call_id,
+        conversation_token=issue_conversation_token(
+            settings, WebConversationGrant(call_id=call_id, business_id=business.id)
+        ),
+        business_name=business.name,
+        greeting=opening.text,
+        max_turns=settings.web_conversation_max_turns,
+        max_minutes=settings.web_conversation_max_minutes,
+    )
 
 
-@router.post("/{call_id}/turns", response_model=WebTurnReply)
-async def web_turn(call_id: str, body: WebTurnRequest, request: Request) -> WebTurnReply:
+def _not_yours(call_id: str) -> HTTPException:
+    # The same answer for a phone call's id, another visitor's conversation, a forged or missing token.
+    return HTTPException(404, f"no web conversation {call_id} of yours (it may have ended)")
+
+
+@router.post("/{call_id}/turns", response_model=WebTurnReply, responses={404: {}, 409: {}, 503: {}})
+async def web_turn(
+    call_id: CallId, body: WebTurnRequest, request: Request, session: SessionDep, settings: SettingsDep
+) -> WebTurnReply:
     started = time.perf_counter()
-    handle = (await _client(request)).get_workflow_handle_for(CallWorkflow.run, call_workflow_id(call_id))
+    visitors = visitors_conversation(settings, body.conversation_token, call_id)
+    if visitors is None:
+        raise _not_yours(call_id)
+    handle = (await _client(request, call_id=call_id)).get_workflow_handle(call_workflow_id(call_id))
+    max_minutes = settings.web_conversation_max_minutes
+    if visitors.age_seconds >= max_minutes * 60:
+        return await _end_at_cap(handle, session, visitors.grant, f"its time limit of {max_minutes:g} minutes")
+    max_turns = settings.web_conversation_max_turns
+    turns = Allowance(f"web-turns:{call_id}", max_turns, max_minutes * 60 + TURN_COUNT_KEPT_SECONDS, total=True)
+    if await seconds_until_allowed(settings, [turns]) is not None:
+        return await _end_at_cap(handle, session, visitors.grant, f"its limit of {max_turns} messages")
     try:
-        reply = await handle.execute_update(CallWorkflow.caller_said, WebWords(text=body.text, sent_at=time.time()))
+        reply = await handle.execute_update(
+            CALLER_SAID_UPDATE, WebWords(text=body.text, sent_at=time.time()), result_type=WebReply
+        )
     except WorkflowUpdateFailedError as error:
-        raise HTTPException(409, f"this conversation cannot take words: {error.cause}") from None
+        # The workflow's own refusals ("this conversation has ended") are ApplicationErrors; anything else is internal.
+        why = error.cause.message if isinstance(error.cause, ApplicationError) else "it is not taking words now"
+        raise HTTPException(409, f"this conversation cannot take words: {why}") from None
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:
-            raise HTTPException(404, f"no web conversation {call_id} (it may have ended)") from None
-        raise HTTPException(503, f"Temporal is unavailable: {error.message}") from None
+            raise _not_yours(call_id) from None
+        raise upstream_failure(503, TEMPORAL_DOWN, "temporal", error, call_id=call_id) from None
     return WebTurnReply(
-        reply=reply.text, ended=reply.ended, outcome=reply.outcome, turn_ms=round((time.perf_counter() - started) * 1000, 1)
+        reply=reply.text,
+        ended=reply.ended,
+        outcome=reply.outcome,
+        turn_ms=round((time.perf_counter() - started) * 1000, 1),
     )
 
 
-@router.post("/{call_id}/hangup", status_code=202)
-async def hang_up_web_call(call_id: str, request: Request) -> dict:
-    handle = (await _client(request)).get_workflow_handle(call_workflow_id(call_id))
-    event = CallEvent(event_id=f"{call_id}-hangup", event_type="call.hangup", call_control_id=call_id, received_at=time.time(), hangup_cause="web_hangup")
+async def _end_at_cap(
+    handle: WorkflowHandle[Any, Any], session: Session, grant: WebConversationGrant, cap: str
+) -> WebTurnReply:
+    """A conversation at its cap says so, and how to go on, and ends; its words go nowhere."""
+    started = time.perf_counter()
+    await _visitor_left(handle, call_id=grant.call_id)
+    business = await run_in_threadpool(session.get, Business, grant.business_id)
+    config = BusinessConfig.model_validate(business.config) if business else None
+    call_us = f" at {config.phone_number}" if config and config.phone_number else ""
+    return WebTurnReply(
+        reply=f"This chat has reached {cap}. To go on, please call us{call_us}. Goodbye!",
+        ended=True,
+        turn_ms=round((time.perf_counter() - started) * 1000, 1),
+    )
+
+
+async def _visitor_left(handle: WorkflowHandle[Any, Any], **context: str) -> None:
     try:
-        await handle.signal(CallWorkflow.telnyx_event, event)
+        await handle.signal(VISITOR_LEFT_SIGNAL)
     except RPCError as error:
-        if error.status == RPCStatusCode.NOT_FOUND:
-            raise HTTPException(404, f"no web conversation {call_id} (it may have ended)") from None
-        raise HTTPException(503, f"Temporal is unavailable: {error.message}") from None
+        if error.status != RPCStatusCode.NOT_FOUND:  # NOT_FOUND: it has ended already
+            raise upstream_failure(503, TEMPORAL_DOWN, "temporal", error, **context) from None
+
+
+@router.post("/{call_id}/hangup", status_code=202, responses={404: {}, 503: {}})
+async def hang_up_web_call(
+    call_id: CallId, request: Request, settings: SettingsDep, body: ConversationProof | None = None
+) -> dict[str, str]:
+    if body is None or visitors_conversation(settings, body.conversation_token, call_id) is None:
+        raise _not_yours(call_id)
+    handle = (await _client(request, call_id=call_id)).get_workflow_handle(call_workflow_id(call_id))
+    await _visitor_left(handle, call_id=call_id)
     return {"status": "hanging up"}

@@ -43,7 +43,13 @@ CHROMIUM_ARGS = [
     "--no-sandbox", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", "--disable-gpu",
     "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
 ]  # fmt: skip
-LINES = ["Hi, when are you open?", "How much is a cleaning?", "Can I book a checkup?", "Do you take new patients?", "Thanks, bye"]
+LINES = [
+    "Hi, when are you open?",
+    "How much is a cleaning?",
+    "Can I book a checkup?",
+    "Do you take new patients?",
+    "Thanks, bye",
+]
 
 
 async def orb_to_ready(api_url: str, sessions: int) -> dict:
@@ -65,16 +71,18 @@ async def orb_to_ready(api_url: str, sessions: int) -> dict:
             await page.wait_for_function("document.body.dataset.mode === 'ended'")
             if n == 0:
                 continue  # warm-up: first connections of the API, the fake and the browser
-            samples.append({
-                "ready_ms": timings["readyMs"],
-                "session_ms": timings["sessionAt"] - timings["pressedAt"],
-                "webrtc_ms": timings["readyAt"] - timings["sessionAt"],
-                "mic_ms": timings["micAt"] - timings["sessionAt"],
-                "offer_ms": timings["offerAt"] - timings["micAt"],
-                "sdp_exchange_ms": timings["answerAt"] - timings["offerAt"],
-                "connect_ms": timings["readyAt"] - timings["answerAt"],
-                "playwright_ms": outside_ms,
-            })
+            samples.append(
+                {
+                    "ready_ms": timings["readyMs"],
+                    "session_ms": timings["sessionAt"] - timings["pressedAt"],
+                    "webrtc_ms": timings["readyAt"] - timings["sessionAt"],
+                    "mic_ms": timings["micAt"] - timings["sessionAt"],
+                    "offer_ms": timings["offerAt"] - timings["micAt"],
+                    "sdp_exchange_ms": timings["answerAt"] - timings["offerAt"],
+                    "connect_ms": timings["readyAt"] - timings["answerAt"],
+                    "playwright_ms": outside_ms,
+                }
+            )
         await browser.close()
     return {key: percentiles([s[key] for s in samples]) for key in samples[0]} | {"sessions": len(samples)}
 
@@ -87,28 +95,38 @@ async def web_turns(api_url: str, calls: int, turns: int) -> dict:
         business_id = int(businesses.split('<option value="', 1)[1].split('"', 1)[0])
         for n in range(calls + 1):
             call = (await http.post("/api/web-calls", json={"business_id": business_id})).raise_for_status().json()
+            token = {"conversation_token": call["conversation_token"]}
             for turn in range(turns):
                 words = f"{LINES[turn % len(LINES)]} ({n}.{turn})" if turn < turns - 1 else "Thanks, bye"
                 started = time.perf_counter()
-                reply = (await http.post(f"/api/web-calls/{call['call_id']}/turns", json={"text": words})).raise_for_status().json()
+                reply = (
+                    (await http.post(f"/api/web-calls/{call['call_id']}/turns", json={"text": words, **token}))
+                    .raise_for_status()
+                    .json()
+                )
                 if n > 0:  # the first conversation warms up
                     round_trips.append((time.perf_counter() - started) * 1000)
                     server.append(reply["turn_ms"])
                 if reply["ended"]:
                     break
             else:
-                await http.post(f"/api/web-calls/{call['call_id']}/hangup")
+                await http.post(f"/api/web-calls/{call['call_id']}/hangup", json=token)
     return {"round_trip_ms": percentiles(round_trips), "api_turn_ms": percentiles(server), "turns": len(round_trips)}
 
 
 def print_report(report: dict) -> None:
     ready = report["orb_to_ready"]
     print(f"\norb pressed -> Realtime session ready ({ready['sessions']} sessions, fake Realtime endpoint):")
-    for key, label in [("ready_ms", "total (page clock)"), ("session_ms", "  session from the API"),
-                       ("webrtc_ms", "  mic + SDP + ICE/DTLS + data channel"), ("mic_ms", "    microphone"),
-                       ("offer_ms", "    offer + ICE gathering"), ("sdp_exchange_ms", "    SDP offer -> answer (aiortc)"),
-                       ("connect_ms", "    ICE/DTLS/SCTP -> session.created"),
-                       ("playwright_ms", "total (Playwright's clock)")]:
+    for key, label in [
+        ("ready_ms", "total (page clock)"),
+        ("session_ms", "  session from the API"),
+        ("webrtc_ms", "  mic + SDP + ICE/DTLS + data channel"),
+        ("mic_ms", "    microphone"),
+        ("offer_ms", "    offer + ICE gathering"),
+        ("sdp_exchange_ms", "    SDP offer -> answer (aiortc)"),
+        ("connect_ms", "    ICE/DTLS/SCTP -> session.created"),
+        ("playwright_ms", "total (Playwright's clock)"),
+    ]:
         p = ready[key]
         print(f"  {label:<38} p50 {p['p50']:7.1f} ms   p99 {p['p99']:7.1f} ms   max {p['max']:7.1f} ms")
     turns = report["web_turns"]
@@ -131,7 +149,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"demo_latency: no Chromium at {CHROMIUM}; run scripts/install-browser", file=sys.stderr)
         return 1
     # A benchmark opens more sessions from one address than a visitor may.
-    os.environ["REALTIME_SESSIONS_PER_CLIENT"] = os.environ["REALTIME_SESSIONS_PER_BUSINESS"] = str(10 * (args.sessions + 1))
+    os.environ["REALTIME_SESSIONS_PER_CLIENT"] = os.environ["REALTIME_SESSIONS_PER_BUSINESS"] = str(
+        10 * (args.sessions + 1)
+    )
+    os.environ["WEB_CONVERSATIONS_PER_BUSINESS_PER_HOUR"] = str(10 * (args.calls + 1))
     data_dir = Path(tempfile.mkdtemp(prefix="cloudgreet-demo-bench-"))
     stack = BenchStack(data_dir)
     signal.signal(signal.SIGTERM, _interrupt)
@@ -141,8 +162,10 @@ def main(argv: list[str] | None = None) -> int:
         api_url = f"http://127.0.0.1:{stack.ports.api}"
 
         async def measure() -> dict:
-            return {"orb_to_ready": await orb_to_ready(api_url, args.sessions),
-                    "web_turns": await web_turns(api_url, args.calls, args.turns)}
+            return {
+                "orb_to_ready": await orb_to_ready(api_url, args.sessions),
+                "web_turns": await web_turns(api_url, args.calls, args.turns),
+            }
 
         report = asyncio.run(measure())
         print_report(report)

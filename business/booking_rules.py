@@ -6,7 +6,7 @@ which of two valid bookings of one slot wins.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
@@ -36,7 +36,7 @@ def parse_local_start(config: BusinessConfig, text: str) -> datetime:
     if parsed.tzinfo is None:
         local = parsed.replace(tzinfo=zone)
         # A wall-clock time skipped by a daylight-saving jump does not survive a round trip.
-        if local.astimezone(timezone.utc).astimezone(zone).replace(tzinfo=None) != parsed:
+        if local.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != parsed:
             raise ValueError(f"{text} does not exist in {config.timezone} (the clocks jump that night)")
         return local
     return parsed.astimezone(zone)
@@ -60,11 +60,13 @@ def check_slot(config: BusinessConfig, service_name: str, start_text: str, now: 
 
 def _end_of(config: BusinessConfig, service: Service, starts_at: datetime) -> datetime:
     """The end after the service's real duration: a daylight-saving jump in between does not stretch or shrink it."""
-    end = starts_at.astimezone(timezone.utc) + timedelta(minutes=service.duration_minutes)
+    end = starts_at.astimezone(UTC) + timedelta(minutes=service.duration_minutes)
     return end.astimezone(ZoneInfo(config.timezone))
 
 
-def _refusal(config: BusinessConfig, service: Service, starts_at: datetime, ends_at: datetime, now: datetime) -> str | None:
+def _refusal(
+    config: BusinessConfig, service: Service, starts_at: datetime, ends_at: datetime, now: datetime
+) -> str | None:
     if starts_at <= now:
         return "That time has already passed."
     if starts_at - now > BOOKING_HORIZON:
@@ -74,10 +76,10 @@ def _refusal(config: BusinessConfig, service: Service, starts_at: datetime, ends
         return f"We're closed on {starts_at:%A, %B} {starts_at.day}."
     closes = at_local(config, starts_at.date(), opening.closes)
     # Instants are compared in UTC: two local times in one zone compare by wall clock, fold and jumps ignored.
-    closes_utc = closes.astimezone(timezone.utc)
-    if starts_at.time() < opening.opens or starts_at.astimezone(timezone.utc) >= closes_utc:
+    closes_utc = closes.astimezone(UTC)
+    if starts_at.time() < opening.opens or starts_at.astimezone(UTC) >= closes_utc:
         return f"That's outside our opening hours that day ({spoken_clock(opening.opens)} to {spoken_clock(opening.closes)})."
-    if ends_at.astimezone(timezone.utc) > closes_utc:
+    if ends_at.astimezone(UTC) > closes_utc:
         return (
             f"A {service.name.lower()} takes {service.duration_minutes} minutes, "
             f"which would run past closing at {spoken_clock(opening.closes)}."
@@ -91,8 +93,8 @@ def _refusal(config: BusinessConfig, service: Service, starts_at: datetime, ends
 def slot_units(config: BusinessConfig, starts_at: datetime, ends_at: datetime) -> list[datetime]:
     """The grid slots an appointment occupies, in UTC: the rows the database keeps unique."""
     step = timedelta(minutes=config.booking_slot_minutes)
-    units, moment = [], starts_at.astimezone(timezone.utc)
-    end = ends_at.astimezone(timezone.utc)
+    units, moment = [], starts_at.astimezone(UTC)
+    end = ends_at.astimezone(UTC)
     while moment < end:
         units.append(moment)
         moment += step
@@ -126,15 +128,17 @@ def free_starts(
         while clock.time() < opening.closes and clock.date() == day:
             start = clock.replace(tzinfo=ZoneInfo(config.timezone))
             clock += step
-            if start.astimezone(timezone.utc).astimezone(start.tzinfo).replace(tzinfo=None) != start.replace(tzinfo=None):
+            if start.astimezone(UTC).astimezone(start.tzinfo).replace(tzinfo=None) != start.replace(tzinfo=None):
                 continue
             end = _end_of(config, service, start)
-            if _refusal(config, service, start, end, now) is None and not taken.intersection(slot_units(config, start, end)):
+            if _refusal(config, service, start, end, now) is None and not taken.intersection(
+                slot_units(config, start, end)
+            ):
                 found.append(start)
         if not near and len(found) >= count:
             break
     if near:
-        found.sort(key=lambda moment: abs(moment.astimezone(timezone.utc) - near.astimezone(timezone.utc)))
+        found.sort(key=lambda moment: abs(moment.astimezone(UTC) - near.astimezone(UTC)))
     return sorted(found[:count])
 
 

@@ -82,7 +82,11 @@ def spoken_hours(config: BusinessConfig) -> str:
             groups.append(([day.capitalize()], when))
     parts = []
     for days, when in groups:
-        named = days[0] if len(days) == 1 else (f"{days[0]} and {days[1]}" if len(days) == 2 else f"{days[0]} to {days[-1]}")
+        named = (
+            days[0]
+            if len(days) == 1
+            else (f"{days[0]} and {days[1]}" if len(days) == 2 else f"{days[0]} to {days[-1]}")
+        )
         parts.append(f"closed {named}" if when == "closed" else f"{named} {when}")
     return "; ".join(parts)
 

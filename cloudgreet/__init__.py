@@ -1,1 +1,1 @@
-"""The `cloudgreet` command, the settings, and how every process connects to Temporal."""
+"""The `cloudgreet` command: the dev stack, the API, the worker, the simulators and the call records."""

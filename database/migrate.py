@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
 from sqlmodel import Session, select
 
 from business.config import demo_business
 from database.engine import get_engine
 from database.models import Business
+from database.schema_version import schema_is_newest
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def alembic_config(database_url: str) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     # Alembic's ini interpolation treats % specially; URLs may contain %-escapes.
@@ -24,7 +29,10 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade_database(database_url: str) -> None:
-    command.upgrade(alembic_config(database_url), "head")
+    if not schema_is_newest(get_engine(database_url)):
+        from alembic import command  # only when there is something to migrate: ~0.4 s of CPU to import
+
+        command.upgrade(alembic_config(database_url), "head")
     ensure_a_business(database_url)
 
 

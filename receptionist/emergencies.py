@@ -8,8 +8,26 @@ from business.config import BusinessConfig
 
 COMMON = ("emergency", "fire", "can't breathe", "cannot breathe", "unconscious", "ambulance", "smell gas", "gas leak")
 BY_BUSINESS_TYPE: dict[str, tuple[str, ...]] = {
-    "hvac": ("gas smell", "smell gas", "smells like gas", "carbon monoxide", "no heat", "no heating", "furnace is out", "flooding"),
-    "plumber": ("flooding", "flooded", "burst pipe", "pipe burst", "sewage", "water everywhere", "gas smell", "smell gas"),
+    "hvac": (
+        "gas smell",
+        "smell gas",
+        "smells like gas",
+        "carbon monoxide",
+        "no heat",
+        "no heating",
+        "furnace is out",
+        "flooding",
+    ),
+    "plumber": (
+        "flooding",
+        "flooded",
+        "burst pipe",
+        "pipe burst",
+        "sewage",
+        "water everywhere",
+        "gas smell",
+        "smell gas",
+    ),
     "dental": ("severe pain", "bleeding", "knocked out", "swelling", "broken tooth", "abscess"),
     "medical": ("chest pain", "bleeding", "severe pain", "can't breathe"),
     "salon": ("allergic reaction", "chemical burn"),
@@ -29,7 +47,9 @@ def emergency_phrases(config: BusinessConfig) -> tuple[str, ...]:
     if config.emergency_phrases is not None:
         return tuple(p.lower() for p in config.emergency_phrases)
     kind = config.business_type.lower()
-    kinds = [key for key, words in TYPE_WORDS.items() if any(word in kind for word in words)]  # "heating and plumbing": both
+    kinds = [
+        key for key, words in TYPE_WORDS.items() if any(word in kind for word in words)
+    ]  # "heating and plumbing": both
     return tuple(dict.fromkeys(COMMON + tuple(phrase for key in kinds for phrase in BY_BUSINESS_TYPE[key])))
 
 

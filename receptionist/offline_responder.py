@@ -2,53 +2,66 @@
 
 It is the brain when no OpenAI key is set, and the fallback when the LLM fails a turn. It
 speaks the same protocol as the LLM (words, plus tool calls the workflow executes), so a
-booking made offline goes through the same validated activity. It keeps no state of its
-own: what the caller wants is read again from the conversation each turn.
+booking made offline goes through the same validated activity.
+
+Each caller sentence is read as an intent with slots (receptionist/intents.py); the slots
+carry across turns in a `ConversationState` that the call workflow keeps, with the question
+last asked, so "yes please" answers "Would you like to book?" with the service, day and time
+named sentences before. It answers in the call's language (English, or Spanish for "es",
+"es-US", ...), dates and times as a native speaker says them.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from pydantic import BaseModel
 
 from business.booking_rules import parse_local_start
-from business.config import WEEKDAYS, BusinessConfig, Service
-from business.opening_hours import is_open, local_time, next_opening, opening_on, spoken_clock, spoken_hours, spoken_moment
-from receptionist.emergencies import emergency_in
+from business.config import BusinessConfig, Service
+from business.opening_hours import (
+    is_open,
+    local_time,
+    next_opening,
+    opening_on,
+    spoken_clock,
+    spoken_hours,
+    spoken_moment,
+)
+from domain.vocabulary import Speaker, Utterance
+from receptionist import offline_phrases as phrases
+from receptionist import spoken_spanish
+from receptionist.booking_proof import APPOINTMENT_IS, BookingAction, digits_of
+from receptionist.caller_words import day_in, name_in, with_spanish_digits
+from receptionist.conversation_state import (
+    Asked,
+    ConversationState,
+    asked_in,
+    bare_name,
+    caught_up,
+)
+from receptionist.intents import SERVICE_WORDS_ES, Intent, Understanding, understand
+from receptionist.offline_phrases import ANYTHING_ELSE, BOOKED, READBACK_QUESTION, say, spanish
+from receptionist.owed_callbacks import says_not_sorted, says_sorted
 from receptionist.tools import ToolCall, ToolRound
-from workflows.call_messages import Utterance
 
-HUMAN_WORDS = ("a person", "a human", "real person", "someone", "representative", "operator", "talk to", "speak to", "speak with")
-HOURS_WORDS = ("hour", "open", "close", "closing", "when are you")
-ADDRESS_WORDS = ("where", "address", "located", "location", "directions")
-PRICE_WORDS = ("price", "cost", "how much", "charge", "fee")
-SERVICE_WORDS = ("service", "offer", "do you do", "provide")
-BOOKING_WORDS = ("book", "appointment", "schedule", "reserve", "come in")
-MOVE_WORDS = ("move", "reschedule", "change my appointment", "different time")
-CANCEL_WORDS = ("cancel",)
-MESSAGE_WORDS = ("message", "call me back", "call back", "callback", "ring me back")
-GOODBYE_WORDS = ("bye", "goodbye", "good bye", "that's all", "that is all", "nothing else", "no thanks", "no, thanks", "that's it")
-GREETING_WORDS = ("hello", "hi", "hey", "good morning", "good afternoon")
-YES_WORDS = ("yes", "yeah", "yep", "sure", "correct", "please do", "that's right", "sounds good", "ok", "okay", "perfect")
-NO_WORDS = ("no", "nope", "not quite", "wrong", "change")
+__all__ = ["READBACK_QUESTION", "BrainReply", "offline_reply"]
 
-READBACK_QUESTION = "Shall I book it?"
-NAME_QUESTION = "May I have your name for the booking?"
-BOOKED = "All set."
+# The questions a caller may ask in the middle of a booking, answered without losing it.
+SIDE_QUESTIONS = frozenset({Intent.HOURS, Intent.PRICES, Intent.ADDRESS, Intent.SERVICES})
 
 
 class BrainReply(BaseModel):
     text: str
     tool_calls: list[ToolCall] = []
+    # What the responder knows after this reply; None from the LLM, which keeps its own context.
+    state: ConversationState | None = None
 
-
-def _mentions(text: str, words: tuple[str, ...], *, whole_words: bool = False) -> bool:
-    """Words are matched at a word start ("hour" finds "hours"); yes/no answers as whole words."""
-    end = r"\b" if whole_words else ""
-    return any(re.search(rf"\b{re.escape(word)}{end}", text) for word in words)
+    @property
+    def understood(self) -> bool:
+        return self.state is None or self.state.not_understood == 0
 
 
 def _call(name: str, **arguments: object) -> ToolCall:
@@ -56,135 +69,232 @@ def _call(name: str, **arguments: object) -> ToolCall:
 
 
 def offline_reply(
-    config: BusinessConfig, history: list[Utterance], caller_text: str, rounds: list[ToolRound], now: datetime
+    config: BusinessConfig,
+    history: list[Utterance],
+    caller_text: str,
+    rounds: list[ToolRound],
+    now: datetime,
+    *,
+    language: str = "en",
+    state: ConversationState | None = None,
 ) -> BrainReply:
+    """The reply to `caller_text`, and the state after it; `rounds` are this turn's tool rounds so far."""
+    today = local_time(config, now).date()
+    turn_read = len(history) + 2  # the transcript once this turn's caller and agent lines are in it
+    if not (rounds and state is not None and state.heard == turn_read):
+        state = caught_up(state, config, history, today, language)
+        heard = understand(config, caller_text, today)
+        state = state.heard_caller(heard, caller_text)
+        if rounds:  # a state lost in between: what round 0 said is read back in
+            for tool_round in rounds[:-1]:
+                state = state.heard_agent(tool_round.said)
     if rounds:
-        return BrainReply(text=_after_tools(rounds[-1]))
-    text = caller_text.lower().replace("’", "'")
-    if emergency := emergency_in(config, caller_text):
-        return BrainReply(
-            text="That sounds urgent. I'm getting someone from our team on the line for you right now.",
-            tool_calls=[_call("escalate_to_human", reason=f"emergency: {emergency}", emergency=True)],
-        )
-    if _mentions(text, HUMAN_WORDS) and not _mentions(text, MESSAGE_WORDS):  # "have someone call me back" is a message
-        return BrainReply(text="Of course, let me get someone for you.", tool_calls=[_call("escalate_to_human", reason="the caller asked for a person")])
-    last_agent = next((u.text for u in reversed(history) if u.speaker == "agent"), "")
-    booking = _booking_turn(config, history, caller_text, now)
-    side_question = _mentions(text, HOURS_WORDS + ADDRESS_WORDS + PRICE_WORDS) and not (
-        _day_in(text, local_time(config, now).date()) or _clock_in(text)
+        text = _after_tools(config, rounds[-1], now, language)
+        return BrainReply(text=text, state=state.heard_agent(text).model_copy(update={"heard": turn_read}))
+    reply = _Turn(config, history, caller_text, now, language, state, heard).reply()
+    # Not understood: the fallback, or the same question asked again for an answer that was no answer.
+    understood = reply.text != say(language, "not_understood") and not (
+        heard.intent == Intent.UNKNOWN and state.asked is not None and asked_in(reply.text) == state.asked
     )
-    if _mentions(text, CANCEL_WORDS):  # "cancel my appointment" is not a wish to book one
-        return BrainReply(text="Let me cancel that for you.", tool_calls=[_call("cancel_appointment")])
-    leaving = _mentions(text, GOODBYE_WORDS) and not _mentions(text, YES_WORDS, whole_words=True)  # "never mind, bye"
-    if booking is not None and not side_question and not leaving and (_asked_about_booking(last_agent) or _mentions(text, BOOKING_WORDS + MOVE_WORDS)):
-        return booking
-    if _mentions(text, MESSAGE_WORDS):
-        return BrainReply(
-            text="I'll pass that on.",
-            tool_calls=[_call("take_message", message=caller_text, reason=_topic(caller_text), callback_wanted=True)],
-        )
-    if booking is not None and not _mentions(text, HOURS_WORDS + ADDRESS_WORDS + PRICE_WORDS + GOODBYE_WORDS):
-        return booking
-    named = [s for s in config.services if s.name.lower() in text]
-    if _mentions(text, PRICE_WORDS) or named:
-        return BrainReply(text=_prices(config, named))
-    if _mentions(text, HOURS_WORDS):
-        return BrainReply(text=_hours(config, now))
-    if _mentions(text, ADDRESS_WORDS):
-        return BrainReply(text=f"We're at {config.address}." if config.address else "I'm sorry, I don't have our address to hand.")
-    if _mentions(text, SERVICE_WORDS):
-        return BrainReply(text=_prices(config, []))
-    if _mentions(text, GOODBYE_WORDS):
-        return BrainReply(text=f"Thank you for calling {config.name}. Goodbye!", tool_calls=[_call("end_call")])
-    if _mentions(text, GREETING_WORDS) and len(text.split()) <= 4:
-        return BrainReply(text="Hello! How can I help you today?")
-    return BrainReply(
-        text="I'm sorry, I didn't quite catch that. I can tell you about our hours and services, book an appointment, or take a message."
+    after = state.heard_agent(reply.text).model_copy(
+        update={"heard": turn_read, "not_understood": 0 if understood else state.not_understood + 1}
     )
+    return reply.model_copy(update={"state": after})
+
+
+class _Turn:
+    """One caller sentence answered: `reply` routes by intent, in the light of the question asked."""
+
+    def __init__(
+        self,
+        config: BusinessConfig,
+        history: list[Utterance],
+        caller_text: str,
+        now: datetime,
+        language: str,
+        state: ConversationState,
+        heard: Understanding,
+    ) -> None:
+        self.config, self.history, self.caller_text, self.now = config, history, caller_text, now
+        self.language, self.state, self.heard = language, state, heard
+        self.today = local_time(config, now).date()
+
+    def say(self, key: str, **values: object) -> str:
+        return say(self.language, key, **values)
+
+    def reply(self) -> BrainReply:
+        heard, state, asked = self.heard, self.state, self.state.asked
+        intent = heard.intent
+        if intent == Intent.EMERGENCY:
+            return BrainReply(
+                text=self.say("emergency"),
+                tool_calls=[_call("escalate_to_human", reason=f"emergency: {heard.emergency}", emergency=True)],
+            )
+        if intent == Intent.PERSON:
+            return BrainReply(
+                text=self.say("person"),
+                tool_calls=[_call("escalate_to_human", reason="the caller asked for a person")],
+            )
+        if asked == Asked.OWED_CALLBACK:  # the workflow hears the answer too, and acts on it
+            if says_sorted(self.caller_text):
+                return BrainReply(text=self.say("sorted"))
+            if says_not_sorted(self.caller_text):
+                return BrainReply(text=self.say("not_sorted"))
+        if errand := _errand_turn(self):  # "cancel my appointment" is not a booking
+            return errand
+        if intent == Intent.GOODBYE or (intent == Intent.NO and asked == Asked.ANYTHING_ELSE):
+            return BrainReply(text=self.say("goodbye", business=self.config.name), tool_calls=[_call("end_call")])
+        if asked == Asked.MESSAGE and intent not in SIDE_QUESTIONS:
+            return self.message()
+        offers = (Asked.BOOK_OFFER, Asked.VISIT_OFFER, Asked.MESSAGE_OFFER)
+        if asked in offers and intent == Intent.NO and not heard.has_slots():  # "no, Friday" changes the offer
+            return BrainReply(text=self.say("no_problem"))
+        if asked == Asked.MESSAGE_OFFER and intent == Intent.YES:
+            return BrainReply(text=self.say("message_ask"))
+        if asked == Asked.ANYTHING_ELSE and intent == Intent.YES:
+            return BrainReply(text=self.say("what_else"))
+        answers_a_question = intent != Intent.UNKNOWN or asked is not None  # "Jane Doe" answers one
+        if state.booking and intent not in SIDE_QUESTIONS | {Intent.MESSAGE, Intent.GREETING} and answers_a_question:
+            return _booking_turn(self)
+        if intent == Intent.MESSAGE:
+            return self.message()
+        if intent == Intent.PRICES or (intent == Intent.INFORM and heard.service and not state.booking):
+            named = [s for s in self.config.services if s.name == heard.service]
+            return BrainReply(text=self.prices(named))
+        if intent == Intent.HOURS:
+            return BrainReply(text=self.hours())
+        if intent == Intent.ADDRESS:
+            address = self.config.address
+            return BrainReply(text=self.say("address", address=address) if address else self.say("address_unknown"))
+        if intent == Intent.SERVICES:
+            return BrainReply(text=self.prices([]))
+        if intent == Intent.GREETING:
+            return BrainReply(text=self.say("greeting"))
+        if intent == Intent.YES and asked is None:
+            return BrainReply(text=self.say("greeting"))  # "yes?" on picking up: how can I help
+        return BrainReply(text=self.say("not_understood"))
+
+    def message(self) -> BrainReply:
+        short = self.heard.intent == Intent.MESSAGE and len(self.caller_text.split()) <= 4
+        if short and self.state.asked is None and re.search(r"\b(leave|take|dejar|tomar)\b", self.caller_text, re.I):
+            return BrainReply(text=self.say("message_ask"))  # "Can I leave a message?": the message comes next
+        return BrainReply(
+            text=self.say("message_taken"),
+            tool_calls=[
+                _call("take_message", message=self.caller_text, reason=_topic(self.caller_text), callback_wanted=True)
+            ],
+        )
+
+    def prices(self, named: list[Service]) -> str:
+        services = named or self.config.services
+        if not services:
+            return self.say("services_unknown")
+        described = [
+            self.say("service_line", service=self.service_name(s), minutes=s.duration_minutes)
+            + (self.say("service_price", price=s.price) if s.price else "")
+            for s in services
+        ]
+        sentence = "; ".join(described)
+        return self.say("prices", services=f"{sentence[0].upper()}{sentence[1:]}")
+
+    def service_name(self, service: Service) -> str:
+        return _service_name(service, self.language)
+
+    def hours(self) -> str:
+        config, now = self.config, self.now
+        if not config.hours:
+            return self.say("hours_unknown")
+        opening = opening_on(config, local_time(config, now))
+        es = spanish(self.language)
+        if is_open(config, now) and opening:
+            closes = spoken_spanish.clock(opening.closes) if es else spoken_clock(opening.closes)
+            today = self.say("open_now", closes=closes)
+        elif reopening := next_opening(config, now):
+            when = spoken_spanish.moment(config, reopening, now) if es else spoken_moment(config, reopening, now)
+            today = self.say("closed_until", when=when)
+        else:
+            today = self.say("closed")
+        return self.say("hours", today=today, hours=spoken_spanish.hours(config) if es else spoken_hours(config))
+
+    def moment(self, start: datetime) -> str:
+        if spanish(self.language):
+            return spoken_spanish.moment(self.config, start, self.now)
+        return spoken_moment(self.config, start, self.now)
+
+
+# Services a business lists in English, as a Spanish caller hears them.
+SPANISH_SERVICE_NAMES = {english: spanish for spanish, english in SERVICE_WORDS_ES.items()} | {
+    "checkup": "revisión",
+    "inspection": "inspección",
+    "repair": "reparación",
+}
+
+
+def _service_name(service: Service, language: str) -> str:
+    named = service.name.lower()
+    return SPANISH_SERVICE_NAMES.get(named, named) if spanish(language) else named
 
 
 # --- booking over several turns ----------------------------------------------------------------
 
 
-class _BookingWish(BaseModel):
-    service: Service | None = None
-    day: date | None = None
-    clock: tuple[int, int] | None = None
-    name: str | None = None
-    moving: bool = False
-
-
-def _booking_turn(config: BusinessConfig, history: list[Utterance], caller_text: str, now: datetime) -> BrainReply | None:
-    window = _since_last_booking(history)
-    last_agent = next((u.text for u in reversed(history) if u.speaker == "agent"), "")
-    caller_lines: list[str] = []
-    name_answers: set[int] = set()  # the caller lines that answered the name question, remembered until the yes
-    asked_name = False
-    for utterance in window:
-        if utterance.speaker == "agent":
-            asked_name = NAME_QUESTION in utterance.text
-            continue
-        if asked_name:
-            name_answers.add(len(caller_lines))
-        caller_lines.append(utterance.text)
-        asked_name = False
-    if NAME_QUESTION in last_agent:
-        name_answers.add(len(caller_lines))
-    caller_lines.append(caller_text)
-    joined = " ".join(caller_lines).lower()
-    in_booking = _mentions(joined, BOOKING_WORDS) or _mentions(joined, MOVE_WORDS) or _asked_about_booking(last_agent)
-    if not in_booking:
-        return None
-    wish = _read_wish(config, caller_lines, now, name_answers=name_answers)
-    answer = caller_text.lower()
-    if READBACK_QUESTION in last_agent:
-        said_yes = _mentions(answer, YES_WORDS, whole_words=True) and not _mentions(answer, NO_WORDS, whole_words=True)
-        if said_yes and (wish.service or wish.moving) and wish.day and wish.clock:
-            start = _start_text(wish)
-            if wish.moving:
-                return BrainReply(text="One moment.", tool_calls=[_call("move_appointment", new_start=start)])
-            return BrainReply(
-                text="One moment.",
-                    tool_calls=[_call("book_appointment", service=wish.service.name, start=start, caller_name=wish.name or "")],
-            )
-        if _mentions(answer, NO_WORDS, whole_words=True):
-            return BrainReply(text="No problem. What would you like to change?")
-    if wish.service is None and not wish.moving:
-        names = ", ".join(s.name.lower() for s in config.services)
-        return BrainReply(text=f"I can help you book. Which service would you like: {names}?")
-    if wish.day is None:
-        return BrainReply(text="What day would suit you?")
-    if wish.clock is None:
-        if wish.service is None:
-            return BrainReply(text="What time would suit you?")
+def _booking_turn(turn: _Turn) -> BrainReply:
+    """The next step of a booking (or a move, or a technician's visit) from the slots collected so far."""
+    state, heard, config = turn.state, turn.heard, turn.config
+    asked = state.asked
+    errand = _read_errand(turn)
+    service = next((s for s in config.services if s.name == state.service), None)
+    moving = state.task == Intent.MOVE
+    said_yes = heard.intent == Intent.YES or (heard.intent == Intent.VISIT and asked == Asked.READBACK)
+    if moving and state.day and state.clock and errand.code and asked == Asked.CODE:
+        # The name and day did not do; the code the caller reads out moves what they already confirmed.
+        move = _call("move_appointment", new_start=_start(state), code=errand.code)
+        return BrainReply(text=turn.say("one_moment"), tool_calls=[move])
+    if asked == Asked.READBACK:
+        if said_yes and (service or moving) and state.day and state.clock:
+            if moving:
+                move = _call("move_appointment", new_start=_start(state), **errand.proof_arguments())
+                return BrainReply(text=turn.say("one_moment"), tool_calls=[move])
+            assert service is not None
+            book = _call("book_appointment", service=service.name, start=_start(state), caller_name=state.name or "")
+            return BrainReply(text=turn.say("one_moment"), tool_calls=[book])
+        if heard.intent == Intent.NO and not heard.has_slots():
+            return BrainReply(text=turn.say("change"))
+    if moving and (question := errand.next_question(turn.language)):
+        return BrainReply(text=question)
+    if service is None and not moving:
+        if not config.services:
+            # Nothing to book a visit against: the team calls back to arrange it.
+            message = _call("take_message", message=turn.caller_text, reason="a visit", callback_wanted=True)
+            return BrainReply(text=turn.say("visit_as_message", anything_else=ANYTHING_ELSE), tool_calls=[message])
+        names = ", ".join(turn.service_name(s) for s in config.services)
+        key = "which_visit" if state.task == Intent.VISIT else "which_service"
+        return BrainReply(text=turn.say(key, services=names))
+    if state.day is None:
+        return BrainReply(text=turn.say("which_day"))
+    if state.clock is None:
+        if service is None:
+            return BrainReply(text=turn.say("which_time"))
         return BrainReply(
-            text="Let me check.",
-            tool_calls=[_call("check_availability", service=wish.service.name, day=wish.day.isoformat())],
+            text=turn.say("check"),
+            tool_calls=[_call("check_availability", service=service.name, day=state.day.isoformat())],
         )
-    if wish.name is None and not wish.moving:
-        return BrainReply(text=NAME_QUESTION)
+    if state.name is None and not moving:
+        return BrainReply(text=turn.say("name"))
     try:
-        when = spoken_moment(config, parse_local_start(config, _start_text(wish)), now)
+        when = turn.moment(parse_local_start(config, _start(state)))
     except ValueError as error:
-        return BrainReply(text=f"{error}. What time would suit you?")
-    what = f"moving your appointment to {when}" if wish.moving else f"a {wish.service.name.lower()} {when}, under the name {wish.name}"
-    return BrainReply(text=f"Just to confirm: {what}. {READBACK_QUESTION}")
+        return BrainReply(text=turn.say("bad_time", error=error))
+    if service is not None and not moving:
+        return BrainReply(
+            text=turn.say("readback_booking", service=turn.service_name(service), when=when, name=state.name)
+        )
+    return BrainReply(text=turn.say("readback_move", when=when))
 
 
-BOOKING_QUESTIONS = (
-    READBACK_QUESTION,
-    NAME_QUESTION,
-    "What day would suit you?",
-    "What time would suit you?",
-    "Which service would you like",
-    "Which would suit you?",
-    "Which would you like?",
-    "What would you like to change?",
-)
-
-
-def _asked_about_booking(agent_text: str) -> bool:
-    return any(question in agent_text for question in BOOKING_QUESTIONS)
+def _start(state: ConversationState) -> str:
+    assert state.day and state.clock
+    return f"{state.day.isoformat()}T{state.clock[0]:02d}:{state.clock[1]:02d}"
 
 
 def _topic(caller_text: str) -> str:
@@ -197,128 +307,148 @@ def _topic(caller_text: str) -> str:
 
 
 def _since_last_booking(history: list[Utterance]) -> list[Utterance]:
+    """The conversation since the last booking, move, cancellation or look-up was done."""
     for index in range(len(history) - 1, -1, -1):
-        if history[index].speaker == "agent" and BOOKED in history[index].text:
+        if history[index].speaker == Speaker.AGENT and any(
+            done in history[index].text for done in phrases.DONE_MARKERS
+        ):
             return history[index + 1 :]
     return history
 
 
-def _read_wish(config: BusinessConfig, lines: list[str], now: datetime, *, name_answers: set[int]) -> _BookingWish:
-    wish = _BookingWish()
-    today = local_time(config, now).date()
-    for index, line in enumerate(lines):
-        text = line.lower().replace("’", "'")
-        wish.moving = wish.moving or _mentions(text, MOVE_WORDS)
-        for service in config.services:
-            if service.name.lower() in text:
-                wish.service = service
-        wish.day = _day_in(text, today) or wish.day
-        wish.clock = _clock_in(text) or wish.clock
-        wish.name = _name_in(line) or (_bare_name(line) if index in name_answers else None) or wish.name
-    return wish
+# --- an appointment found by caller ID: the name and day, or a texted code, first ----------------
 
 
-def _bare_name(line: str) -> str | None:
-    """'Jane Doe' (or "it's Jane") said in answer to the name question; not a question, a yes or a number."""
-    text = re.sub(r"^(?:it's|it is|this is|i'm|i am)\s+", "", line.strip().rstrip(".!").replace("’", "'"), flags=re.IGNORECASE)
-    lowered = text.lower()
-    if not 0 < len(text.split()) <= 3 or "?" in text or any(ch.isdigit() for ch in text):
-        return None
-    if _mentions(lowered, YES_WORDS + NO_WORDS, whole_words=True) or _mentions(lowered, HOURS_WORDS + ADDRESS_WORDS + PRICE_WORDS):
-        return None
-    return " ".join(word.capitalize() for word in text.split())
+class _Errand(BaseModel):
+    """What the caller wants done with a booking they have, and what they said to show it is theirs."""
 
+    action: BookingAction | None = None
+    name: str | None = None
+    day: date | None = None
+    code: str | None = None
 
-def _day_in(text: str, today: date) -> date | None:
-    if match := re.search(r"\b(\d{4})-(\d{2})-(\d{2})\b", text):
-        try:
-            return date(int(match[1]), int(match[2]), int(match[3]))
-        except ValueError:
+    def next_question(self, language: str) -> str | None:
+        if self.code:
             return None
-    if re.search(r"\btoday\b", text):
-        return today
-    if re.search(r"\btomorrow\b", text):
-        return today + timedelta(days=1)
-    for number, weekday in enumerate(WEEKDAYS):
-        if re.search(rf"\b{weekday}\b", text):
-            ahead = (number - today.weekday()) % 7 or 7
-            return today + timedelta(days=ahead)
-    months = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december")
-    for number, month in enumerate(months, start=1):
-        if match := re.search(rf"\b{month[:3]}[a-z]*\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\b", text) or re.search(
-            rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{month[:3]}[a-z]*\b", text
-        ):
-            try:
-                candidate = date(today.year, number, int(match[1]))
-            except ValueError:
-                return None
-            return candidate if candidate >= today else candidate.replace(year=today.year + 1)
+        es = spanish(language)
+        if self.name is None:
+            return phrases.QUESTIONS["proof_name"][1 if es else 0]
+        if self.day is None:
+            return phrases.QUESTIONS["proof_day"][1 if es else 0]
+        return None
+
+    def proof_arguments(self) -> dict[str, str]:
+        if self.code:
+            return {"code": self.code}
+        if self.name and self.day:
+            return {"caller_name": self.name, "day": self.day.isoformat()}
+        return {}
+
+
+ERRANDS = {Intent.CANCEL: BookingAction.CANCEL, Intent.MOVE: BookingAction.MOVE, Intent.LOOK_UP: BookingAction.HEAR}
+
+
+def _read_errand(turn: _Turn) -> _Errand:
+    """The errand on a booking the caller has, read from the conversation since the last one was done."""
+    errand = _Errand()
+    asked: Asked | None = None
+    lines = [*_since_last_booking(turn.history), Utterance(speaker=Speaker.CALLER, text=turn.caller_text)]
+    for utterance in lines:
+        if utterance.speaker == Speaker.AGENT:
+            asked = asked_in(utterance.text)
+            continue
+        line = utterance.text
+        if asked == Asked.PROOF_NAME:
+            errand.name = name_in(line) or bare_name(line) or errand.name
+        elif asked == Asked.PROOF_DAY:
+            errand.day = day_in(line, turn.today) or errand.day
+        elif asked == Asked.CODE and len(digits := digits_of(with_spanish_digits(line))) >= 4:
+            errand.code = digits
+        elif action := ERRANDS.get(understand(turn.config, line, turn.today).intent):
+            errand.action = action
+        asked = None
+    return errand
+
+
+def _errand_turn(turn: _Turn) -> BrainReply | None:
+    """Hearing or cancelling a booking the caller has; a move goes on in the booking flow, whose time it needs.
+
+    Nothing is said before these tools: what the caller hears next is the book's answer (what it
+    needs, or what it did), and a caller told "a code is on its way" is told once it is."""
+    errand = _read_errand(turn)
+    if errand.action is None:
+        return None
+    asked, intent = turn.state.asked, turn.heard.intent
+    if asked == Asked.SEND_CODE:
+        if intent == Intent.YES:
+            return BrainReply(text="", tool_calls=[_call("text_booking_code")])
+        return BrainReply(text=turn.say("no_problem")) if intent == Intent.NO else None
+    if errand.action == BookingAction.MOVE:
+        return None
+    tool = "cancel_appointment" if errand.action == BookingAction.CANCEL else "look_up_appointment"
+    if errand.code and asked == Asked.CODE:
+        return BrainReply(text="", tool_calls=[_call(tool, code=errand.code)])
+    if asked in (Asked.PROOF_NAME, Asked.PROOF_DAY):
+        if question := errand.next_question(turn.language):
+            last_agent = next((u.text for u in reversed(turn.history) if u.speaker == Speaker.AGENT), "")
+            return BrainReply(text=turn.say("again", question=question) if question in last_agent else question)
+        return BrainReply(text="", tool_calls=[_call(tool, **errand.proof_arguments())])
+    if intent in (Intent.CANCEL, Intent.LOOK_UP):
+        # The book answers with what it needs: nothing for a booking of this very call or conversation,
+        # else the name and day, or a texted code.
+        return BrainReply(text="", tool_calls=[_call(tool)])
     return None
 
 
-def _clock_in(text: str) -> tuple[int, int] | None:
-    text = text.replace("a.m.", "am").replace("p.m.", "pm")
-    if re.search(r"\bnoon\b", text):
-        return (12, 0)
-    match = re.search(r"\b(\d{1,2})(?::(\d{2}))?\s*(am|pm)\b", text) or re.search(r"\b(\d{1,2}):(\d{2})()\b", text) or re.search(
-        r"\bat (\d{1,2})()()\b", text
-    )
-    if not match:
-        return None
-    hour, minute, half = int(match[1]), int(match[2] or 0), match[3]
-    if half == "pm" and hour < 12:
-        hour += 12
-    elif half == "am" and hour == 12:
-        hour = 0
-    elif not half and hour < 7:
-        hour += 12  # "at 3" on a business line means the afternoon
-    if hour > 23 or minute > 59:
-        return None
-    return (hour, minute)
+# --- answers after tools -------------------------------------------------------------------------
+
+ISO_MOMENT = re.compile(r"\s*\((\d{4}-\d\d-\d\dT\d\d:\d\d)\)")
 
 
-def _name_in(line: str) -> str | None:
-    match = re.search(r"\b(?:my name is|my name's|name is|under the name)\s+([a-z][a-z'-]+)", line, re.IGNORECASE)
-    return match[1].capitalize() if match else None
-
-
-def _start_text(wish: _BookingWish) -> str:
-    assert wish.day and wish.clock
-    return f"{wish.day.isoformat()}T{wish.clock[0]:02d}:{wish.clock[1]:02d}"
-
-
-# --- answers after tools, and plain answers ----------------------------------------------------
-
-
-def _after_tools(last: ToolRound) -> str:
-    spoken = [re.sub(r"\s*\(\d{4}-\d\d-\d\dT\d\d:\d\d\)", "", result) for result in last.results]
+def _after_tools(config: BusinessConfig, last: ToolRound, now: datetime, language: str) -> str:
+    if spanish(language):
+        return _after_tools_in_spanish(config, last, now)
+    spoken = [ISO_MOMENT.sub("", result) for result in last.results]
     names = [call.name for call in last.calls]
-    if "book_appointment" in names or "move_appointment" in names:
-        if spoken and (spoken[-1].startswith("Booked") or spoken[-1].startswith("Moved")):
-            return f"{BOOKED} {spoken[-1]} Is there anything else I can help with?"
+    if spoken and spoken[-1].startswith(("Booked", "Moved", "Cancelled")):
+        return f"{BOOKED} {spoken[-1]} {ANYTHING_ELSE}"
+    if spoken and spoken[-1].startswith(APPOINTMENT_IS):
+        return f"{spoken[-1]} {ANYTHING_ELSE}"
+    if ("book_appointment" in names or "move_appointment" in names) and "free times" in " ".join(spoken):
         return f"{' '.join(spoken)} Which would suit you?"
     if "check_availability" in names:
         return f"{' '.join(spoken)} Which would you like?"
-    return " ".join(spoken) or "Done. Anything else?"
+    return " ".join(spoken) or say(language, "done")
 
 
-def _prices(config: BusinessConfig, named: list[Service]) -> str:
-    services = named or config.services
-    if not services:
-        return "I'm sorry, I don't have our services to hand. Can I take a message?"
-    described = [f"a {s.name.lower()} takes {s.duration_minutes} minutes" + (f" and costs {s.price}" if s.price else "") for s in services]
-    sentence = "; ".join(described)
-    return f"{sentence[0].upper()}{sentence[1:]}. Would you like to book?"
+def _after_tools_in_spanish(config: BusinessConfig, last: ToolRound, now: datetime) -> str:
+    """The book answers in English sentences with ISO times; a Spanish caller hears them said anew."""
+    result = last.results[-1] if last.results else ""
+    call = last.calls[-1] if last.calls else None
+    arguments = call.parsed_arguments() if call else {}
 
+    def when(iso: str) -> str:
+        return spoken_spanish.moment(config, parse_local_start(config, iso), now)
 
-def _hours(config: BusinessConfig, now: datetime) -> str:
-    if not config.hours:
-        return "I'm sorry, I don't have our opening hours to hand."
-    local = local_time(config, now)
-    opening = opening_on(config, local)
-    if is_open(config, now) and opening:
-        today = f"We're open now, until {spoken_clock(opening.closes)}."
-    else:
-        reopening = next_opening(config, now)
-        today = f"We're closed right now; we open again {spoken_moment(config, reopening, now)}." if reopening else "We're closed right now."
-    return f"{today} Our hours are {spoken_hours(config)}."
+    if result.startswith("Booked") and call and "start" in arguments:
+        service = next((s for s in config.services if s.name == arguments.get("service")), None)
+        named = _service_name(service, "es") if service else ""
+        return say("es", "booked", service=named, when=when(arguments["start"]))
+    if result.startswith("Moved") and call and "new_start" in arguments:
+        return say("es", "moved", when=when(arguments["new_start"]))
+    if result.startswith("Cancelled"):
+        return say("es", "cancelled")
+    if result.startswith(APPOINTMENT_IS) and (found := re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d", result)):
+        return say("es", "appointment_is", when=when(found[0]))
+    for english, spanish_words in phrases.SPANISH_RESULTS.items():
+        if english in result:
+            before = [s for e, s in phrases.SPANISH_RESULTS.items() if e != english and e in result]
+            return " ".join([*before, spanish_words])
+    if times := ISO_MOMENT.findall(result):
+        key = "available" if call and call.name == "check_availability" else "free_times"
+        return say("es", key, times="; ".join(when(t) for t in times))
+    if call and call.name == "check_availability":
+        return say("es", "no_free_times")
+    if call and call.name in ("take_message", "end_call", "escalate_to_human"):
+        return ""
+    return say("es", "refused") if result else say("es", "done")

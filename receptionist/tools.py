@@ -11,6 +11,12 @@ from typing import Any
 from pydantic import BaseModel
 
 TIME_FORMAT = "YYYY-MM-DDTHH:MM in the business's local time"
+# What the caller says to show a booking found by their caller ID is theirs (receptionist/booking_proof.py).
+PROOF = {
+    "caller_name": {"type": "string", "description": "The name the appointment is under, as the caller says it"},
+    "day": {"type": "string", "description": "YYYY-MM-DD: the day the appointment is on, as the caller says it"},
+    "code": {"type": "string", "description": "The code from text_booking_code, as the caller reads it out"},
+}
 
 TOOL_SCHEMAS: dict[str, dict[str, Any]] = {
     "check_availability": {
@@ -36,23 +42,37 @@ TOOL_SCHEMAS: dict[str, dict[str, Any]] = {
             "required": ["service", "start", "caller_name"],
         },
     },
+    "look_up_appointment": {
+        "description": "Tell the caller when their appointment is. Needs the name on it and its day, or a code.",
+        "parameters": {"type": "object", "properties": PROOF},
+    },
     "move_appointment": {
-        "description": "Move the caller's booked appointment to a new time.",
+        "description": "Move the caller's booked appointment to a new time. Needs the name on it and its day, "
+        "or a code.",
         "parameters": {
             "type": "object",
             "properties": {
                 "current_start": {"type": "string", "description": f"{TIME_FORMAT}; omit for their next one"},
                 "new_start": {"type": "string", "description": TIME_FORMAT},
+                **PROOF,
             },
             "required": ["new_start"],
         },
     },
     "cancel_appointment": {
-        "description": "Cancel the caller's booked appointment.",
+        "description": "Cancel the caller's booked appointment. Needs a code from text_booking_code.",
         "parameters": {
             "type": "object",
-            "properties": {"start": {"type": "string", "description": f"{TIME_FORMAT}; omit for their next one"}},
+            "properties": {
+                "start": {"type": "string", "description": f"{TIME_FORMAT}; omit for their next one"},
+                **PROOF,
+            },
         },
+    },
+    "text_booking_code": {
+        "description": "Text a one-time code to the phone number on the caller's booking, then ask the caller to "
+        "read it out: to cancel, or when the name and day did not match.",
+        "parameters": {"type": "object", "properties": {}},
     },
     "escalate_to_human": {
         "description": "Transfer the caller to a person: emergencies, or when the caller asks for a human.",
@@ -71,6 +91,15 @@ TOOL_SCHEMAS: dict[str, dict[str, Any]] = {
                 "reason": {"type": "string", "description": "What it is about, in a few words, e.g. 'a loose crown'"},
                 "caller_name": {"type": "string"},
                 "callback_wanted": {"type": "boolean"},
+                # A phone call is called back on the caller's own number, whatever these say.
+                "callback_number": {
+                    "type": "string",
+                    "description": "Web chat only: the number the visitor typed to be called back on, with country code",
+                },
+                "number_confirmed": {
+                    "type": "boolean",
+                    "description": "Web chat only: true once you read callback_number back and the visitor said it is right",
+                },
             },
             "required": ["message"],
         },

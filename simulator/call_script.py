@@ -20,7 +20,11 @@ DTMF_DIGITS = set("0123456789*#ABCD")
 
 
 class CallerLine(BaseModel):
-    """One turn of the person on the line: a spoken sentence or one keypad digit."""
+    """One turn of the person on the line: a spoken sentence or one keypad digit.
+
+    In a sentence, `{texted_code}` is read out as the last code our app texted to the person's
+    number, and `{wrong_code}` as a code that is not that one (its last digit misread).
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -29,6 +33,9 @@ class CallerLine(BaseModel):
     barge_in: bool = False
     barge_in_after_seconds: float = Field(default=0.3, ge=0)
     dtmf: str | None = None
+    # What the final transcript says, when it is not what the interims said: the engine changed its
+    # mind on the last words ("... on Tuesday" heard as "... on Thursday"), as real engines do.
+    final_text: str | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
     def _speech_or_keypad(self) -> CallerLine:
@@ -53,6 +60,12 @@ class Misbehaviour(BaseModel):
     late_events_after_hangup: bool = False
     # The next N commands on the call answer HTTP 500 without taking effect.
     fail_commands: int = Field(default=0, ge=0)
+    # Each command on the call answers HTTP 500 with this probability, drawn from a generator seeded
+    # with `command_error_seed` (the same seed fails the same commands in the same order). Half of
+    # them fail before the command takes effect, half after it did (the answer is lost, as behind a
+    # gateway timeout): then only the command_id of its retry keeps it from acting twice.
+    command_error_rate: float = Field(default=0, ge=0, le=1)
+    command_error_seed: int = 0
 
 
 class CallScript(BaseModel):
@@ -69,14 +82,30 @@ class CallScript(BaseModel):
     # How long this caller waits in silence before taking the agent's reply as finished;
     # None keeps the simulator's setting.
     caller_pause_seconds: float | None = Field(default=None, ge=0)
+    # How long the agent's speech takes per character on this call; None keeps the
+    # simulator's setting. A slow talker leaves room to be talked over on a busy machine.
+    speech_seconds_per_char: float | None = Field(default=None, ge=0)
+    # How speech recognition hears this caller: an interim transcript every this many seconds while
+    # they talk, and, with `endpointing`, the final transcript only once they were silent for the
+    # `utterance_end_ms` our app asked for in transcription_start (0.7 s when it named none), as
+    # Telnyx's Deepgram does; without it the final follows the last interim at once.
+    interim_spacing_seconds: float = Field(default=0.02, ge=0, le=5)
+    endpointing: bool = False
     misbehaviour: Misbehaviour = Field(default_factory=Misbehaviour)
-    # Escalation: who picks up when our app transfers this call to a number (a number not
-    # listed answers), how long an unanswered phone rings before Telnyx gives up (at most
-    # the command's timeout_secs), and how long the caller talks to the human it was
-    # transferred to before hanging up.
-    on_call_answers: dict[str, Literal["answer", "no_answer", "busy"]] = Field(default_factory=dict)
+    # Escalation: who picks up when our app transfers this call to a number, or dials it linked
+    # to this call (a number not listed answers), how long an unanswered phone rings before Telnyx
+    # gives up (at most the command's timeout_secs), and how long the caller talks to the human
+    # it was put through to before hanging up. A `transfer` bridges whatever picks up; on a leg
+    # our app dialled, a person who answers presses 1 once our app has spoken and gone quiet,
+    # unless they are "no_key_press" (they listen and wait), and a voicemail box records.
+    on_call_answers: dict[str, Literal["answer", "no_key_press", "voicemail", "no_answer", "busy"]] = Field(
+        default_factory=dict
+    )
     ring_seconds: float = Field(default=0.3, ge=0)
     transfer_talk_seconds: float = Field(default=0.3, ge=0)
+    # A caller on hold (while a leg dialled for this call is up and not bridged to it) hangs up
+    # after this long; None waits as long as the call may last.
+    hold_patience_seconds: float | None = Field(default=None, ge=0)
     # For a call our app dials (expect_outbound_call): who answers it. "human" is the
     # scripted person saying `lines`; "voicemail" records what the agent says.
     callee: Literal["human", "voicemail", "no_answer", "busy"] = "human"

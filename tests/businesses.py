@@ -30,7 +30,7 @@ def open_every_day(number: str = "+15555550111", **changes) -> BusinessConfig:
         on_call_numbers=["+15555550199", "+15555550198"],
         sms_from_number=number,
         owner_number="+15555550190",
-        **changes,
+        **{"remember_callers": False, **changes},  # a greeting must not depend on the tests before it
     )
 
 
@@ -51,3 +51,22 @@ def store_business(database_url: str, config: BusinessConfig) -> int:
         session.add(business)
         session.commit()
         return business.id
+
+
+def demo_config(stack) -> BusinessConfig:
+    with Session(get_engine(stack.database_url)) as session:
+        business = session.exec(select(Business).where(Business.phone_number == "+15555550100")).one()
+        return BusinessConfig.model_validate(business.config)
+
+
+def patient_business(stack) -> BusinessConfig:
+    """The demo business on a number of its own, with no filler: a test that checks a reply's own words."""
+    demo = demo_config(stack)
+    patient = demo.model_copy(
+        update={
+            "phone_number": "+15555550133",
+            "reply_timing": demo.reply_timing.model_copy(update={"filler_after_ms": 10000}),
+        }
+    )
+    store_business(stack.database_url, patient)
+    return patient

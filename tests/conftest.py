@@ -25,15 +25,22 @@ from temporalio.testing import WorkflowEnvironment
 
 from cloudgreet.dev_stack import temporal_cli, wait_for_port
 from database.migrate import upgrade_database
-from simulator.fake_openai import FakeOpenAIServer
-from simulator.telnyx_simulator import TelnyxSimulator, TelnyxSimulatorServer, generate_signing_key, signing_key_from_b64
-from workflows.call_options import SEARCH_ATTRIBUTES
+from runtime.search_attributes import SEARCH_ATTRIBUTES
+from simulator.fake_openai.behaviour import FakeLLMBehaviour
+from simulator.fake_openai.server import FakeOpenAIServer
+from simulator.telnyx.server import TelnyxSimulatorServer
+from simulator.telnyx.signing import generate_signing_key, signing_key_from_b64
+from simulator.telnyx.simulator import TelnyxSimulator
+from tests.in_process import SECRET_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
+# The browser fixtures (Chromium through Playwright) for the page tests.
+pytest_plugins = ["tests.browser"]
 
 
 def always_open(database_url: str) -> None:
-    """The demo business, open around the clock, so a test's outcome never depends on the hour it runs."""
+    """The demo business, open around the clock and remembering no caller, so a test's outcome never depends
+    on the hour it runs or on the tests before it."""
     from datetime import time
 
     from sqlmodel import Session, select
@@ -46,6 +53,9 @@ def always_open(database_url: str) -> None:
         business = session.exec(select(Business).where(Business.phone_number == "+15555550100")).one()
         config = BusinessConfig.model_validate(business.config)
         config.hours = {day: OpeningHours(opens=time(0), closes=time(23, 59, 59)) for day in WEEKDAYS}
+        # Most tests call from the same few numbers: remembering them would make a greeting depend on which
+        # test ran first. tests/test_caller_memory.py turns memory on for businesses of its own.
+        config.remember_callers = False
         business.config = config.model_dump(mode="json")
         session.add(business)
         session.commit()
@@ -59,11 +69,13 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@contextmanager
+def fresh_database(folder: Path) -> Iterator[str]:
+    """A migrated database of its own: a SQLite file in `folder`, or a new database on the PostgreSQL
+    server that DATABASE_URL names (dropped afterwards)."""
     configured = os.environ.get("DATABASE_URL", "")
     if not configured.startswith(("postgresql", "postgres")):
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'cloudgreet.db'}"
+        url = f"sqlite:///{folder / 'cloudgreet.db'}"
         upgrade_database(url)
         always_open(url)
         yield url
@@ -85,6 +97,20 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with fresh_database(tmp_path_factory.mktemp("db")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def private_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database for one module's tests only, for tests that change what every other test relies on
+    (the fuzzer saves whatever configuration it makes up, the demo business's included)."""
+    with fresh_database(tmp_path_factory.mktemp("private-db")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
 async def temporal() -> Iterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_cli(),
@@ -93,7 +119,22 @@ async def temporal() -> Iterator[WorkflowEnvironment]:
         dev_server_log_level="error",
     )
     yield env
+    if record_to := os.environ.get("CLOUDGREET_RECORD_HISTORIES"):
+        await save_finished_histories(env.client, Path(record_to))
     await env.shutdown()
+
+
+async def save_finished_histories(client: Client, folder: Path) -> None:
+    """Keeps the histories of every finished call of this run, for tests/test_replay.py on later code.
+
+    `CLOUDGREET_RECORD_HISTORIES=tests/fixtures/histories/new scripts/test` records them.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    # A long call's earlier runs end in continue-as-new: their histories replay like any other.
+    async for execution in client.list_workflows("ExecutionStatus IN ('Completed', 'ContinuedAsNew')"):
+        history = await client.get_workflow_handle(execution.id, run_id=execution.run_id).fetch_history()
+        name = f"{execution.workflow_type}-{execution.id.replace('/', '_')}-{execution.run_id[:8]}.json"
+        (folder / name).write_text(history.to_json())
 
 
 @pytest.fixture(scope="session")
@@ -105,6 +146,18 @@ def temporal_client(temporal: WorkflowEnvironment) -> Client:
 def fake_llm() -> Iterator[FakeOpenAIServer]:
     with FakeOpenAIServer() as server:
         yield server
+        # OpenAI would have answered these 400: whichever test sent them, the project has a bug.
+        assert not server.fake.refusals, f"requests OpenAI would refuse: {server.fake.refusals}"
+
+
+@pytest.fixture
+def fake_realtime(fake_llm: FakeOpenAIServer) -> Iterator[FakeOpenAIServer]:
+    """The shared fake, its Realtime side fresh, and its chat behaviour as other tests left it afterwards."""
+    behaviour = fake_llm.fake.behaviour
+    fake_llm.fake.realtime.reset()
+    yield fake_llm
+    fake_llm.fake.realtime.reset()
+    fake_llm.fake.set_behaviour(behaviour if isinstance(behaviour, FakeLLMBehaviour) else FakeLLMBehaviour())
 
 
 @dataclass
@@ -117,10 +170,11 @@ class ManagedProcess:
     log_path: Path
     port: int | None = None
     process: subprocess.Popen | None = None
+    cwd: Path = ROOT  # what the process imports first (tests/test_deploys.py runs an earlier deploy's code)
 
     def start(self) -> None:
-        log = open(self.log_path, "ab")  # noqa: SIM115
-        self.process = subprocess.Popen(self.command, env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        log = open(self.log_path, "ab")  # noqa: SIM115  (the child process writes it for its whole life)
+        self.process = subprocess.Popen(self.command, env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=self.cwd)
         if self.port:
             wait_for_port(self.port, timeout=60, process=self.process, name=self.name)
 
@@ -205,14 +259,25 @@ def running_stack(
             "TELNYX_CONNECTION_ID": "test-connection",
             # Room for a replacement worker to finish a reply whose worker was killed (tests/test_worker_crash.py).
             "TURN_DEADLINE_SECONDS": "15",
+            # A failing LLM is remembered for a few seconds: long enough for the rest of a test call,
+            # short enough that the tests after an outage find it asked again.
+            "LLM_CIRCUIT_OPEN_SECONDS": "8",
             # On-call phones ring briefly in tests; the simulator decides who answers.
             "TRANSFER_RING_SECONDS": "2",
+            # Signs the client_state of transfers and call-backs, as in production.
+            "SECRET_KEY": SECRET_KEY,
             "PYTHONUNBUFFERED": "1",
-            **({"OPENAI_API_KEY": "test-key", "OPENAI_BASE_URL": fake_llm.base_url, "OPENAI_MODEL": "fake-gpt"} if llm else {}),
+            **(
+                {"OPENAI_API_KEY": "test-key", "OPENAI_BASE_URL": fake_llm.base_url, "OPENAI_MODEL": "fake-gpt"}
+                if llm
+                else {}
+            ),
             **(extra_env or {}),
         }
         python = [sys.executable, "-m", "cloudgreet.cli"]
-        api = ManagedProcess(f"{name}-api", [*python, "api", "--port", str(api_port)], env, logs / f"{name}-api.log", port=api_port)
+        api = ManagedProcess(
+            f"{name}-api", [*python, "api", "--port", str(api_port)], env, logs / f"{name}-api.log", port=api_port
+        )
         worker = ManagedProcess(f"{name}-worker", [*python, "worker"], env, logs / f"{name}-worker.log")
         api.start()
         worker.start()
@@ -233,21 +298,33 @@ def running_stack(
         finally:
             for process in [api, worker, *the_stack.extra_workers]:
                 process.stop()
+        # Telnyx would have refused these: whichever test sent them, the project has a bug.
+        assert not simulator.simulator.refusals, f"requests Telnyx would refuse: {simulator.simulator.refusals}"
 
 
 @pytest.fixture(scope="session")
 def stack(
-    temporal: WorkflowEnvironment, database_url: str, fake_llm: FakeOpenAIServer, tmp_path_factory: pytest.TempPathFactory
+    temporal: WorkflowEnvironment,
+    database_url: str,
+    fake_llm: FakeOpenAIServer,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Stack]:
     """The phone path with the (fake) LLM as the brain."""
-    with running_stack(temporal, database_url, fake_llm, tmp_path_factory.mktemp("logs"), name="llm", llm=True) as the_stack:
+    with running_stack(
+        temporal, database_url, fake_llm, tmp_path_factory.mktemp("logs"), name="llm", llm=True
+    ) as the_stack:
         yield the_stack
 
 
 @pytest.fixture(scope="session")
 def offline_stack(
-    temporal: WorkflowEnvironment, database_url: str, fake_llm: FakeOpenAIServer, tmp_path_factory: pytest.TempPathFactory
+    temporal: WorkflowEnvironment,
+    database_url: str,
+    fake_llm: FakeOpenAIServer,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Stack]:
     """The phone path with no OPENAI_API_KEY: the offline responder is the brain."""
-    with running_stack(temporal, database_url, fake_llm, tmp_path_factory.mktemp("logs"), name="offline", llm=False) as the_stack:
+    with running_stack(
+        temporal, database_url, fake_llm, tmp_path_factory.mktemp("logs"), name="offline", llm=False
+    ) as the_stack:
         yield the_stack

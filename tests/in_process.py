@@ -11,10 +11,11 @@ from contextlib import contextmanager
 from typing import Any
 
 from api.app import create_app
-from cloudgreet.settings import Settings
-from simulator.telnyx_simulator import UvicornThread
+from runtime.settings import Settings
+from simulator.serving import UvicornThread
 
 ADMIN_KEY = "test-admin-key-0123456789abcdef"
+SECRET_KEY = "tests-sign-with-this-0123456789-abcdefghij"
 
 
 def make_settings(**overrides: Any) -> Settings:
@@ -24,6 +25,7 @@ def make_settings(**overrides: Any) -> Settings:
         "TELNYX_PUBLIC_KEY": None,
         "OPENAI_API_KEY": None,
         "ADMIN_API_KEY": None,
+        "SECRET_KEY": SECRET_KEY,
         "METRICS_PORT": None,
         "TEMPORAL_NAMESPACE": "default",
         "TEMPORAL_UI_URL": "http://localhost:8233",
@@ -36,12 +38,8 @@ def make_settings(**overrides: Any) -> Settings:
 @contextmanager
 def served_api(settings: Settings) -> Iterator[str]:
     """The real app over real HTTP on 127.0.0.1; yields its base URL."""
-    server = UvicornThread(create_app(settings))
-    server.start()
-    try:
+    with UvicornThread(create_app(settings)) as server:
         yield server.url
-    finally:
-        server.stop()
 
 
 class SilentServer:

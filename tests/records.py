@@ -20,17 +20,21 @@ def fresh_number() -> str:
     return f"+1555{random.randrange(10**6, 10**7)}"
 
 
-def add_business(database_url: str, name: str, timezone: str = "America/New_York", **config: object) -> tuple[int, BusinessConfig]:
+def add_business(
+    database_url: str, name: str, timezone: str = "America/New_York", **config: object
+) -> tuple[int, BusinessConfig]:
     business_config = BusinessConfig(
         name=name,
         business_type="plumber",
         phone_number=fresh_number(),
         timezone=timezone,
         services=[Service(name="Drain cleaning", duration_minutes=60, price="$150")],
-        **config,
+        **{"remember_callers": False, **config},  # callers remembered only where a test asks for it
     )
     with Session(get_engine(database_url)) as session:
-        row = Business(name=name, phone_number=business_config.phone_number, config=business_config.model_dump(mode="json"))
+        row = Business(
+            name=name, phone_number=business_config.phone_number, config=business_config.model_dump(mode="json")
+        )
         session.add(row)
         session.commit()
         return row.id, business_config
@@ -51,6 +55,7 @@ def add_call(
     booking: str | None = None,
     escalation_attempts: list[dict] | None = None,
     tool_calls: list[dict] = (),  # on the last agent turn
+    longest_silence_ms: float | None = None,
 ) -> str:
     call_id = f"v3:records-{uuid.uuid4().hex}"
     with Session(get_engine(database_url)) as session:
@@ -74,9 +79,23 @@ def add_call(
         for index, (caller_text, agent_text, latency, brain) in enumerate(replies, start=1):
             said_at = started_at + timedelta(seconds=10 * index)
             tools = list(tool_calls) if index == len(replies) else []
-            session.add(ConversationTurn(call_id=call_id, turn_index=index, speaker="agent", text=agent_text, tool_calls=tools,
-                                         reply_latency_ms=latency, brain=brain, spoken_at=said_at + timedelta(seconds=1)))  # fmt: skip
-            session.add(ConversationTurn(call_id=call_id, turn_index=index, speaker="caller", text=caller_text, spoken_at=said_at))
+            session.add(
+                ConversationTurn(
+                    call_id=call_id,
+                    turn_index=index,
+                    speaker="agent",
+                    text=agent_text,
+                    tool_calls=tools,
+                    reply_latency_ms=latency,
+                    brain=brain,
+                    spoken_at=said_at + timedelta(seconds=1),
+                )
+            )
+            session.add(
+                ConversationTurn(
+                    call_id=call_id, turn_index=index, speaker="caller", text=caller_text, spoken_at=said_at
+                )
+            )
         if finished:
             latencies = sorted(latency for _, _, latency, _ in replies)
             session.add(
@@ -92,19 +111,42 @@ def add_call(
                     llm_prompt_tokens=120 * len(replies),
                     llm_completion_tokens=20 * len(replies),
                     estimated_cost_usd=cost,
+                    longest_silence_ms=longest_silence_ms,
                 )
             )
         for number, (source, message) in enumerate(errors):
-            session.add(ErrorLog(key=f"{call_id}/error-{number}", call_id=call_id, source=source, message=message,
-                                 context={"turn": 1}, occurred_at=started_at + timedelta(seconds=5 + number)))  # fmt: skip
+            session.add(
+                ErrorLog(
+                    key=f"{call_id}/error-{number}",
+                    call_id=call_id,
+                    source=source,
+                    message=message,
+                    context={"turn": 1},
+                    occurred_at=started_at + timedelta(seconds=5 + number),
+                )
+            )
         if booking:
             session.add(
-                Appointment(business_id=business_id, call_id=call_id, service=booking, caller_name="Dana",
-                            starts_at=started_at + timedelta(days=1), ends_at=started_at + timedelta(days=1, hours=1),
-                            idempotency_key=f"{call_id}/booking")  # fmt: skip
+                Appointment(
+                    business_id=business_id,
+                    call_id=call_id,
+                    service=booking,
+                    caller_name="Dana",
+                    starts_at=started_at + timedelta(days=1),
+                    ends_at=started_at + timedelta(days=1, hours=1),
+                    idempotency_key=f"{call_id}/booking",
+                )
             )
         if escalation_attempts is not None:
-            session.add(Escalation(business_id=business_id, call_id=call_id, reason="burst pipe", status="connected",
-                                   attempts=escalation_attempts, idempotency_key=f"{call_id}/escalation"))  # fmt: skip
+            session.add(
+                Escalation(
+                    business_id=business_id,
+                    call_id=call_id,
+                    reason="burst pipe",
+                    status="connected",
+                    attempts=escalation_attempts,
+                    idempotency_key=f"{call_id}/escalation",
+                )
+            )
         session.commit()
     return call_id

@@ -7,18 +7,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from itsdangerous import URLSafeTimedSerializer
+from pydantic import SecretStr
 from sqlmodel import Session
 
 from api.app import create_app
 from database.engine import get_engine
 from database.models import Business
-from tests.in_process import ADMIN_KEY, make_settings, served_api
+from runtime.signing import SigningPurpose, token_signer
+from tests.in_process import ADMIN_KEY, SECRET_KEY, make_settings, served_api
 from tests.records import add_business, add_call
 
 pytestmark = pytest.mark.database
@@ -33,11 +35,11 @@ BOOKING_TOOL_CALL = {"id": "call_1", "name": "book_appointment", "arguments": '{
 
 
 def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=timezone.utc)
+    return datetime(*parts, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
-def admin_settings(database_url: str, temporal) -> dict:  # noqa: ANN001
+def admin_settings(database_url: str, temporal) -> dict:
     return {
         "DATABASE_URL": database_url,
         "ADMIN_API_KEY": ADMIN_KEY,
@@ -58,25 +60,49 @@ def plumber(database_url: str) -> dict:
     business_id, config = add_business(database_url, "Pine Street Plumbing", timezone="America/Los_Angeles")
     calls = {
         "booked": add_call(
-            database_url, business_id, started_at=utc(2031, 3, 10, 17), outcome="booked", caller="+15555550111",
-            replies=[("My sink is blocked", "I can send someone tomorrow at nine.", 800, "llm"),
-                     ("Yes please", "Booked: drain cleaning tomorrow at nine.", 1200, "llm")],
-            cost=0.02, booking="Drain cleaning", tool_calls=[BOOKING_TOOL_CALL],
+            database_url,
+            business_id,
+            started_at=utc(2031, 3, 10, 17),
+            outcome="booked",
+            caller="+15555550111",
+            replies=[
+                ("My sink is blocked", "I can send someone tomorrow at nine.", 800, "llm"),
+                ("Yes please", "Booked: drain cleaning tomorrow at nine.", 1200, "llm"),
+            ],
+            cost=0.02,
+            longest_silence_ms=1800.0,
+            booking="Drain cleaning",
+            tool_calls=[BOOKING_TOOL_CALL],
             errors=[("reply.llm", "the LLM gave no sentence within 2.0s")],
         ),
         "message": add_call(
-            database_url, business_id, started_at=utc(2031, 3, 10, 18), outcome="message", fallback_level="offline",
-            caller="+15555550122", replies=[("Can Sam call me back?", "I will pass the message on.", 2500, "offline")],
+            database_url,
+            business_id,
+            started_at=utc(2031, 3, 10, 18),
+            outcome="message",
+            fallback_level="offline",
+            caller="+15555550122",
+            replies=[("Can Sam call me back?", "I will pass the message on.", 2500, "offline")],
         ),
         "missed": add_call(
-            database_url, business_id, started_at=utc(2031, 3, 11, 16), status="missed", outcome="abandoned",
-            caller="+15555550133", cost=None,
+            database_url,
+            business_id,
+            started_at=utc(2031, 3, 11, 16),
+            status="missed",
+            outcome="abandoned",
+            caller="+15555550133",
+            cost=None,
         ),
         # 06:30 UTC on the 12th is 23:30 on the 11th in Los Angeles: it counts on the 11th.
         "last_resort": add_call(
-            database_url, business_id, started_at=utc(2031, 3, 12, 6, 30), fallback_level="callback_promise",
-            caller="+15555550144", replies=[("Water everywhere!", "Someone will call you right back.", 4000, "llm")],
-            cost=0.03, escalation_attempts=[{"number": "+15555550199", "result": "no answer"}],
+            database_url,
+            business_id,
+            started_at=utc(2031, 3, 12, 6, 30),
+            fallback_level="callback_promise",
+            caller="+15555550144",
+            replies=[("Water everywhere!", "Someone will call you right back.", 4000, "llm")],
+            cost=0.03,
+            escalation_attempts=[{"number": "+15555550199", "result": "no answer"}],
         ),
         "in_flight": add_call(
             database_url, business_id, started_at=utc(2031, 3, 11, 20), status="in_progress", caller="+15555550155"
@@ -88,7 +114,7 @@ def plumber(database_url: str) -> dict:
 # --- the guard --------------------------------------------------------------------------------------
 
 
-def every_route(app):  # noqa: ANN001, ANN201
+def every_route(app):
     """The app's routes, those of included routers too (FastAPI 0.16x keeps those behind a context)."""
     try:
         from fastapi.routing import iter_route_contexts
@@ -107,36 +133,48 @@ def admin_routes(settings: dict) -> list[tuple[str, str]]:
 
 
 def concrete(path: str, plumber: dict) -> str:
-    values = {"business_id": str(plumber["id"]), "call_id": plumber["calls"]["booked"]}
+    values = {"business_id": str(plumber["id"]), "call_id": plumber["calls"]["booked"], "caller_number": "+15555550111"}
     return re.sub(r"\{(\w+)\}", lambda m: values[m[1]], path)
 
 
-def test_every_admin_route_refuses_requests_without_the_key_or_a_session(admin, admin_settings, plumber) -> None:  # noqa: ANN001
+def stranger(url: str, address: str) -> httpx.Client:
+    """A client from an address of the loopback range of its own, so its wrong keys are counted apart."""
+    return httpx.Client(base_url=url, transport=httpx.HTTPTransport(local_address=address), timeout=30)
+
+
+def test_every_admin_route_refuses_requests_without_the_key_or_a_session(admin, admin_settings, plumber) -> None:
     routes = [r for r in admin_routes(admin_settings) if r not in PUBLIC]
     # The enumeration really sees the admin side (a broken filter would make this test pass on nothing).
     assert ("GET", "/admin/dashboard") in routes and ("PUT", "/api/admin/businesses/{business_id}/config") in routes
     assert len(routes) >= 12
-    forged = URLSafeTimedSerializer("some-other-key-entirely", salt="cloudgreet-admin-session").dumps({"admin": True})
+    forged = URLSafeTimedSerializer("some-other-key-entirely", salt="cloudgreet.admin-session").dumps("a-session-id")
+    # Signed with the real SECRET_KEY, for a session the database never opened.
+    unopened = token_signer(SecretStr(SECRET_KEY), SigningPurpose.ADMIN_SESSION).dumps("never-opened")
     attempts = {
         "no credentials": {},
         "a wrong key": {"Authorization": "Bearer not-the-admin-key-at-all"},
         "a forged session": {"Cookie": f"cloudgreet_admin={forged}"},
         "a session cookie that is not one": {"Cookie": "cloudgreet_admin=admin"},
+        "a well-signed cookie of no session": {"Cookie": f"cloudgreet_admin={unopened}"},
     }
-    for method, path in routes:
-        for attempt, headers in attempts.items():
-            response = admin.request(method, concrete(path, plumber), headers=headers, json={}, follow_redirects=False)
-            where = f"{method} {path} with {attempt}"
-            if path.startswith("/api/"):
-                assert response.status_code == 401, where
-                assert response.headers["www-authenticate"] == "Bearer", where
-            else:
-                assert response.status_code == 303, where
-                assert urlsplit(response.headers["location"]).path == "/admin/login", where
-            assert "Pine Street" not in response.text and "+1555" not in response.text, where
+    for number, (method, path) in enumerate(routes, start=1):
+        # One wrong key per route and address: this test is about refusing, not throttling.
+        with stranger(str(admin.base_url), f"127.0.2.{number}") as client:
+            for attempt, headers in attempts.items():
+                response = client.request(
+                    method, concrete(path, plumber), headers=headers, json={}, follow_redirects=False
+                )
+                where = f"{method} {path} with {attempt}"
+                if path.startswith("/api/"):
+                    assert response.status_code == 401, where
+                    assert response.headers["www-authenticate"] == "Bearer", where
+                else:
+                    assert response.status_code == 303, where
+                    assert urlsplit(response.headers["location"]).path == "/admin/login", where
+                assert "Pine Street" not in response.text and "+1555" not in response.text, where
 
 
-def test_with_the_admin_key_the_api_answers_and_the_schema_documents_it(admin, plumber) -> None:  # noqa: ANN001
+def test_with_the_admin_key_the_api_answers_and_the_schema_documents_it(admin, plumber) -> None:
     businesses = admin.get("/api/admin/businesses", headers=BEARER)
     assert businesses.status_code == 200
     assert {"id": plumber["id"], "name": "Pine Street Plumbing"}.items() <= next(
@@ -150,7 +188,7 @@ def test_with_the_admin_key_the_api_answers_and_the_schema_documents_it(admin, p
     assert not [p for p in schema["paths"] if p.startswith("/admin")], "the HTML pages are not part of the API"
 
 
-def test_without_an_admin_key_the_admin_side_is_off_and_says_how_to_turn_it_on(admin_settings) -> None:  # noqa: ANN001
+def test_without_an_admin_key_the_admin_side_is_off_and_says_how_to_turn_it_on(admin_settings) -> None:
     with served_api(make_settings(**{**admin_settings, "ADMIN_API_KEY": None})) as url:
         api = httpx.get(f"{url}/api/admin/businesses", headers=BEARER)
         assert api.status_code == 503
@@ -160,13 +198,15 @@ def test_without_an_admin_key_the_admin_side_is_off_and_says_how_to_turn_it_on(a
         assert httpx.post(f"{url}/admin/login", data={"api_key": ADMIN_KEY}).status_code == 503
 
 
-def test_logging_in_sets_a_session_that_only_sends_you_back_into_the_admin(admin) -> None:  # noqa: ANN001
+def test_logging_in_sets_a_session_that_only_sends_you_back_into_the_admin(admin) -> None:
     wrong = admin.post("/admin/login", data={"api_key": "guess-guess-guess", "next": "/admin/calls"})
     assert wrong.status_code == 401
     assert "That is not the admin key." in wrong.text
     assert "cloudgreet_admin" not in wrong.headers.get("set-cookie", "")
 
-    elsewhere = admin.post("/admin/login", data={"api_key": ADMIN_KEY, "next": "https://evil.example/"}, follow_redirects=False)
+    elsewhere = admin.post(
+        "/admin/login", data={"api_key": ADMIN_KEY, "next": "https://evil.example/"}, follow_redirects=False
+    )
     assert elsewhere.status_code == 303
     assert elsewhere.headers["location"] == "/admin/dashboard"
     cookie = elsewhere.headers["set-cookie"]
@@ -179,7 +219,7 @@ def test_logging_in_sets_a_session_that_only_sends_you_back_into_the_admin(admin
     assert 'cloudgreet_admin=""' in logged_out.headers["set-cookie"]
 
 
-def test_a_session_cannot_be_used_by_another_site_to_change_anything(admin, plumber) -> None:  # noqa: ANN001
+def test_a_session_cannot_be_used_by_another_site_to_change_anything(admin, plumber) -> None:
     login = admin.post("/admin/login", data={"api_key": ADMIN_KEY}, follow_redirects=False)
     session = {"Cookie": login.headers["set-cookie"].split(";")[0]}
     url = f"/api/admin/businesses/{plumber['id']}/config"
@@ -193,7 +233,7 @@ def test_a_session_cannot_be_used_by_another_site_to_change_anything(admin, plum
 # --- the configuration ------------------------------------------------------------------------------
 
 
-def test_a_configuration_with_bad_values_is_refused_field_by_field_and_nothing_is_saved(admin, database_url) -> None:  # noqa: ANN001
+def test_a_configuration_with_bad_values_is_refused_field_by_field_and_nothing_is_saved(admin, database_url) -> None:
     business_id, config = add_business(database_url, "Bad Values Salon")
     url = f"/api/admin/businesses/{business_id}/config"
     good = admin.get(url, headers=BEARER).json()
@@ -215,7 +255,7 @@ def test_a_configuration_with_bad_values_is_refused_field_by_field_and_nothing_i
         assert session.get(Business, business_id).config == config.model_dump(mode="json")
 
 
-def test_a_good_configuration_is_saved_for_the_next_call(admin, database_url) -> None:  # noqa: ANN001
+def test_a_good_configuration_is_saved_for_the_next_call(admin, database_url) -> None:
     business_id, _ = add_business(database_url, "Old Name Barbers")
     url = f"/api/admin/businesses/{business_id}/config"
     config = admin.get(url, headers=BEARER).json()
@@ -235,7 +275,7 @@ def test_a_good_configuration_is_saved_for_the_next_call(admin, database_url) ->
     assert admin.get("/api/admin/businesses/987654/config", headers=BEARER).status_code == 404
 
 
-def test_the_preview_shows_the_instructions_the_agent_would_get(admin, plumber) -> None:  # noqa: ANN001
+def test_the_preview_shows_the_instructions_the_agent_would_get(admin, plumber) -> None:
     config = plumber["config"].model_dump(mode="json") | {"custom_instructions": "Always ask for the street address."}
     preview = admin.post("/api/admin/instructions-preview", json=config, headers=BEARER)
     assert preview.status_code == 200
@@ -244,15 +284,22 @@ def test_the_preview_shows_the_instructions_the_agent_would_get(admin, plumber) 
     assert "Pine Street Plumbing" in body["instructions"]
     assert "Drain cleaning: 60 minutes, $150" in body["instructions"]
     assert "Always ask for the street address." in body["instructions"]
-    assert admin.post("/api/admin/instructions-preview", json={**config, "timezone": "Nowhere"}, headers=BEARER).status_code == 422
+    assert (
+        admin.post(
+            "/api/admin/instructions-preview", json={**config, "timezone": "Nowhere"}, headers=BEARER
+        ).status_code
+        == 422
+    )
 
 
 # --- the dashboard and the calls --------------------------------------------------------------------
 
 
-def test_the_dashboard_counts_the_key_metrics_against_their_targets(admin, plumber) -> None:  # noqa: ANN001
+def test_the_dashboard_counts_the_key_metrics_against_their_targets(admin, plumber) -> None:
     response = admin.get(
-        "/api/admin/dashboard", params={"business_id": plumber["id"], "since": DAY_ONE, "until": DAY_TWO}, headers=BEARER
+        "/api/admin/dashboard",
+        params={"business_id": plumber["id"], "since": DAY_ONE, "until": DAY_TWO},
+        headers=BEARER,
     )
     assert response.status_code == 200, response.text
     board = response.json()
@@ -283,7 +330,7 @@ def test_the_dashboard_counts_the_key_metrics_against_their_targets(admin, plumb
     assert admin.get("/api/admin/dashboard", params={"business_id": 987654}, headers=BEARER).status_code == 404
 
 
-def test_the_calls_list_filters_by_status_outcome_date_and_caller(admin, plumber) -> None:  # noqa: ANN001
+def test_the_calls_list_filters_by_status_outcome_date_and_caller(admin, plumber) -> None:
     def listed(**params: object) -> list[str]:
         response = admin.get("/api/admin/calls", params={"business_id": plumber["id"], **params}, headers=BEARER)
         assert response.status_code == 200, response.text
@@ -300,7 +347,57 @@ def test_the_calls_list_filters_by_status_outcome_date_and_caller(admin, plumber
     assert admin.get("/api/admin/calls", params={"limit": 0}, headers=BEARER).status_code == 422
 
 
-def test_a_call_shows_transcript_steps_effects_and_where_to_find_its_workflow(admin, plumber) -> None:  # noqa: ANN001
+def test_the_call_filters_find_a_transferred_call_and_refuse_a_status_no_call_has(admin, database_url) -> None:
+    business_id, _ = add_business(database_url, "Put Through Plumbing")
+    transferred = add_call(
+        database_url, business_id, started_at=utc(2031, 4, 1, 17), status="transferred", caller="+15555550166"
+    )
+    add_call(database_url, business_id, started_at=utc(2031, 4, 1, 18), caller="+15555550167")
+    wanted = {"business_id": business_id, "status": "transferred"}
+    listed = admin.get("/api/admin/calls", params=wanted, headers=BEARER)
+    assert listed.status_code == 200, listed.text
+    assert [c["id"] for c in listed.json()["calls"]] == [transferred]
+    page = admin.get("/admin/calls", params=wanted, headers=BEARER)
+    assert page.status_code == 200
+    assert "+15555550166" in page.text and "+15555550167" not in page.text
+
+    # The page's menus offer what calls can be, and nothing they cannot.
+    def offered(name: str) -> list[str]:
+        menu = re.search(rf'<select name="{name}">(.*?)</select>', page.text, re.S)
+        return re.findall(r"<option[^>]*>(\w+)</option>", menu[1])
+
+    assert {"transferred", "voicemail", "dialing", "in_progress", "ended", "missed"} <= set(offered("status"))
+    assert "failed" not in offered("status")
+    assert {"voicemail", "no_answer", "booked", "abandoned"} <= set(offered("outcome"))
+
+    # `failed` was offered once, but no call is ever failed: refused, naming what a call can be.
+    refused = admin.get("/api/admin/calls", params={"status": "failed"}, headers=BEARER)
+    assert refused.status_code == 422
+    assert "'transferred'" in refused.text and "'never_started'" in refused.text, refused.text
+    refused_page = admin.get("/admin/calls", params={"status": "failed"}, headers=BEARER)
+    assert refused_page.status_code == 422
+    assert "status must be one of ringing, answering, in_progress, transferred, dialing" in refused_page.text
+    assert admin.get("/api/admin/calls", params={"outcome": "won"}, headers=BEARER).status_code == 422
+    refused_callbacks = admin.get("/api/admin/callbacks", params={"status": "lost"}, headers=BEARER)
+    assert refused_callbacks.status_code == 422 and "'fulfilled'" in refused_callbacks.text
+
+
+def test_the_longest_silence_a_caller_heard_is_on_the_call_its_page_and_the_dashboard(admin, plumber) -> None:
+    call_id = plumber["calls"]["booked"]
+    detail = admin.get(f"/api/admin/calls/{call_id}", headers=BEARER).json()
+    assert detail["longest_silence_ms"] == 1800.0 and detail["metrics"]["longest_silence_ms"] == 1800.0
+    page = admin.get(f"/admin/calls/{call_id}", headers=BEARER)
+    assert page.status_code == 200 and '<dd data-field="longest-silence">1.80 s</dd>' in page.text
+    board = admin.get(
+        "/api/admin/dashboard",
+        params={"business_id": plumber["id"], "since": DAY_ONE, "until": DAY_TWO},
+        headers=BEARER,
+    ).json()
+    silence = next(m for m in board["key_metrics"] if m["key"] == "longest_silence")
+    assert (silence["value"], silence["display"], silence["met"]) == (1.8, "1.80 s", False)
+
+
+def test_a_call_shows_transcript_steps_effects_and_where_to_find_its_workflow(admin, plumber) -> None:
     call_id = plumber["calls"]["booked"]
     detail = admin.get(f"/api/admin/calls/{call_id}", headers=BEARER).json()
     assert [(t["speaker"], t["text"]) for t in detail["transcript"]] == [
@@ -313,7 +410,10 @@ def test_a_call_shows_transcript_steps_effects_and_where_to_find_its_workflow(ad
     assert detail["transcript"][3]["tool_calls"] == [BOOKING_TOOL_CALL]
     assert [e["source"] for e in detail["errors"]] == ["reply.llm"]
     assert [b["service"] for b in detail["bookings"]] == ["Drain cleaning"]
-    assert detail["temporal_ui_url"] == f"http://temporal-ui.example:8233/namespaces/default/workflows/call-{call_id.replace(':', '%3A')}"
+    assert (
+        detail["temporal_ui_url"]
+        == f"http://temporal-ui.example:8233/namespaces/default/workflows/call-{call_id.replace(':', '%3A')}"
+    )
     assert detail["live"] is None  # a finished call has no live state to ask for
     assert admin.get(f"/api/admin/calls/call-{call_id}", headers=BEARER).json()["id"] == call_id  # by workflow id too
 
@@ -327,7 +427,7 @@ def test_a_call_shows_transcript_steps_effects_and_where_to_find_its_workflow(ad
     assert admin.get("/api/admin/calls/v3:nothing-like-it", headers=BEARER).status_code == 404
 
 
-def test_the_calls_page_shows_the_filtered_calls_and_says_what_is_wrong_with_a_filter(admin, plumber) -> None:  # noqa: ANN001
+def test_the_calls_page_shows_the_filtered_calls_and_says_what_is_wrong_with_a_filter(admin, plumber) -> None:
     missed = admin.get("/admin/calls", params={"business_id": plumber["id"], "status": "missed"}, headers=BEARER)
     assert missed.status_code == 200
     assert "+15555550133" in missed.text and "+15555550111" not in missed.text
@@ -339,13 +439,15 @@ def test_the_calls_page_shows_the_filtered_calls_and_says_what_is_wrong_with_a_f
     assert not_a_number.status_code == 422 and "business must be a number, not &#39;pine&#39;" in not_a_number.text
 
 
-def test_the_configuration_form_has_a_control_for_every_field_of_the_configuration(admin, plumber) -> None:  # noqa: ANN001
+def test_the_configuration_form_has_a_control_for_every_field_of_the_configuration(admin, plumber) -> None:
     from business.config import BusinessConfig
 
     page = admin.get(f"/admin/businesses/{plumber['id']}/config", headers=BEARER)
     assert page.status_code == 200
-    for name in BusinessConfig.model_fields:
-        if name == "services":
+    for name, field in BusinessConfig.model_fields.items():
+        if field.exclude:
+            assert f'name="{name}"' not in page.text, "an old field, read and never written, has no control"
+        elif name == "services":
             assert 'name="service-duration"' in page.text
         elif name == "hours":
             assert 'data-day="sunday"' in page.text
@@ -355,7 +457,7 @@ def test_the_configuration_form_has_a_control_for_every_field_of_the_configurati
     assert "Drain cleaning: 60 minutes, $150" in page.text
 
 
-def test_promised_call_backs_are_listed_soonest_first_and_filtered(admin, database_url) -> None:  # noqa: ANN001
+def test_promised_call_backs_are_listed_soonest_first_and_filtered(admin, database_url) -> None:
     from sqlmodel import Session
 
     from database.engine import get_engine
@@ -363,10 +465,21 @@ def test_promised_call_backs_are_listed_soonest_first_and_filtered(admin, databa
 
     business_id, _ = add_business(database_url, "Call-back Listing Dental")
     with Session(get_engine(database_url)) as session:
-        for key, due, status in (("later", utc(2031, 5, 2, 13), "pending"), ("sooner", utc(2031, 5, 1, 13), "pending"),
-                                 ("kept", utc(2031, 4, 30, 13), "done")):
-            session.add(Callback(business_id=business_id, caller_number="+15555550177", reason=f"about {key}",
-                                 due_at=due, status=status, idempotency_key=f"listing-{key}-{business_id}"))
+        for key, due, status in (
+            ("later", utc(2031, 5, 2, 13), "pending"),
+            ("sooner", utc(2031, 5, 1, 13), "pending"),
+            ("kept", utc(2031, 4, 30, 13), "done"),
+        ):
+            session.add(
+                Callback(
+                    business_id=business_id,
+                    caller_number="+15555550177",
+                    reason=f"about {key}",
+                    due_at=due,
+                    status=status,
+                    idempotency_key=f"listing-{key}-{business_id}",
+                )
+            )
         session.commit()
     pending = admin.get("/api/admin/callbacks", params={"business_id": business_id, "status": "pending"})
     assert pending.status_code == 200

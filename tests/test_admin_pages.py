@@ -15,9 +15,9 @@ from business.config import BusinessConfig
 from database.engine import get_engine
 from database.models import Business
 from simulator.call_script import CallScript
-from tests.browser import browser, page  # noqa: F401  (fixtures)
 from tests.in_process import ADMIN_KEY, make_settings, served_api
 from tests.records import add_business
+from tests.test_new_businesses import unused_number
 from tests.test_phone_call import finished_workflow, spoken
 
 pytestmark = pytest.mark.database
@@ -26,7 +26,7 @@ NEW_GREETING = "Riverside Plumbing, this is Robin. What is leaking today?"
 
 
 @pytest.fixture(scope="module")
-def site(stack) -> Iterator[str]:  # noqa: ANN001
+def site(stack) -> Iterator[str]:
     """The admin pages of an API on the stack's database and Temporal, with an admin key."""
     settings = make_settings(
         DATABASE_URL=stack.database_url, ADMIN_API_KEY=ADMIN_KEY, TEMPORAL_ADDRESS=stack.env["TEMPORAL_ADDRESS"]
@@ -36,10 +36,9 @@ def site(stack) -> Iterator[str]:  # noqa: ANN001
 
 
 @pytest.fixture(scope="module")
-def plumber(stack) -> tuple[int, BusinessConfig]:  # noqa: ANN001
+def plumber(stack) -> tuple[int, BusinessConfig]:
     # No opening hours: the greeting (not an after-hours message) answers at any hour the tests run.
     return add_business(stack.database_url, "Riverside Plumbing")
-
 
 
 async def log_in(page: Page, site: str, path: str) -> None:
@@ -50,7 +49,7 @@ async def log_in(page: Page, site: str, path: str) -> None:
     await page.wait_for_url(f"{site}{path}")
 
 
-def stored_config(stack, business_id: int) -> BusinessConfig:  # noqa: ANN001
+def stored_config(stack, business_id: int) -> BusinessConfig:
     with Session(get_engine(stack.database_url)) as session:
         return BusinessConfig.model_validate(session.get(Business, business_id).config)
 
@@ -66,7 +65,10 @@ async def test_a_wrong_key_is_refused_and_the_pages_need_a_login(page: Page, sit
 
 
 async def test_the_configuration_panel_refuses_a_bad_value_and_the_next_call_uses_a_good_one(
-    page: Page, site: str, stack, plumber  # noqa: ANN001
+    page: Page,
+    site: str,
+    stack,
+    plumber,
 ) -> None:
     business_id, config = plumber
     await log_in(page, site, f"/admin/businesses/{business_id}/config")
@@ -99,7 +101,11 @@ async def test_the_configuration_panel_refuses_a_bad_value_and_the_next_call_use
 
 
 async def test_a_finished_call_is_on_the_dashboard_and_its_page_shows_the_transcript(
-    page: Page, site: str, stack, plumber, tmp_path  # noqa: ANN001
+    page: Page,
+    site: str,
+    stack,
+    plumber,
+    tmp_path,
 ) -> None:
     business_id, config = plumber
     call = stack.simulator.place_call(
@@ -128,3 +134,24 @@ async def test_a_finished_call_is_on_the_dashboard_and_its_page_shows_the_transc
     link = page.get_by_role("link", name="Open the workflow in the Temporal UI")
     assert (await link.get_attribute("href")).endswith(f"/workflows/call-{call.call_control_id.replace(':', '%3A')}")
     await page.screenshot(path=tmp_path / "call.png", full_page=True)
+
+
+async def test_a_business_added_on_the_configuration_page_answers_its_number(page: Page, site: str, stack, plumber):
+    business_id, config = plumber
+    await log_in(page, site, f"/admin/businesses/{business_id}/config")
+    new = page.locator("#new-business-form")
+    await new.get_by_label("Name").fill("Cedar Street Bakery")
+    await new.get_by_label("Phone number").fill(config.phone_number)  # the plumber's: taken
+    await new.get_by_role("button", name="Add business").click()
+    await expect(page.locator("#new-business-problems")).to_contain_text(
+        f"{config.phone_number} is already the number of Riverside Plumbing"
+    )
+
+    number = unused_number(stack.database_url)
+    await new.get_by_label("Phone number").fill(number)
+    await new.get_by_role("button", name="Add business").click()
+    await expect(page.get_by_role("heading", name="Configuration · Cedar Street Bakery")).to_be_visible()
+
+    call = stack.simulator.place_call(CallScript(to_number=number, lines=[]))
+    await stack.simulator.wait_ended(call, 60)
+    assert "Cedar Street Bakery" in spoken(call)[0]

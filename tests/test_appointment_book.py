@@ -11,40 +11,41 @@ import re
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from activities.appointments import (
-    MAX_BOOKINGS_PER_CALL,
-    AppointmentBook,
+from activities.appointments import AppointmentActivities
+from business.booking_rules import check_slot
+from business.config import WEEKDAYS, BusinessConfig, OpeningHours, Service
+from database.appointment_book import MAX_BOOKINGS_PER_CALL, AppointmentBook
+from database.engine import get_engine
+from database.models import Appointment, AppointmentSlot, Business
+from receptionist.appointment_requests import (
+    BookingProof,
     BookingRequest,
     CancelRequest,
     FreeTimesRequest,
     MoveRequest,
     ToolOutcome,
 )
-from business.booking_rules import check_slot
-from business.config import WEEKDAYS, BusinessConfig, OpeningHours, Service
-from database.engine import get_engine
-from database.models import Appointment, AppointmentSlot, Business
 
 pytestmark = pytest.mark.database
 
 NEW_YORK = ZoneInfo("America/New_York")
-NOW = datetime(2031, 1, 6, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2031, 1, 6, 12, 0, tzinfo=UTC)
 _numbers = itertools.count(1)
 
 
 def utc(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 class Shop:
-    """A business of the test's own, and shortcuts to the appointment activities for it."""
+    """A business of the test's own, and shortcuts to the appointment book for it."""
 
     def __init__(self, database_url: str) -> None:
         self.url = database_url
@@ -63,7 +64,9 @@ class Shop:
             closures=["2031-01-10"],
         )
         with Session(get_engine(database_url)) as session:
-            business = Business(name=self.config.name, phone_number=self.config.phone_number, config=self.config.model_dump(mode="json"))
+            business = Business(
+                name=self.config.name, phone_number=self.config.phone_number, config=self.config.model_dump(mode="json")
+            )
             session.add(business)
             session.commit()
             self.id = business.id
@@ -79,27 +82,79 @@ class Shop:
         return {"caller": self.new_caller(), "call_id": f"call-{uuid.uuid4()}"}
 
     def _common(self, caller: str | None, call_id: str | None) -> dict:
-        return dict(business_id=self.id, business=self.config, call_id=call_id or self.call_id, caller_number=caller or self.caller, now=NOW)
+        return dict(
+            business_id=self.id,
+            business=self.config,
+            call_id=call_id or self.call_id,
+            caller_number=caller or self.caller,
+            now=NOW,
+        )
 
-    def book(self, start: str, service: str = "Cleaning", *, key: str | None = None, caller: str | None = None,
-             call_id: str | None = None, name: str | None = "Jane Doe") -> ToolOutcome:
-        request = BookingRequest(**self._common(caller, call_id), idempotency_key=key or f"key-{uuid.uuid4()}",
-                                 service=service, start=start, caller_name=name)
-        return self.book_of._book(request)
+    def book(
+        self,
+        start: str,
+        service: str = "Cleaning",
+        *,
+        key: str | None = None,
+        caller: str | None = None,
+        call_id: str | None = None,
+        name: str | None = "Jane Doe",
+    ) -> ToolOutcome:
+        request = BookingRequest(
+            **self._common(caller, call_id),
+            idempotency_key=key or f"key-{uuid.uuid4()}",
+            service=service,
+            start=start,
+            caller_name=name,
+        )
+        return self.book_of.book(request)
 
-    def move(self, new_start: str, current_start: str | None = None, *, caller: str | None = None) -> ToolOutcome:
-        return self.book_of._move(MoveRequest(**self._common(caller, None), current_start=current_start, new_start=new_start))
+    def move(
+        self,
+        new_start: str,
+        current_start: str | None = None,
+        *,
+        caller: str | None = None,
+        call_id: str | None = None,
+        key: str | None = None,
+        proof: BookingProof | None = None,
+    ) -> ToolOutcome:
+        request = MoveRequest(
+            **self._common(caller, call_id),
+            current_start=current_start,
+            new_start=new_start,
+            idempotency_key=key or f"key-{uuid.uuid4()}",
+            proof=proof or BookingProof(),
+        )
+        return self.book_of.move(request)
 
-    def cancel(self, start: str | None = None, *, caller: str | None = None, key: str | None = None) -> ToolOutcome:
-        request = CancelRequest(**self._common(caller, None), idempotency_key=key or f"key-{uuid.uuid4()}", start=start)
-        return self.book_of._cancel(request)
+    def cancel(
+        self,
+        start: str | None = None,
+        *,
+        caller: str | None = None,
+        call_id: str | None = None,
+        key: str | None = None,
+        proof: BookingProof | None = None,
+    ) -> ToolOutcome:
+        request = CancelRequest(
+            **self._common(caller, call_id),
+            idempotency_key=key or f"key-{uuid.uuid4()}",
+            start=start,
+            proof=proof or BookingProof(),
+        )
+        return self.book_of.cancel(request)
 
     def free(self, service: str, day: str | None = None) -> ToolOutcome:
-        return self.book_of._find_free_times(FreeTimesRequest(**self._common(None, None), service=service, day=day))
+        return self.book_of.find_free_times(FreeTimesRequest(**self._common(None, None), service=service, day=day))
 
     def appointments(self) -> list[Appointment]:
         with Session(get_engine(self.url)) as session:
-            return list(session.exec(select(Appointment).where(Appointment.business_id == self.id).order_by(Appointment.id)).all())
+            return list(
+                session.exec(
+                    select(Appointment).where(Appointment.business_id == self.id).order_by(Appointment.id)
+                ).all()
+            )
 
     def slots(self) -> list[datetime]:
         with Session(get_engine(self.url)) as session:
@@ -108,7 +163,7 @@ class Shop:
 
 
 def as_utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def offered_times(message: str) -> list[str]:
@@ -166,7 +221,9 @@ def test_a_taken_time_is_refused_with_free_alternatives(shop: Shop) -> None:
 def test_a_time_the_rules_refuse_comes_with_the_reason_and_alternatives(shop: Shop) -> None:
     outcome = shop.book("2031-01-07T16:45", "Checkup")
     assert not outcome.ok
-    assert outcome.message.startswith("A checkup takes 45 minutes, which would run past closing at 5 PM. The nearest free times:")
+    assert outcome.message.startswith(
+        "A checkup takes 45 minutes, which would run past closing at 5 PM. The nearest free times:"
+    )
     assert offered_times(outcome.message) == ["2031-01-07T15:45", "2031-01-07T16:00", "2031-01-07T16:15"]
     assert shop.appointments() == []
 
@@ -195,10 +252,16 @@ def test_a_past_or_closed_time_is_refused(shop: Shop) -> None:
 
 def test_no_more_than_the_limit_of_bookings_in_one_call(shop: Shop) -> None:
     # An LLM asking for 50 slots gets MAX_BOOKINGS_PER_CALL of them.
-    outcomes = [shop.book(f"2031-01-08T{9 + i // 4:02d}:{i % 4 * 15:02d}", "Consult", key=f"{shop.call_id}/{i}") for i in range(50)]
+    outcomes = [
+        shop.book(f"2031-01-08T{9 + i // 4:02d}:{i % 4 * 15:02d}", "Consult", key=f"{shop.call_id}/{i}")
+        for i in range(50)
+    ]
     assert [o.ok for o in outcomes[:MAX_BOOKINGS_PER_CALL]] == [True] * MAX_BOOKINGS_PER_CALL
     assert not any(o.ok for o in outcomes[MAX_BOOKINGS_PER_CALL:])
-    assert outcomes[MAX_BOOKINGS_PER_CALL].message == f"At most {MAX_BOOKINGS_PER_CALL} appointments can be booked in one call."
+    assert (
+        outcomes[MAX_BOOKINGS_PER_CALL].message
+        == f"At most {MAX_BOOKINGS_PER_CALL} appointments can be booked in one call."
+    )
     assert len(shop.appointments()) == MAX_BOOKINGS_PER_CALL
     # A retry of one that was booked still answers as booked, and another call may book.
     assert shop.book("2031-01-08T09:00", "Consult", key=f"{shop.call_id}/0").ok
@@ -237,7 +300,9 @@ def test_a_move_to_a_taken_time_is_refused_with_alternatives(shop: Shop) -> None
     assert "2031-01-07T14:00" not in offered_times(outcome.message)
     assert offered_times(outcome.message)
     appointment = next(a for a in shop.appointments() if a.id == mine.appointment_id)
-    assert as_utc(appointment.starts_at) == utc("2031-01-07T15:00:00"), "a refused move leaves the appointment where it was"
+    assert as_utc(appointment.starts_at) == utc("2031-01-07T15:00:00"), (
+        "a refused move leaves the appointment where it was"
+    )
     assert utc("2031-01-07T15:00:00") in shop.slots()
 
 
@@ -259,8 +324,8 @@ def test_moving_to_the_same_time_is_idempotent(shop: Shop) -> None:
 def test_a_retried_move_answers_as_moved(shop: Shop) -> None:
     # The activity's first attempt moved it; the retry (same request) must not say it can't find it.
     booked = shop.book("2031-01-07T10:00")
-    first = shop.move("2031-01-07T14:00", "2031-01-07T10:00")
-    retry = shop.move("2031-01-07T14:00", "2031-01-07T10:00")
+    first = shop.move("2031-01-07T14:00", "2031-01-07T10:00", key="call-x/turn-2/tool-0")
+    retry = shop.move("2031-01-07T14:00", "2031-01-07T10:00", key="call-x/turn-2/tool-0")
     assert first.ok and retry.ok, retry.message
     assert retry.appointment_id == booked.appointment_id
     assert shop.slots() == [utc("2031-01-07T19:00:00"), utc("2031-01-07T19:15:00")]
@@ -269,7 +334,8 @@ def test_a_retried_move_answers_as_moved(shop: Shop) -> None:
 def test_nothing_to_move_for_a_caller_without_an_appointment(shop: Shop) -> None:
     shop.book("2031-01-07T10:00")
     outcome = shop.move("2031-01-07T14:00", caller=shop.new_caller())
-    assert not outcome.ok and "can't find" in outcome.message
+    # The same answer as to a caller who has one and did not prove it: a spoofer learns nothing from it.
+    assert not outcome.ok and outcome.message.startswith("For your privacy, I need the name")
 
 
 # --- cancelling ------------------------------------------------------------------------------------
@@ -335,12 +401,24 @@ def test_free_times_refuse_an_unknown_service_a_bad_day_and_a_closed_day(shop: S
 
 
 async def test_the_activities_are_plain_coroutines_when_called_directly(shop: Shop) -> None:
-    outcome = await shop.book_of.book_appointment(
-        BookingRequest(business_id=shop.id, business=shop.config, call_id=shop.call_id, caller_number=shop.caller,
-                       now=NOW, idempotency_key=f"key-{uuid.uuid4()}", service="Consult", start="2031-01-07T12:00", caller_name="Al")
+    activities = AppointmentActivities(shop.url)
+    outcome = await activities.book_appointment(
+        BookingRequest(
+            business_id=shop.id,
+            business=shop.config,
+            call_id=shop.call_id,
+            caller_number=shop.caller,
+            now=NOW,
+            idempotency_key=f"key-{uuid.uuid4()}",
+            service="Consult",
+            start="2031-01-07T12:00",
+            caller_name="Al",
+        )
     )
     assert outcome.ok
-    free = await shop.book_of.find_free_times(FreeTimesRequest(business_id=shop.id, business=shop.config, now=NOW, service="Consult", day="2031-01-07"))
+    free = await activities.find_free_times(
+        FreeTimesRequest(business_id=shop.id, business=shop.config, now=NOW, service="Consult", day="2031-01-07")
+    )
     assert "2031-01-07T12:00" not in free.message
 
 
@@ -369,7 +447,9 @@ def test_two_calls_racing_for_one_slot_exactly_one_wins(shop: Shop) -> None:
 
     appointments = shop.appointments()
     assert len(appointments) == rounds, "the loser's appointment row was rolled back"
-    assert sorted(as_utc(a.starts_at) for a in appointments) == [utc("2031-01-08T14:00:00") + timedelta(minutes=15 * i) for i in range(rounds)]
+    assert sorted(as_utc(a.starts_at) for a in appointments) == [
+        utc("2031-01-08T14:00:00") + timedelta(minutes=15 * i) for i in range(rounds)
+    ]
     assert len(shop.slots()) == rounds == len(set(shop.slots()))
 
 
@@ -392,7 +472,11 @@ def test_the_database_itself_refuses_a_second_row_for_one_slot(shop: Shop) -> No
     first = shop.book("2031-01-07T10:00", "Consult")
     second = shop.book("2031-01-07T11:00", "Consult")
     with Session(get_engine(shop.url)) as session:
-        session.add(AppointmentSlot(business_id=shop.id, slot_start=utc("2031-01-07T15:00:00"), appointment_id=second.appointment_id))
+        session.add(
+            AppointmentSlot(
+                business_id=shop.id, slot_start=utc("2031-01-07T15:00:00"), appointment_id=second.appointment_id
+            )
+        )
         with pytest.raises(IntegrityError):
             session.commit()
     with Session(get_engine(shop.url)) as session:

@@ -6,7 +6,7 @@ aware local start and end. `now` is always given explicitly.
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,11 +16,11 @@ from business.config import WEEKDAYS, BusinessConfig, OpeningHours, Service
 
 NEW_YORK = ZoneInfo("America/New_York")
 # Monday, December 7, 2026, 10:00 AM in New York (EST, UTC-5).
-NOW = datetime(2026, 12, 7, 15, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 7, 15, 0, tzinfo=UTC)
 
 
 def utc(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def local(text: str) -> datetime:
@@ -28,7 +28,7 @@ def local(text: str) -> datetime:
 
 
 def in_utc(moments: list[datetime]) -> list[datetime]:
-    return [m.astimezone(timezone.utc) for m in moments]
+    return [m.astimezone(UTC) for m in moments]
 
 
 def dental() -> BusinessConfig:
@@ -136,7 +136,7 @@ def test_a_start_off_the_booking_grid_is_refused(start: str) -> None:
 
 
 def test_a_local_time_skipped_by_spring_forward_is_refused() -> None:
-    before = datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
+    before = datetime(2026, 3, 1, 12, tzinfo=UTC)
     check = check_slot(night_shop(), "Cleaning", "2026-03-08T02:30", before)
     assert not check.ok
     assert "does not exist" in check.reason and "America/New_York" in check.reason
@@ -154,13 +154,13 @@ def test_a_valid_slot_comes_back_as_aware_local_start_and_end() -> None:
     assert check.starts_at.tzinfo is not None
     assert check.starts_at.utcoffset() == timedelta(hours=-5)
     assert (check.starts_at.hour, check.starts_at.minute) == (10, 30)
-    assert check.starts_at.astimezone(timezone.utc) == utc("2026-12-08T15:30:00")
-    assert check.ends_at.astimezone(timezone.utc) == utc("2026-12-08T16:15:00")
+    assert check.starts_at.astimezone(UTC) == utc("2026-12-08T15:30:00")
+    assert check.ends_at.astimezone(UTC) == utc("2026-12-08T16:15:00")
 
 
 def test_a_space_instead_of_the_t_is_accepted() -> None:
     check = check_slot(dental(), "Cleaning", "2026-12-08 10:30", NOW)
-    assert check.ok and check.starts_at.astimezone(timezone.utc) == utc("2026-12-08T15:30:00")
+    assert check.ok and check.starts_at.astimezone(UTC) == utc("2026-12-08T15:30:00")
 
 
 @pytest.mark.parametrize("start", ["2026-12-08T15:30:00+00:00", "2026-12-08T15:30Z", "2026-12-08T16:30+01:00"])
@@ -179,14 +179,14 @@ def test_an_explicit_offset_can_land_outside_the_hours() -> None:
 def test_a_summer_slot_has_the_summer_offset() -> None:
     check = check_slot(dental(), "Cleaning", "2027-06-01T09:00", NOW)
     assert check.ok
-    assert check.starts_at.astimezone(timezone.utc) == utc("2027-06-01T13:00:00")  # EDT, UTC-4
+    assert check.starts_at.astimezone(UTC) == utc("2027-06-01T13:00:00")  # EDT, UTC-4
 
 
 # --- daylight-saving nights -------------------------------------------------------------------------
 
 
 def test_a_long_service_over_the_spring_forward_jump_takes_its_real_duration() -> None:
-    before = datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
+    before = datetime(2026, 3, 1, 12, tzinfo=UTC)
     # 1:30 AM EST plus two real hours is 4:30 AM EDT: past the 4 AM closing.
     late = check_slot(night_shop(), "Overhaul", "2026-03-08T01:30", before)
     assert not late.ok
@@ -194,27 +194,29 @@ def test_a_long_service_over_the_spring_forward_jump_takes_its_real_duration() -
     # 1:00 AM EST plus two real hours is exactly 4:00 AM EDT.
     check = check_slot(night_shop(), "Overhaul", "2026-03-08T01:00", before)
     assert check.ok, check.reason
-    assert check.ends_at.astimezone(timezone.utc) - check.starts_at.astimezone(timezone.utc) == timedelta(hours=2)
-    assert check.ends_at.astimezone(timezone.utc) == utc("2026-03-08T08:00:00")
+    assert check.ends_at.astimezone(UTC) - check.starts_at.astimezone(UTC) == timedelta(hours=2)
+    assert check.ends_at.astimezone(UTC) == utc("2026-03-08T08:00:00")
     assert len(slot_units(night_shop(), check.starts_at, check.ends_at)) == 8
 
 
 def test_a_long_service_over_the_fall_back_night_takes_its_real_duration() -> None:
-    before = datetime(2026, 10, 25, 12, tzinfo=timezone.utc)
+    before = datetime(2026, 10, 25, 12, tzinfo=UTC)
     check = check_slot(night_shop(), "Overhaul", "2026-11-01T01:30", before)  # the first 1:30 AM, EDT
     assert check.ok, check.reason
-    assert check.starts_at.astimezone(timezone.utc) == utc("2026-11-01T05:30:00")
-    assert check.ends_at.astimezone(timezone.utc) == utc("2026-11-01T07:30:00")  # 2:30 AM EST
+    assert check.starts_at.astimezone(UTC) == utc("2026-11-01T05:30:00")
+    assert check.ends_at.astimezone(UTC) == utc("2026-11-01T07:30:00")  # 2:30 AM EST
     units = slot_units(night_shop(), check.starts_at, check.ends_at)
     assert len(units) == 8 and units[-1] == utc("2026-11-01T07:15:00")
 
 
 def test_free_times_on_the_spring_forward_night_are_real_and_distinct() -> None:
     config = night_shop()
-    before = datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
+    before = datetime(2026, 3, 1, 12, tzinfo=UTC)
     starts = free_starts(config, config.services[0], before, set(), on_day=local("2026-03-08T12:00"), count=50)
     # 1:00 to 1:45 AM EST, then 3:00 to 3:30 AM EDT: a 30-minute cleaning must end by 4 AM EDT.
-    assert in_utc(starts) == [utc(f"2026-03-08T{clock}:00") for clock in ("06:00", "06:15", "06:30", "06:45", "07:00", "07:15", "07:30")]
+    assert in_utc(starts) == [
+        utc(f"2026-03-08T{clock}:00") for clock in ("06:00", "06:15", "06:30", "06:45", "07:00", "07:15", "07:30")
+    ]
     for start in starts:
         said = f"{start.astimezone(NEW_YORK):%Y-%m-%dT%H:%M}"
         assert check_slot(config, "Cleaning", said, before).ok, said
@@ -222,7 +224,7 @@ def test_free_times_on_the_spring_forward_night_are_real_and_distinct() -> None:
 
 def test_free_times_on_the_fall_back_night_can_all_be_booked() -> None:
     config = night_shop()
-    before = datetime(2026, 10, 25, 12, tzinfo=timezone.utc)
+    before = datetime(2026, 10, 25, 12, tzinfo=UTC)
     starts = free_starts(config, config.services[0], before, set(), on_day=local("2026-11-01T12:00"), count=50)
     instants = in_utc(starts)
     assert len(set(instants)) == len(instants) and instants == sorted(instants)
@@ -232,7 +234,7 @@ def test_free_times_on_the_fall_back_night_can_all_be_booked() -> None:
         said = f"{start.astimezone(NEW_YORK):%Y-%m-%dT%H:%M}"
         check = check_slot(config, "Cleaning", said, before)
         assert check.ok, said
-        assert check.starts_at.astimezone(timezone.utc) == start.astimezone(timezone.utc), said
+        assert check.starts_at.astimezone(UTC) == start.astimezone(UTC), said
 
 
 # --- slot units -------------------------------------------------------------------------------------
@@ -242,14 +244,17 @@ def test_slot_units_are_the_grid_slots_an_appointment_holds_in_utc() -> None:
     check = check_slot(dental(), "Checkup", "2026-12-08T10:30", NOW)
     units = slot_units(dental(), check.starts_at, check.ends_at)
     assert units == [utc("2026-12-08T15:30:00"), utc("2026-12-08T15:45:00"), utc("2026-12-08T16:00:00")]
-    assert all(unit.tzinfo == timezone.utc for unit in units)
+    assert all(unit.tzinfo == UTC for unit in units)
 
 
 def test_slot_units_follow_the_business_grid() -> None:
     config = dental().model_copy(update={"booking_slot_minutes": 30})
     check = check_slot(config, "Whitening", "2026-12-08T10:30", NOW)
     assert check.ok
-    assert slot_units(config, check.starts_at, check.ends_at) == [utc("2026-12-08T15:30:00"), utc("2026-12-08T16:00:00")]
+    assert slot_units(config, check.starts_at, check.ends_at) == [
+        utc("2026-12-08T15:30:00"),
+        utc("2026-12-08T16:00:00"),
+    ]
     assert not check_slot(config, "Whitening", "2026-12-08T10:15", NOW).ok
 
 

@@ -14,7 +14,7 @@ import itertools
 import random
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -25,8 +25,9 @@ from temporalio.client import WorkflowHandle
 from business.config import WEEKDAYS, BusinessConfig, OpeningHours, Service
 from database.engine import get_engine
 from database.models import Business, Call, Callback, ConversationTurn
+from receptionist.owed_callbacks import OWED_CALLBACK_QUESTION
 from simulator.call_script import CallScript
-from simulator.telnyx_simulator import ReceivedCommand, SimulatedCall
+from simulator.telnyx.records import ReceivedCommand, SimulatedCall
 from tests.time_skipping_stack import TimeSkippingStack, time_skipping_stack
 from tests.waiting import eventually
 from workflows.call_messages import CallSummary, call_workflow_id
@@ -55,6 +56,8 @@ async def line(phone: TimeSkippingStack) -> AsyncIterator[TimeSkippingStack]:
     try:
         yield phone
     finally:
+        if phone.worker is not None and not phone.worker_cached:
+            await phone.stop_worker()
         if phone.worker is None:
             await phone.start_worker()
         await phone.terminate_leftovers()
@@ -76,7 +79,8 @@ class Practice:
 
 def new_practice(database_url: str, name: str) -> Practice:
     """A practice of its own (open 8 AM to 5 PM every day in New York) and a caller of its own."""
-    number, caller = f"+1555{next(_numbers)}", f"+1555{next(_numbers)}"
+    # The caller's is a number a call-back may dial (New Jersey's 201; the +1 555 ones are fictional).
+    number, caller = f"+1555{next(_numbers)}", f"+12015{next(_numbers) % 10**6:06d}"
     config = BusinessConfig(
         name=name,
         business_type="dental office",
@@ -92,12 +96,12 @@ def new_practice(database_url: str, name: str) -> Practice:
         return Practice(row.id, config, caller)
 
 
-def at_local(day, clock: time) -> datetime:  # noqa: ANN001
+def at_local(day, clock: time) -> datetime:
     return datetime.combine(day, clock, tzinfo=NEW_YORK)
 
 
 def as_utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 async def evening(stack: TimeSkippingStack) -> datetime:
@@ -127,7 +131,7 @@ async def leave_message(stack: TimeSkippingStack, practice: Practice, about: str
     assert callback.call_id == call.call_control_id
     assert callback.status == "pending" and callback.attempts == 0
     assert about in (callback.message or "")
-    assert as_utc(callback.due_at) == at_local(evening_at.date() + timedelta(days=1), time(8)).astimezone(timezone.utc)
+    assert as_utc(callback.due_at) == at_local(evening_at.date() + timedelta(days=1), time(8)).astimezone(UTC)
     return call, callback
 
 
@@ -159,27 +163,31 @@ def agent_lines(call: SimulatedCall) -> list[str]:
 async def timer_fires_at(handle: WorkflowHandle, accept: Callable[[timedelta], bool], what: str) -> datetime:
     """Once the workflow waits on a timer (of a duration `accept`ed) and on nothing else: when it fires."""
 
-    async def last_event():  # noqa: ANN202
+    async def last_event():
         return (await handle.fetch_history()).events[-1]
 
-    def waiting_on_timer(event) -> bool:  # noqa: ANN001
+    def waiting_on_timer(event) -> bool:
         return event.event_type == EventType.EVENT_TYPE_TIMER_STARTED and accept(
             event.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta()
         )
 
     event = await eventually(last_event, waiting_on_timer, what=what)
-    started = event.event_time.ToDatetime(tzinfo=timezone.utc)
+    started = event.event_time.ToDatetime(tzinfo=UTC)
     return started + event.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta()
 
 
 async def wait_for_next_morning(stack: TimeSkippingStack, callback: Callback) -> tuple[WorkflowHandle, datetime]:
     handle = stack.client.get_workflow_handle(callback.workflow_id)
-    fires_at = await timer_fires_at(handle, lambda wait: wait > timedelta(hours=6), "the call-back waits for the morning")
+    fires_at = await timer_fires_at(
+        handle, lambda wait: wait > timedelta(hours=6), "the call-back waits for the morning"
+    )
     assert abs(fires_at - as_utc(callback.due_at)) < timedelta(seconds=5)
     return handle, fires_at
 
 
-async def next_dial(stack: TimeSkippingStack, practice: Practice, timeout: float = 30) -> tuple[SimulatedCall, CallSummary]:
+async def next_dial(
+    stack: TimeSkippingStack, practice: Practice, timeout: float = 30
+) -> tuple[SimulatedCall, CallSummary]:
     """The next call our app dials to the caller, once over and recorded by its CallWorkflow."""
     call = await stack.simulator.wait_for_outbound_call(practice.caller, timeout)
     await stack.simulator.wait_ended(call, 30)
@@ -248,7 +256,7 @@ async def test_nobody_answers_so_the_call_back_is_tried_again_then_given_up(line
     await line.skip_to(fires_at)
     calls = []
     for attempt in range(1, MAX_ATTEMPTS + 1):
-        call, summary = await next_dial(line, practice)
+        call, _summary = await next_dial(line, practice)
         calls.append(call)
         assert call.conversation == [], "it rang out: nobody picked up, nobody was spoken to"
         if attempt == MAX_ATTEMPTS:
@@ -322,7 +330,73 @@ async def test_the_caller_calling_first_makes_the_call_back_unnecessary(line: Ti
     assert await handle.query(CallbackWorkflow.status) == "fulfilled"
 
 
+async def promise_urgent_callback(stack: TimeSkippingStack, practice: Practice) -> Callback:
+    """An emergency nobody can take (nobody is on call): the caller is promised a call-back in minutes."""
+    call = stack.place_call(
+        CallScript(
+            from_number=practice.caller,
+            to_number=practice.number,
+            lines=["I have severe pain in my jaw", "My face is swelling up since this morning"],
+        )
+    )
+    await stack.simulator.wait_ended(call, 30)
+    await stack.workflow_result(call_workflow_id(call.call_control_id), CallSummary)
+    callback = the_callback(stack, practice)
+    stack.watch(callback.workflow_id)
+    assert callback.urgent and callback.status == "pending"
+    return callback
+
+
+async def call_from_the_same_number(stack: TimeSkippingStack, practice: Practice, lines: list[str]) -> SimulatedCall:
+    call = stack.place_call(CallScript(from_number=practice.caller, to_number=practice.number, lines=lines))
+    await stack.simulator.wait_ended(call, 30)
+    await stack.workflow_result(call_workflow_id(call.call_control_id))
+    return call
+
+
+async def test_a_call_from_the_same_number_does_not_silently_fulfil_an_urgent_call_back(line: TimeSkippingStack):
+    practice = new_practice(line.database_url, "Spoofed Number Dental")
+    callback = await promise_urgent_callback(line, practice)
+
+    # Anyone can present that number: the call asks, and this caller never says it is sorted.
+    spoofed = await call_from_the_same_number(line, practice, ["What are your opening hours?", "Thanks, bye"])
+    greeting, *replies = agent_lines(spoofed)
+    assert greeting.endswith(OWED_CALLBACK_QUESTION)
+    assert "Our hours are" in " ".join(replies)
+    still_owed = the_callback(line, practice)
+    assert (still_owed.status, still_owed.attempts) == ("pending", 0)
+
+    line.simulator.expect_outbound_call(
+        practice.caller, CallScript(callee="human", lines=["Hello? Yes, it still hurts a lot", "Thanks, bye"])
+    )
+    await line.skip_to(as_utc(callback.due_at))
+    call, _summary = await next_dial(line, practice)
+    assert await line.orphan_result(callback.workflow_id) == "done"
+    assert agent_lines(call)[0].startswith("Hello, this is Spoofed Number Dental returning your call about")
+    made = the_callback(line, practice)
+    assert (made.status, made.attempts) == ("done", 1)
+
+
+async def test_a_caller_who_says_the_urgent_matter_is_sorted_is_not_called_back(line: TimeSkippingStack):
+    practice = new_practice(line.database_url, "Sorted Now Dental")
+    callback = await promise_urgent_callback(line, practice)
+
+    call = await call_from_the_same_number(line, practice, ["Yes, it's all sorted now, thanks", "Bye"])
+    assert agent_lines(call)[1].startswith("Good to hear, then we won't call you back about it.")
+    assert await line.orphan_result(callback.workflow_id) == "fulfilled"
+    kept = the_callback(line, practice)
+    assert (kept.status, kept.attempts) == ("fulfilled", 0)
+
+    await line.skip_to(as_utc(callback.due_at) + timedelta(minutes=30))
+    assert dials_to(line, practice.caller) == []
+
+
+# Last in the module: it stops the worker, and the test server keeps what a stopped worker held.
 async def test_a_waiting_call_back_survives_restarts_and_is_made_once(line: TimeSkippingStack):
+    # Workers without a workflow cache here: the test server never moves a task off a stopped worker's
+    # sticky queue (see TimeSkippingStack.start_worker), so a cached call would wait for it forever.
+    await line.stop_worker()
+    await line.start_worker(workflow_cache=False)
     practice = new_practice(line.database_url, "Restart Dental")
     _, callback = await leave_message(line, practice, "an x-ray")
     handle, fires_at = await wait_for_next_morning(line, callback)
@@ -333,15 +407,20 @@ async def test_a_waiting_call_back_survives_restarts_and_is_made_once(line: Time
     await line.skip_to(fires_at - timedelta(hours=1))
     assert dials_to(line, practice.caller) == []
 
-    await line.start_worker()
+    await line.start_worker(workflow_cache=False)
     assert await handle.query(CallbackWorkflow.status) == "waiting", "the new worker has the promise"
-    line.simulator.expect_outbound_call(practice.caller, CallScript(callee="human", lines=["Thanks for calling back, bye"]))
+    line.simulator.expect_outbound_call(
+        practice.caller, CallScript(callee="human", lines=["Thanks for calling back, bye"])
+    )
 
     await line.skip_to(fires_at)
-    call, summary = await next_dial(line, practice)
+    call, _summary = await next_dial(line, practice)
     assert await line.orphan_result(callback.workflow_id) == "done"
     assert agent_lines(call)[0].startswith("Hello, this is Restart Dental returning your call about")
     assert len(dials_to(line, practice.caller)) == 1
     kept = the_callback(line, practice)
     assert (kept.status, kept.attempts) == ("done", 1)
     assert len(callback_calls(line, callback)) == 1
+
+
+# --- an urgent call-back and a call from the same number ---------------------------------------------

@@ -20,7 +20,7 @@ from typer.main import get_command
 from typer.testing import CliRunner
 
 from cloudgreet.cli import app
-from simulator.telnyx_simulator import UvicornThread
+from simulator.serving import UvicornThread
 from tests.conftest import ROOT, free_port
 
 README_COMMANDS = ["dev", "api", "worker", "migrate", "simulate", "simulator", "fake-openai", "keys"]
@@ -36,7 +36,9 @@ def environment(**variables: str) -> dict[str, str]:
     return env
 
 
-def cloudgreet(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+def cloudgreet(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "cloudgreet.cli", *args],
         capture_output=True, text=True, cwd=cwd, env=env or environment(), timeout=timeout,
@@ -105,7 +107,9 @@ def test_simulator_needs_a_signing_key(tmp_path: Path) -> None:
 
 
 def test_simulator_rejects_a_signing_key_that_is_not_a_key(tmp_path: Path) -> None:
-    result = cloudgreet("simulator", "--port", str(free_port()), cwd=tmp_path, env=environment(SIMULATOR_SIGNING_KEY="abc"))
+    result = cloudgreet(
+        "simulator", "--port", str(free_port()), cwd=tmp_path, env=environment(SIMULATOR_SIGNING_KEY="abc")
+    )
     assert_clean_failure(result, 2)
     assert "base64" in message(result)
 
@@ -125,7 +129,9 @@ def test_simulator_rejects_a_signing_key_that_is_not_a_key(tmp_path: Path) -> No
         ("DATABASE_URL", "nosuchdb://host/db", "not a database URL"),
     ],
 )
-def test_invalid_settings_are_named_without_a_traceback(tmp_path: Path, variable: str, value: str, problem: str) -> None:
+def test_invalid_settings_are_named_without_a_traceback(
+    tmp_path: Path, variable: str, value: str, problem: str
+) -> None:
     result = cloudgreet("migrate", cwd=tmp_path, env=environment(**{variable: value}))
     assert_clean_failure(result, 2)
     assert "The configuration is not valid" in result.stderr

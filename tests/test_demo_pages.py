@@ -14,11 +14,11 @@ import pytest
 from playwright.async_api import Page, expect
 
 from business.config import demo_business
-from simulator.fake_openai import FakeLLMBehaviour, FakeOpenAIServer, FakeReplyRule, FakeToolCall
-from simulator.fake_realtime import FakeRealtimeBehaviour
-from tests.browser import browser, page  # noqa: F401  (fixtures)
+from simulator.fake_openai.behaviour import FakeLLMBehaviour, FakeReplyRule, FakeToolCall
+from simulator.fake_openai.realtime_state import FakeRealtimeBehaviour
+from simulator.fake_openai.server import FakeOpenAIServer
 from tests.in_process import make_settings, served_api
-from tests.test_realtime_session import demo_business_id, fake_realtime  # noqa: F401  (fixture)
+from tests.test_realtime_session import UNLIMITED, demo_business_id
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.database
@@ -28,7 +28,7 @@ expect.set_options(timeout=20_000)
 
 
 @pytest.fixture(scope="module")
-def site(offline_stack, fake_llm: FakeOpenAIServer) -> Iterator[str]:  # noqa: ANN001
+def site(offline_stack, fake_llm: FakeOpenAIServer) -> Iterator[str]:
     """The API with an OpenAI key and OPENAI_BASE_URL at the fake (so sdp_url is the fake Realtime
     endpoint), on the offline stack's database, Temporal and task queue: its worker is the phone
     brain of the fallback, with the offline responder."""
@@ -38,10 +38,10 @@ def site(offline_stack, fake_llm: FakeOpenAIServer) -> Iterator[str]:  # noqa: A
         TEMPORAL_TASK_QUEUE=offline_stack.env["TEMPORAL_TASK_QUEUE"],
         OPENAI_API_KEY="test-key",
         OPENAI_BASE_URL=fake_llm.base_url,
+        **UNLIMITED,
     )
     with served_api(settings) as url:
         yield url
-
 
 
 @pytest.fixture(scope="module")
@@ -57,9 +57,14 @@ def calls(fake: FakeOpenAIServer) -> list[dict]:
     return fake.fake.realtime.snapshot()["calls"]
 
 
-async def test_the_orb_connects_and_the_transcript_shows_both_sides(page: Page, site: str, fake_realtime, offline_stack, screenshots) -> None:
-    script(fake_realtime, FakeReplyRule(contains="cleaning", reply="A cleaning takes 30 minutes and costs $90."),
-           FakeReplyRule(contains="saturday", reply="We are closed on Saturdays."))
+async def test_the_orb_connects_and_the_transcript_shows_both_sides(
+    page: Page, site: str, fake_realtime, offline_stack, screenshots
+) -> None:
+    script(
+        fake_realtime,
+        FakeReplyRule(contains="cleaning", reply="A cleaning takes 30 minutes and costs $90."),
+        FakeReplyRule(contains="saturday", reply="We are closed on Saturdays."),
+    )
     business_id = demo_business_id(offline_stack.database_url)
     await page.goto(f"{site}/demo?business={business_id}")
     await expect(page.locator("#orb-label")).to_have_text("Press the orb to talk")
@@ -81,8 +86,12 @@ async def test_the_orb_connects_and_the_transcript_shows_both_sides(page: Page, 
     # Typing works too.
     await page.get_by_label("Type instead of speaking").fill("Are you open on Saturday?")
     await page.get_by_role("button", name="Send").click()
-    await expect(page.locator('#transcript li[data-role="user"] .text').nth(1)).to_have_text("Are you open on Saturday?")
-    await expect(page.locator('#transcript li[data-role="agent"] .text').last).to_have_text("We are closed on Saturdays.")
+    await expect(page.locator('#transcript li[data-role="user"] .text').nth(1)).to_have_text(
+        "Are you open on Saturday?"
+    )
+    await expect(page.locator('#transcript li[data-role="agent"] .text').last).to_have_text(
+        "We are closed on Saturdays."
+    )
     await page.screenshot(path=screenshots / "demo.png", full_page=True)
 
     # The page offered its SDP to the session's sdp_url, with the ephemeral key OpenAI issued.
@@ -97,7 +106,9 @@ async def test_the_orb_connects_and_the_transcript_shows_both_sides(page: Page, 
     await expect(page.get_by_role("button", name="Hang up")).to_be_hidden()
 
 
-async def test_the_page_hangs_up_when_the_session_reaches_its_cap(page: Page, site: str, fake_realtime, offline_stack) -> None:
+async def test_the_page_hangs_up_when_the_session_reaches_its_cap(
+    page: Page, site: str, fake_realtime, offline_stack
+) -> None:
     await page.clock.install()  # the page's clock, which the test may move forward
     await page.goto(f"{site}/demo?business={demo_business_id(offline_stack.database_url)}")
     await page.locator("#orb").click()
@@ -109,8 +120,16 @@ async def test_the_page_hangs_up_when_the_session_reaches_its_cap(page: Page, si
     await expect(page.locator("#orb")).to_have_attribute("data-state", "idle")
     await expect(page.locator("#timer")).to_be_hidden()
 
-async def test_a_tool_call_round_trips_through_the_api(page: Page, site: str, fake_realtime, offline_stack, screenshots) -> None:
-    script(fake_realtime, FakeReplyRule(contains="free times", tool_call=FakeToolCall(name="check_availability", arguments={"service": "Cleaning"})))
+
+async def test_a_tool_call_round_trips_through_the_api(
+    page: Page, site: str, fake_realtime, offline_stack, screenshots
+) -> None:
+    script(
+        fake_realtime,
+        FakeReplyRule(
+            contains="free times", tool_call=FakeToolCall(name="check_availability", arguments={"service": "Cleaning"})
+        ),
+    )
     await page.goto(f"{site}/test-agent-simple?business={demo_business_id(offline_stack.database_url)}")
     await page.locator("#orb").click()
     await expect(page.locator("#orb")).to_have_attribute("data-state", "listening")
@@ -121,12 +140,18 @@ async def test_a_tool_call_round_trips_through_the_api(page: Page, site: str, fa
     await expect(tool.locator(".tool-args")).to_have_text('{"service": "Cleaning"}')
     await expect(tool.locator(".tool-output")).to_contain_text("→ Free times for a cleaning: ")
     # The result went back into the session, and the agent said it.
-    await expect(page.locator('#transcript li[data-role="agent"] .text').last).to_contain_text("Done: Free times for a cleaning: ")
+    await expect(page.locator('#transcript li[data-role="agent"] .text').last).to_contain_text(
+        "Done: Free times for a cleaning: "
+    )
     await page.screenshot(path=screenshots / "test-agent-simple.png", full_page=True)
 
     [call] = calls(fake_realtime)
     asked = next(e for e in call["server_events"] if e["type"] == "response.function_call_arguments.done")
-    sent = [e for e in call["client_events"] if e["type"] == "conversation.item.create" and e["item"]["type"] == "function_call_output"]
+    sent = [
+        e
+        for e in call["client_events"]
+        if e["type"] == "conversation.item.create" and e["item"]["type"] == "function_call_output"
+    ]
     assert [e["item"]["call_id"] for e in sent] == [asked["call_id"]]
     assert sent[0]["item"]["output"].startswith("Free times for a cleaning: ")
     after = call["client_events"][call["client_events"].index(sent[0]) + 1]
@@ -141,9 +166,13 @@ async def test_when_realtime_refuses_the_page_retries_then_falls_back_to_the_pho
     await page.locator("#orb").click()
 
     await expect(page.get_by_role("button", name="Reconnect")).to_be_visible()
-    await expect(page.locator("#error-text")).to_contain_text("Could not connect to the voice assistant: the Realtime endpoint refused the connection (HTTP 503")
+    await expect(page.locator("#error-text")).to_contain_text(
+        "Could not connect to the voice assistant: the Realtime endpoint refused the connection (HTTP 503"
+    )
     await expect(page.locator("#notice")).to_contain_text("Switched to the phone assistant over the web")
-    await expect(page.locator("#status")).to_have_text("Talking to the phone assistant of Bright Smile Dental (web channel)")
+    await expect(page.locator("#status")).to_have_text(
+        "Talking to the phone assistant of Bright Smile Dental (web channel)"
+    )
     await expect(page.locator('#transcript li[data-role="agent"] .text').first).to_have_text(
         "Thank you for calling Bright Smile Dental. How can I help you today?"
     )
@@ -166,7 +195,9 @@ async def test_when_realtime_refuses_the_page_retries_then_falls_back_to_the_pho
     await eventually(lambda: calls(fake_realtime)[-1], lambda c: c["channel_open"], what="the reconnected data channel")
 
 
-async def test_a_draft_configuration_is_checked_and_then_used(page: Page, site: str, fake_realtime, offline_stack) -> None:
+async def test_a_draft_configuration_is_checked_and_then_used(
+    page: Page, site: str, fake_realtime, offline_stack
+) -> None:
     await page.goto(f"{site}/test-agent-simple?business={demo_business_id(offline_stack.database_url)}")
     await page.get_by_label("A draft (paste or edit JSON below)").check()
     draft = demo_business().model_dump(mode="json")
@@ -183,7 +214,11 @@ async def test_a_draft_configuration_is_checked_and_then_used(page: Page, site: 
     assert fake_realtime.fake.realtime.secret_requests == []
 
     # No opening hours: the greeting (not the after-hours words) whatever the hour the test runs.
-    draft = demo_business().model_dump(mode="json") | {"name": "Draft Dental", "greeting": "Draft Dental, Robin speaking.", "hours": {}}
+    draft = demo_business().model_dump(mode="json") | {
+        "name": "Draft Dental",
+        "greeting": "Draft Dental, Robin speaking.",
+        "hours": {},
+    }
     await page.get_by_label("Configuration JSON").fill(json.dumps(draft))
     await page.get_by_role("button", name="Check configuration").click()
     await expect(page.locator("#config-ok")).to_have_text("The configuration is valid: Draft Dental (voice marin).")
@@ -191,7 +226,9 @@ async def test_a_draft_configuration_is_checked_and_then_used(page: Page, site: 
     await expect(page.locator("#preview-instructions")).to_contain_text("You are the receptionist of Draft Dental")
 
     await page.locator("#orb").click()
-    await expect(page.locator('#transcript li[data-role="agent"] .text').first).to_have_text("Draft Dental, Robin speaking.")
+    await expect(page.locator('#transcript li[data-role="agent"] .text').first).to_have_text(
+        "Draft Dental, Robin speaking."
+    )
     [request] = fake_realtime.fake.realtime.secret_requests
     assert request["session"]["instructions"].startswith("You are the receptionist of Draft Dental")
     await page.get_by_role("button", name="Hang up").click()

@@ -11,13 +11,9 @@ import httpx
 import openai
 import pytest
 
-from simulator.fake_openai import (
-    FakeLLMBehaviour,
-    FakeOpenAIServer,
-    FakeReplyRule,
-    FakeRequestRecord,
-    FakeToolCall,
-)
+from simulator.fake_openai.behaviour import FakeLLMBehaviour, FakeReplyRule, FakeToolCall
+from simulator.fake_openai.server import FakeOpenAIServer
+from simulator.fake_openai.state import FakeRequestRecord
 
 QUESTION = "Do you have any openings on Tuesday?"
 EXPECTED = "Thanks for asking about Do you have any openings on Tuesday. I can help you with that."
@@ -102,11 +98,14 @@ async def test_streaming_assembles_same_text_in_several_chunks(client: openai.As
 
 async def test_streaming_response_is_server_sent_events(server: FakeOpenAIServer) -> None:
     body = {"model": "fake-gpt", "messages": user("Hi."), "stream": True}
-    async with httpx.AsyncClient() as http:
-        async with http.stream("POST", f"{server.base_url}/chat/completions", json=body,
-                               headers={"Authorization": "Bearer k"}) as response:
-            assert response.headers["content-type"].startswith("text/event-stream")
-            raw = (await response.aread()).decode()
+    async with (
+        httpx.AsyncClient() as http,
+        http.stream(
+            "POST", f"{server.base_url}/chat/completions", json=body, headers={"Authorization": "Bearer k"}
+        ) as response,
+    ):
+        assert response.headers["content-type"].startswith("text/event-stream")
+        raw = (await response.aread()).decode()
 
     events = raw.split("\n\n")
     assert events[-1] == "" and events[-2] == "data: [DONE]"
@@ -189,9 +188,7 @@ async def test_fail_next_is_consumed_once_under_concurrency(
     assert sum(isinstance(r, openai.InternalServerError) for r in results) == 2
 
 
-async def test_hang_is_abandoned_when_the_client_gives_up(
-    client: openai.AsyncOpenAI, server: FakeOpenAIServer
-) -> None:
+async def test_hang_is_abandoned_when_the_client_gives_up(client: openai.AsyncOpenAI, server: FakeOpenAIServer) -> None:
     server.fake.behaviour.hang_next = 1
     server.fake.behaviour.hang_seconds = 60
 
@@ -295,3 +292,105 @@ async def test_released_hang_answers_normally(client: openai.AsyncOpenAI, server
     completion = await pending
     assert completion.choices[0].message.content == EXPECTED
     assert server.fake.requests[0].status_code == 200
+
+
+# --- what the service refuses, the fake refuses -----------------------------------------------
+
+ASKED_TO_BOOK = {
+    "role": "assistant",
+    "content": None,
+    "tool_calls": [
+        {"id": "call_1", "type": "function", "function": {"name": "book_appointment", "arguments": "{}"}},
+        {"id": "call_2", "type": "function", "function": {"name": "book_appointment", "arguments": "{}"}},
+    ],
+}
+
+
+def answer(call_id: str) -> dict[str, str]:
+    return {"role": "tool", "tool_call_id": call_id, "content": "booked"}
+
+
+async def refused(client: openai.AsyncOpenAI, **request) -> openai.BadRequestError:
+    with pytest.raises(openai.BadRequestError) as caught:
+        await client.chat.completions.create(**{"model": "fake-gpt", "messages": user(QUESTION), **request})
+    return caught.value
+
+
+async def test_a_tool_message_must_answer_a_tool_call_of_the_assistant_message_before_it(client) -> None:
+    error = await refused(client, messages=[*user(QUESTION), answer("call_1")])
+    assert "must be a response to a preceeding message with 'tool_calls'" in error.message
+    assert error.param == "messages.[2].role"
+    stray = await refused(client, messages=[*user(QUESTION), ASKED_TO_BOOK, answer("call_1"), answer("call_9")])
+    assert stray.param == "messages.[4].role"
+
+
+async def test_every_tool_call_is_answered_before_anything_else_is_said(client) -> None:
+    error = await refused(client, messages=[*user(QUESTION), ASKED_TO_BOOK, answer("call_1"), *user("and?")[1:]])
+    assert "did not have response messages: call_2" in error.message
+    assert error.param == "messages.[2].role"
+    last = await refused(client, messages=[*user(QUESTION), ASKED_TO_BOOK])
+    assert "call_1, call_2" in last.message
+    # Answered in any order, the conversation is taken.
+    taken = await client.chat.completions.create(
+        model="fake-gpt", messages=[*user(QUESTION), ASKED_TO_BOOK, answer("call_2"), answer("call_1")]
+    )
+    assert taken.choices[0].finish_reason == "stop"
+
+
+async def test_messages_of_the_wrong_shape_are_refused_with_the_parameter_named(client) -> None:
+    missing_id = await refused(client, messages=[*user(QUESTION), {"role": "tool", "content": "x"}])
+    assert (missing_id.param, missing_id.code) == ("messages.[2].tool_call_id", "missing_required_parameter")
+    null_content = await refused(client, messages=[{"role": "user", "content": None}])
+    assert null_content.message.endswith("Invalid value for 'content': expected a string, got null.")
+    no_words = await refused(client, messages=[*user(QUESTION), {"role": "assistant", "content": None}])
+    assert no_words.param == "messages.[2].content"
+    robot = await refused(client, messages=[{"role": "robot", "content": "beep"}])
+    assert robot.code == "invalid_value"
+
+
+async def test_arguments_the_api_does_not_know_or_take_alone_are_refused(client) -> None:
+    unknown = await refused(client, extra_body={"temprature": 0.2})
+    assert unknown.message.endswith("Unrecognized request argument supplied: temprature")
+    assert (await refused(client, tool_choice="auto")).param == "tool_choice"
+    assert (await refused(client, stream_options={"include_usage": True})).param == "stream_options"
+    bad_name = await refused(client, tools=[{**BOOK_TOOL, "function": {**BOOK_TOOL["function"], "name": "book it"}}])
+    assert bad_name.param == "tools[0].function.name"
+
+
+async def test_max_tokens_cuts_the_reply_short_with_finish_reason_length(client) -> None:
+    cut = await client.chat.completions.create(model="fake-gpt", messages=user(QUESTION), max_tokens=4)
+    assert cut.choices[0].message.content == " ".join(EXPECTED.split()[:4])
+    assert cut.choices[0].finish_reason == "length"
+    stream = await client.chat.completions.create(
+        model="fake-gpt", messages=user(QUESTION), max_completion_tokens=4, stream=True
+    )
+    chunks = [chunk async for chunk in stream]
+    assert (
+        "".join(c.choices[0].delta.content or "" for c in chunks if c.choices).strip() == cut.choices[0].message.content
+    )
+    assert chunks[-1].choices[0].finish_reason == "length"
+
+
+async def test_an_outage_is_a_window_of_the_fakes_clock_failing_or_holding_every_request_in_it(server, client):
+    http = httpx.AsyncClient(base_url=server.url)
+    try:
+        begun = await http.post("/_fake/outage", json={"seconds": 30, "kind": "fail"})
+        assert begun.status_code == 201
+        for _ in range(3):  # not a count of requests: every one in the window fails
+            with pytest.raises(openai.InternalServerError):
+                await client.chat.completions.create(model="fake-gpt", messages=user(QUESTION))
+        assert all(r.during_outage and r.status_code == 500 for r in server.fake.requests)
+
+        # A hang holds the request until the window closes; then it is answered.
+        await http.post("/_fake/outage", json={"seconds": 0.5, "kind": "hang"})
+        answer = await client.chat.completions.create(model="fake-gpt", messages=user(QUESTION))
+        assert answer.choices[0].message.content == EXPECTED
+        assert server.fake.requests[-1].injected == "hang" and server.fake.requests[-1].during_outage
+
+        await http.post("/_fake/outage", json={"seconds": 30, "kind": "fail"})
+        assert (await http.delete("/_fake/outage")).status_code == 200
+        answer = await client.chat.completions.create(model="fake-gpt", messages=user(QUESTION))
+        assert answer.choices[0].message.content == EXPECTED
+        assert (await http.post("/_fake/outage", json={"seconds": 1, "kind": "bad"})).status_code == 422
+    finally:
+        await http.aclose()

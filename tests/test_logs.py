@@ -13,7 +13,7 @@ import uuid
 import httpx
 import pytest
 
-from cloudgreet.logs import mask_phone_number
+from runtime.logs import mask_phone_number
 from tests.conftest import ROOT, ManagedProcess, free_port
 from tests.test_webhook_input import reference_event, signed_headers
 from tests.waiting import eventually
@@ -33,8 +33,8 @@ def log_in_a_process(log_format: str) -> str:
     script = textwrap.dedent(
         f"""
         import logging, structlog
-        from cloudgreet.logs import configure_logging
-        from cloudgreet.settings import Settings
+        from runtime.logs import configure_logging
+        from runtime.settings import Settings
         configure_logging(Settings(_env_file=None, OPENAI_API_KEY={SECRET!r}, LOG_FORMAT={log_format!r}))
         structlog.contextvars.bind_contextvars(call_id="v3:abc", workflow_id="call-v3:abc")
         log = structlog.get_logger("cloudgreet.example")
@@ -68,18 +68,24 @@ def test_a_key_in_a_log_record_is_never_printed(log_format: str) -> None:
 
 
 @pytest.mark.database
-async def test_the_api_logs_json_with_the_call_ids_and_no_secret_or_number(stack, tmp_path) -> None:  # noqa: ANN001
+async def test_the_api_logs_json_with_the_call_ids_and_no_secret_or_number(stack, tmp_path) -> None:
     port = free_port()
     env = {**stack.env, "LOG_FORMAT": "json", "LOG_LEVEL": "DEBUG", "OPENAI_API_KEY": SECRET}
     api = ManagedProcess(
-        "api-json-logs", [sys.executable, "-m", "cloudgreet.cli", "api", "--port", str(port)], env, tmp_path / "api.log", port
+        "api-json-logs",
+        [sys.executable, "-m", "cloudgreet.cli", "api", "--port", str(port)],
+        env,
+        tmp_path / "api.log",
+        port,
     )
     api.start()
     try:
         call_id = f"v3:logs-{uuid.uuid4().hex}"
         body = json.dumps(reference_event("call.hangup", call_id)).encode()
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
-            answer = await http.post("/api/telnyx/voice-handler", content=body, headers=signed_headers(stack.signing_seed, body))
+            answer = await http.post(
+                "/api/telnyx/voice-handler", content=body, headers=signed_headers(stack.signing_seed, body)
+            )
             assert answer.status_code == 200, answer.text
             # The health check talks to OpenAI with the key: whatever the SDKs log must not show it.
             await http.get("/api/health")

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import UTC
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlmodel import Session
 
-from cloudgreet.call_cost import CallPrices, estimated_cost_usd
 from database.engine import get_engine
 from database.models import CallMetrics
+from runtime.call_cost import CallPrices, estimated_cost_usd
 from simulator.call_script import CallScript
 from tests.conftest import ManagedProcess, free_port
 from tests.test_phone_call import finished_workflow
@@ -43,14 +44,14 @@ async def scrape(url: str) -> str:
     return response.text
 
 
-async def place_call(stack, lines: list[str]):  # noqa: ANN001, ANN201
+async def place_call(stack, lines: list[str]):
     call = stack.simulator.place_call(CallScript(lines=lines))
     await stack.simulator.wait_ended(call, 60)
     await finished_workflow(stack, call)
     return call
 
 
-async def test_the_api_counts_webhooks_received_delivered_and_rejected_by_reason(stack) -> None:  # noqa: ANN001
+async def test_the_api_counts_webhooks_received_delivered_and_rejected_by_reason(stack) -> None:
     metrics_url = f"{stack.api_url}/metrics"
     before = await scrape(metrics_url)
     await place_call(stack, ["What are your opening hours?"])
@@ -65,8 +66,13 @@ async def test_the_api_counts_webhooks_received_delivered_and_rejected_by_reason
 
     after = await scrape(metrics_url)
     received = "cloudgreet_webhooks_received_total"
-    assert sample(after, received, event_type="call.initiated") >= sample(before, received, event_type="call.initiated") + 1
-    assert sample(after, received, event_type="call.transcription") > sample(before, received, event_type="call.transcription")
+    assert (
+        sample(after, received, event_type="call.initiated")
+        >= sample(before, received, event_type="call.initiated") + 1
+    )
+    assert sample(after, received, event_type="call.transcription") > sample(
+        before, received, event_type="call.transcription"
+    )
     delivered = "cloudgreet_webhook_deliveries_total"
     assert sample(after, delivered, result="delivered") > sample(before, delivered, result="delivered")
     rejected = "cloudgreet_webhooks_rejected_total"
@@ -76,7 +82,25 @@ async def test_the_api_counts_webhooks_received_delivered_and_rejected_by_reason
     assert 'reason="too_large"' in after
 
 
-async def test_the_worker_exports_its_metrics_and_the_temporal_sdks_on_one_port(stack, tmp_path) -> None:  # noqa: ANN001
+async def test_an_ignored_webhook_is_counted_as_ignored(stack) -> None:
+    """Event types no call uses are acknowledged and dropped."""
+    metrics_url = f"{stack.api_url}/metrics"
+    before = await scrape(metrics_url)
+    await place_call(stack, ["Could you tell me when you are open on Saturday mornings?"])
+    body = json.dumps(reference_event("call.playback.ended", "v3:metrics-not-used")).encode()
+    async with httpx.AsyncClient(base_url=stack.api_url, timeout=10) as http:
+        unused = await http.post(
+            "/api/telnyx/voice-handler", content=body, headers=signed_headers(stack.signing_seed, body)
+        )
+    assert unused.status_code == 200 and unused.json()["status"] == "ignored"
+
+    after = await scrape(metrics_url)
+    delivered = "cloudgreet_webhook_deliveries_total"
+    assert sample(after, delivered, result="ignored") >= sample(before, delivered, result="ignored") + 1
+    assert sample(after, delivered, result="other") == 0
+
+
+async def test_the_worker_exports_its_metrics_and_the_temporal_sdks_on_one_port(stack, tmp_path) -> None:
     port = free_port()
     worker = ManagedProcess(
         "worker-with-metrics", [sys.executable, "-m", "cloudgreet.cli", "worker"], {**stack.env, "METRICS_PORT": str(port)},
@@ -89,9 +113,14 @@ async def test_the_worker_exports_its_metrics_and_the_temporal_sdks_on_one_port(
         call = await place_call(stack, ["Do you do whitening?", "Thanks, bye"])
         text = await eventually(
             lambda: scrape(f"http://127.0.0.1:{port}/metrics"),
-            lambda t: sample(t, "cloudgreet_calls_finished_total", outcome="completed")
-            + sum(sample(t, "cloudgreet_calls_finished_total", outcome=o) for o in ("booked", "message", "escalated", "abandoned"))
-            >= 1,
+            lambda t: (
+                sample(t, "cloudgreet_calls_finished_total", outcome="completed")
+                + sum(
+                    sample(t, "cloudgreet_calls_finished_total", outcome=o)
+                    for o in ("booked", "message", "escalated", "abandoned")
+                )
+                >= 1
+            ),
             what="the finished call counted by the worker",
         )
     finally:
@@ -105,11 +134,11 @@ async def test_the_worker_exports_its_metrics_and_the_temporal_sdks_on_one_port(
     # The Temporal SDK's own metrics, forwarded from its exporter.
     temporal = {name for name in families(text) if name.startswith("temporal_")}
     assert {"temporal_workflow_completed", "temporal_activity_execution_latency"} & temporal, sorted(temporal)
-    # Each activity's log lines name the call they work for (cloudgreet.logs.LogContextInterceptor).
+    # Each activity's log lines name the call they work for (runtime.activity_log_context.LogContextInterceptor).
     assert f"call_id={call.call_control_id}" in worker.log()
 
 
-async def test_each_call_records_its_metrics_with_tokens_and_an_estimated_cost(stack) -> None:  # noqa: ANN001
+async def test_each_call_records_its_metrics_with_tokens_and_an_estimated_cost(stack) -> None:
     call = await place_call(stack, ["How much is a checkup?"])
     with Session(get_engine(stack.database_url)) as session:
         row = await eventually(
@@ -128,8 +157,8 @@ async def test_each_call_records_its_metrics_with_tokens_and_an_estimated_cost(s
     assert row.estimated_cost_usd >= CallPrices().telnyx_per_minute_usd
 
 
-def test_a_finished_call_counts_its_bookings_escalations_and_call_backs_from_its_records(database_url) -> None:  # noqa: ANN001
-    from datetime import datetime, timedelta, timezone
+def test_a_finished_call_counts_its_bookings_escalations_and_call_backs_from_its_records(database_url) -> None:
+    from datetime import datetime, timedelta
 
     from prometheus_client import REGISTRY
 
@@ -138,7 +167,7 @@ def test_a_finished_call_counts_its_bookings_escalations_and_call_backs_from_its
     from tests.records import add_business, add_call
 
     business_id, _ = add_business(database_url, "Counting Plumbing")
-    started = datetime.now(timezone.utc) - timedelta(minutes=5)
+    started = datetime.now(UTC) - timedelta(minutes=5)
     call_id = add_call(database_url, business_id, started_at=started, outcome="escalated", fallback_level="escalation",
                        booking="Drain cleaning", escalation_attempts=[{"number": "+15555550199", "result": "answered"}])  # fmt: skip
 

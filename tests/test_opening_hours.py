@@ -4,7 +4,7 @@ which carry the hours and whether the business is open now. Every instant is giv
 
 from __future__ import annotations
 
-from datetime import datetime, time, timezone
+from datetime import UTC, datetime, time
 
 import pytest
 
@@ -21,15 +21,17 @@ from business.opening_hours import (
 
 
 def utc(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def in_utc(moment: datetime | None) -> datetime | None:
     # A local time in a repeated hour never compares equal to a UTC one (PEP 495); compare instants in UTC.
-    return moment.astimezone(timezone.utc) if moment else None
+    return moment.astimezone(UTC) if moment else None
 
 
-def business(timezone_name: str = "America/New_York", days=WEEKDAYS[:5], opens=time(9), closes=time(17), closures=()) -> BusinessConfig:
+def business(
+    timezone_name: str = "America/New_York", days=WEEKDAYS[:5], opens=time(9), closes=time(17), closures=()
+) -> BusinessConfig:
     return BusinessConfig(
         name="Test Shop",
         timezone=timezone_name,
@@ -121,7 +123,9 @@ def test_the_same_instant_is_open_in_berlin_and_closed_in_los_angeles() -> None:
 def test_next_opening_in_each_timezone() -> None:
     sunday_noon_utc = utc("2026-12-06T12:00:00")
     assert in_utc(next_opening(business("Europe/Berlin"), sunday_noon_utc)) == utc("2026-12-07T08:00:00")  # 9 AM CET
-    assert in_utc(next_opening(business("America/Los_Angeles"), sunday_noon_utc)) == utc("2026-12-07T17:00:00")  # 9 AM PST
+    assert in_utc(next_opening(business("America/Los_Angeles"), sunday_noon_utc)) == utc(
+        "2026-12-07T17:00:00"
+    )  # 9 AM PST
 
 
 def test_berlin_summer_time() -> None:

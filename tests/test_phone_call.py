@@ -7,10 +7,10 @@ from sqlmodel import Session, select
 
 from database.engine import get_engine
 from database.models import Call, CallMetrics, ConversationTurn
-from simulator.fake_openai import FakeReplyRule
 from simulator.call_script import CallerLine, CallScript, Misbehaviour
-from workflows.call import CallWorkflow
+from simulator.fake_openai.behaviour import FakeReplyRule
 from tests.waiting import eventually
+from workflows.call import CallWorkflow
 from workflows.call_messages import call_workflow_id
 
 pytestmark = pytest.mark.database
@@ -25,7 +25,9 @@ def fake_reply(line: str) -> list[str]:
 
 def spoken(call) -> list[str]:
     """The sentences the simulator actually played to the caller, in order."""
-    return [c.body["payload"] for c in call.commands if c.action == "speak" and not c.duplicate and c.status_code == 200]
+    return [
+        c.body["payload"] for c in call.commands if c.action == "speak" and not c.duplicate and c.status_code == 200
+    ]
 
 
 async def place(stack, script: CallScript, timeout: float = 60):
@@ -95,8 +97,11 @@ async def test_barge_in_stops_the_agent_and_the_interruption_is_answered(stack):
                 "rules": [
                     FakeReplyRule(
                         contains="tell me everything",
-                        # About two seconds of speech: long enough to be talked over.
-                        reply=" ".join(f"Here is fact number {n} about our practice and its services." for n in range(1, 16)),
+                        # Fifteen sentences, about eighteen seconds at this call's pace: long
+                        # enough to be talked over however slowly a busy machine reacts.
+                        reply=" ".join(
+                            f"Here is fact number {n} about our practice and its services." for n in range(1, 16)
+                        ),
                     )
                 ]
             }
@@ -107,7 +112,8 @@ async def test_barge_in_stops_the_agent_and_the_interruption_is_answered(stack):
             lines=[
                 CallerLine(text="Tell me everything about you"),
                 CallerLine(text="Sorry, just the price of a cleaning", barge_in=True, barge_in_after_seconds=0.05),
-            ]
+            ],
+            speech_seconds_per_char=0.02,
         )
         call = await place(stack, script)
     finally:
@@ -144,7 +150,9 @@ async def test_live_state_and_search_attributes_of_an_in_flight_call(stack):
     try:
         call = stack.simulator.place_call(CallScript(lines=["Can I book a cleaning?"]))
         handle = stack.temporal_client.get_workflow_handle_for(CallWorkflow.run, call_workflow_id(call.call_control_id))
-        state = await eventually(lambda: handle.query(CallWorkflow.state), lambda s: s.caller_turns == 1, what="first turn")
+        state = await eventually(
+            lambda: handle.query(CallWorkflow.state), lambda s: s.caller_turns == 1, what="first turn"
+        )
         assert state.business_name == "Bright Smile Dental"
         assert state.caller_number == "+15555550142"
         assert state.status == "in_progress"

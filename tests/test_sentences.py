@@ -51,7 +51,10 @@ def test_sentences_end_at_full_stops_questions_and_exclamations() -> None:
     ("text", "expected"),
     [
         ("Dr. Patel will see you. Bye.", ["Dr. Patel will see you.", "Bye."]),
-        ("We open at 9 a.m. and close at 5 p.m. on weekdays. Anything else?", ["We open at 9 a.m. and close at 5 p.m. on weekdays.", "Anything else?"]),
+        (
+            "We open at 9 a.m. and close at 5 p.m. on weekdays. Anything else?",
+            ["We open at 9 a.m. and close at 5 p.m. on weekdays.", "Anything else?"],
+        ),
         ("Mrs. Jones booked it. Done.", ["Mrs. Jones booked it.", "Done."]),
         ("It's on Main St. near the bank. See you.", ["It's on Main St. near the bank.", "See you."]),
     ],
@@ -83,7 +86,11 @@ def test_a_sentence_is_released_as_soon_as_it_is_complete() -> None:
 
 
 def test_closing_quotes_and_brackets_stay_with_their_sentence() -> None:
-    assert split_sentences('She said "yes." Then (briefly.) we hung up.') == ['She said "yes."', "Then (briefly.)", "we hung up."]
+    assert split_sentences('She said "yes." Then (briefly.) we hung up.') == [
+        'She said "yes."',
+        "Then (briefly.)",
+        "we hung up.",
+    ]
 
 
 def test_blank_text_has_no_sentences() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from cloudgreet.settings import Settings
+from runtime.settings import Settings
 from tests.conftest import ROOT
 
 VARIABLES = [field.alias for field in Settings.model_fields.values()]
@@ -18,7 +18,7 @@ VALID_PUBLIC_KEY = base64.b64encode(bytes(range(32))).decode()
 
 
 @pytest.fixture
-def environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # noqa: ANN201
+def environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     """An environment without any CloudGreet variable and no .env file; returns a setter."""
     for name in VARIABLES:
         monkeypatch.delenv(name, raising=False)
@@ -154,3 +154,131 @@ def test_the_readme_states_the_real_defaults(environment) -> None:
             assert float(written) == actual, f"{variable}: README says {documented}, the default is {actual!r}"
         else:
             assert written == str(actual), f"{variable}: README says {documented}, the default is {actual!r}"
+
+
+GENERATED_SECRET = "9f2c4e7a1b8d3f6e0a5c9b2d7e4f1a8c3b6d9e2f5a8c1b4d"  # what `openssl rand -hex 24` prints
+
+
+def test_a_generated_secret_key_is_kept_and_an_empty_one_means_none(environment) -> None:
+    assert environment(SECRET_KEY=GENERATED_SECRET).secret_key.get_secret_value() == GENERATED_SECRET
+    assert environment(SECRET_KEY="").secret_key is None  # as in .env.example: present, not filled in
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("0123456789abcdef", "at least 32 characters, not 16"),
+        ("change-me-change-me-change-me-change-me", "looks like a placeholder (it contains 'change')"),
+        ("your-secret-key-goes-here-1234567890", "looks like a placeholder (it contains 'secret')"),
+        ("x" * 64, "repeats a few characters"),
+    ],
+)
+def test_a_weak_secret_key_stops_every_process_with_the_reason_and_is_not_printed(
+    environment, value: str, problem: str
+) -> None:
+    with pytest.raises(ValidationError) as raised:
+        environment(SECRET_KEY=value)
+    assert "SECRET_KEY" in str(raised.value) and problem in str(raised.value)
+    assert "openssl rand" in str(raised.value)
+    assert value not in str(raised.value)
+
+
+@pytest.mark.parametrize("other", ["ADMIN_API_KEY", "OPENAI_API_KEY", "TELNYX_API_KEY"])
+def test_the_secret_key_is_nobody_elses_key(environment, other: str) -> None:
+    with pytest.raises(ValidationError) as raised:
+        environment(SECRET_KEY=GENERATED_SECRET, **{other: GENERATED_SECRET})
+    assert f"SECRET_KEY must be a key of its own, not the value of {other}" in str(raised.value)
+    assert GENERATED_SECRET not in str(raised.value)
+
+
+def test_temporal_is_reached_without_tls_unless_something_asks_for_it(environment) -> None:
+    assert environment().temporal_uses_tls is False
+    # As in .env.example: the TLS variables present but not filled in.
+    blank = environment(
+        TEMPORAL_API_KEY="",
+        TEMPORAL_TLS="",
+        TEMPORAL_TLS_CLIENT_CERT_PATH="",
+        TEMPORAL_TLS_CLIENT_KEY_PATH="",
+        TEMPORAL_TLS_SERVER_CA_CERT_PATH="",
+        TEMPORAL_TLS_SERVER_NAME="",
+    )
+    assert blank.temporal_uses_tls is False
+    assert blank.temporal_api_key is None
+
+
+@pytest.mark.parametrize(
+    ("variables", "uses_tls"),
+    [
+        ({"TEMPORAL_TLS": "true"}, True),  # a cluster whose certificate a public CA signed
+        ({"TEMPORAL_API_KEY": "temporal-cloud-key"}, True),  # API keys travel over TLS only
+        ({"TEMPORAL_TLS_SERVER_NAME": "temporal.internal"}, True),
+        ({"TEMPORAL_API_KEY": "key-for-a-tls-sidecar", "TEMPORAL_TLS": "false"}, False),
+    ],
+)
+def test_tls_is_on_when_asked_for_or_implied(environment, variables: dict[str, str], uses_tls: bool) -> None:
+    assert environment(**variables).temporal_uses_tls is uses_tls
+
+
+def test_the_temporal_api_key_stays_out_of_logs_and_reprs(environment) -> None:
+    settings = environment(TEMPORAL_API_KEY="temporal-cloud-secret")
+    assert "temporal-cloud-secret" not in repr(settings)
+    assert settings.temporal_api_key.get_secret_value() == "temporal-cloud-secret"
+
+
+@pytest.mark.parametrize(
+    "variable", ["TEMPORAL_TLS_CLIENT_CERT_PATH", "TEMPORAL_TLS_CLIENT_KEY_PATH", "TEMPORAL_TLS_SERVER_CA_CERT_PATH"]
+)
+def test_a_missing_tls_file_is_named_at_startup(environment, tmp_path: Path, variable: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        environment(**{variable: str(tmp_path / "nowhere.pem")})
+    assert variable in str(refused.value)
+    assert f"{tmp_path / 'nowhere.pem'}: no such file" in str(refused.value)
+
+
+def test_a_directory_given_as_a_tls_file_is_named_at_startup(environment, tmp_path: Path) -> None:
+    with pytest.raises(ValidationError) as refused:
+        environment(TEMPORAL_TLS_SERVER_CA_CERT_PATH=str(tmp_path))
+    assert f"{tmp_path} is a directory; give the path of the PEM file in it" in str(refused.value)
+
+
+def test_a_tls_file_that_is_not_pem_is_named_at_startup(environment, tmp_path: Path) -> None:
+    der = tmp_path / "ca.der"
+    der.write_bytes(bytes([0x30, 0x82, 0x01, 0x0A]) + bytes(64))
+    with pytest.raises(ValidationError) as refused:
+        environment(TEMPORAL_TLS_SERVER_CA_CERT_PATH=str(der))
+    assert f"{der} is not a PEM file" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("given", "missing"),
+    [
+        ("TEMPORAL_TLS_CLIENT_CERT_PATH", "TEMPORAL_TLS_CLIENT_KEY_PATH"),
+        ("TEMPORAL_TLS_CLIENT_KEY_PATH", "TEMPORAL_TLS_CLIENT_CERT_PATH"),
+    ],
+)
+def test_a_client_certificate_needs_its_key_and_the_other_way_round(
+    environment, tmp_path: Path, given: str, missing: str
+) -> None:
+    pem = tmp_path / "half.pem"
+    pem.write_text("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n")
+    with pytest.raises(ValidationError) as refused:
+        environment(**{given: str(pem)})
+    assert f"{given} is set but {missing} is not" in str(refused.value)
+
+
+def test_tls_files_with_tls_turned_off_are_a_contradiction(environment, tmp_path: Path) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n")
+    with pytest.raises(ValidationError) as refused:
+        environment(TEMPORAL_TLS="false", TEMPORAL_TLS_SERVER_CA_CERT_PATH=str(ca))
+    assert "TEMPORAL_TLS is false, but TLS settings are given too (TEMPORAL_TLS_SERVER_CA_CERT_PATH)" in str(
+        refused.value
+    )
+
+
+def test_the_short_names_of_the_client_certificate_work_too(environment, tmp_path: Path) -> None:
+    pem = tmp_path / "half.pem"
+    pem.write_text("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n")
+    with pytest.raises(ValidationError) as refused:
+        environment(TEMPORAL_TLS_CERT=str(pem))
+    assert "TEMPORAL_TLS_CLIENT_CERT_PATH is set but TEMPORAL_TLS_CLIENT_KEY_PATH is not" in str(refused.value)

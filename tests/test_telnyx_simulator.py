@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import itertools
 import json
 import socket
 import threading
@@ -24,46 +25,91 @@ import telnyx
 from fastapi import FastAPI, Request, Response
 
 from simulator.call_script import CallerLine, CallScript, Misbehaviour, load_call_script
+from simulator.serving import UvicornThread
 from simulator.simulate_client import SimulatorUnavailable, run_simulated_call
-from simulator.telnyx_simulator import (
-    SimulatedCall,
-    TelnyxSimulator,
-    TelnyxSimulatorServer,
-    UvicornThread,
-    generate_signing_key,
-    sign_webhook,
-    signing_key_from_b64,
-)
+from simulator.telnyx.records import SimulatedCall
+from simulator.telnyx.server import TelnyxSimulatorServer
+from simulator.telnyx.signing import generate_signing_key, sign_webhook, signing_key_from_b64
+from simulator.telnyx.simulator import TelnyxSimulator
 
 TIMEOUT = 30.0
 GREETING = "Thanks for calling Bright Smile Dental, how can I help?"
 GREETING_STATE = base64.b64encode(b"greeting").decode()
-# Payload keys of the real deliveries in /work/shared/reference/telnyx-webhooks.
+# Payload keys of the real deliveries in tests/fixtures/telnyx-webhooks.
 REFERENCE_KEYS = {
     "call.initiated": {
-        "call_control_id", "call_leg_id", "call_session_id", "caller_id_name", "calling_party_type",
-        "client_state", "connection_codecs", "connection_id", "direction", "from", "from_sip_uri",
-        "offered_codecs", "start_time", "state", "to", "to_sip_uri",
+        "call_control_id",
+        "call_leg_id",
+        "call_session_id",
+        "caller_id_name",
+        "calling_party_type",
+        "client_state",
+        "connection_codecs",
+        "connection_id",
+        "direction",
+        "from",
+        "from_sip_uri",
+        "offered_codecs",
+        "start_time",
+        "state",
+        "to",
+        "to_sip_uri",
     },
     "call.answered": {
-        "call_control_id", "call_leg_id", "call_session_id", "calling_party_type", "client_state", "codec",
-        "connection_id", "from", "sampling_rate", "start_time", "to",
+        "call_control_id",
+        "call_leg_id",
+        "call_session_id",
+        "calling_party_type",
+        "client_state",
+        "codec",
+        "connection_id",
+        "from",
+        "sampling_rate",
+        "start_time",
+        "to",
     },
     "call.speak.started": {
-        "call_control_id", "call_leg_id", "call_session_id", "calling_party_type", "client_state",
-        "connection_id", "speak_id",
+        "call_control_id",
+        "call_leg_id",
+        "call_session_id",
+        "calling_party_type",
+        "client_state",
+        "connection_id",
+        "speak_id",
     },
     "call.speak.ended": {
-        "call_control_id", "call_leg_id", "call_session_id", "calling_party_type", "client_state",
-        "connection_id", "speak_id", "status",
+        "call_control_id",
+        "call_leg_id",
+        "call_session_id",
+        "calling_party_type",
+        "client_state",
+        "connection_id",
+        "speak_id",
+        "status",
     },
     "call.hangup": {
-        "call_control_id", "call_leg_id", "call_quality_stats", "call_session_id", "calling_party_type",
-        "client_state", "connection_id", "end_time", "from", "hangup_cause", "hangup_source",
-        "sip_hangup_cause", "start_time", "to",
+        "call_control_id",
+        "call_leg_id",
+        "call_quality_stats",
+        "call_session_id",
+        "calling_party_type",
+        "client_state",
+        "connection_id",
+        "end_time",
+        "from",
+        "hangup_cause",
+        "hangup_source",
+        "sip_hangup_cause",
+        "start_time",
+        "to",
     },
     "call.transcription": {
-        "call_control_id", "call_leg_id", "call_session_id", "client_state", "connection_id", "transcription_data",
+        "call_control_id",
+        "call_leg_id",
+        "call_session_id",
+        "client_state",
+        "connection_id",
+        "transcription_data",
     },
 }
 
@@ -467,6 +513,44 @@ async def test_commands_need_a_bearer_token_and_a_known_call() -> None:
     assert receptionist.events(call.call_control_id, "call.answered") == []
 
 
+async def test_commands_off_the_sdk_types_or_the_documented_limits_are_refused_and_not_played() -> None:
+    async with phone_network(answer=False) as (server, receptionist):
+        call = server.place_call(CallScript(hang_up_at_end=False, max_call_seconds=5))
+        await receptionist.wait_for(lambda bodies: any(b["data"]["event_type"] == "call.initiated" for b in bodies))
+        async with sdk_client(server) as client:
+            await client.calls.actions.answer(call.call_control_id)
+            refusals = []
+            for attempt in (
+                # A language outside the SDK's enum, as an unchecked string from elsewhere would send it.
+                client.calls.actions.speak(
+                    call.call_control_id, payload="Hola", voice="female", extra_body={"language": "es-XX"}
+                ),
+                client.calls.actions.speak(call.call_control_id, payload="x" * 3001, voice="female"),
+                client.calls.actions.speak(
+                    call.call_control_id, payload="Hi", voice="female", client_state="not base64!"
+                ),
+                client.calls.actions.transfer(call.call_control_id, to="555-0199"),
+                client.calls.dial(connection_id="conn-1", to="+15555550199", from_="CloudGreet"),
+                client.messages.send(to="5550199", text="Your code is 1234"),
+            ):
+                with pytest.raises(telnyx.UnprocessableEntityError) as raised:
+                    await attempt
+                refusals.append(raised.value.body["errors"][0])
+            await client.calls.actions.hangup(call.call_control_id)
+        await server.wait_ended(call, TIMEOUT)
+
+    assert [(r["code"], r["source"]["pointer"]) for r in refusals] == [
+        ("10015", "/language"),
+        ("10015", "/payload"),
+        ("10015", "/client_state"),
+        ("10016", "/to"),
+        ("10016", "/from"),
+        ("10016", "/to"),
+    ]
+    assert [c for c in call.conversation if c.speaker == "agent"] == [], "nothing refused was played"
+    assert server.simulator.messages == []
+
+
 async def test_dialling_out_creates_a_call_the_script_can_drive() -> None:
     async with phone_network() as (server, receptionist):
         server.simulator.expect_outbound_call("+15555550199", CallScript(lines=["Yes, this is Sam."]))
@@ -482,7 +566,7 @@ async def test_dialling_out_creates_a_call_the_script_can_drive() -> None:
     answer = "Yes, this is Sam."
     assert said(call) == [("agent", GREETING), ("caller", answer), ("agent", reply_to(answer))]
     assert call.hangup_source == "callee", "the person we dialled hung up"
-    assert [c.action for c in call.commands][0] == "dial"
+    assert next(c.action for c in call.commands) == "dial"
 
 
 # --------------------------------------------------------------------------- barge-in
@@ -537,6 +621,29 @@ async def test_a_refused_webhook_is_redelivered_with_the_next_attempt_number() -
     assert said(call)[0] == ("agent", GREETING)
 
 
+async def test_an_unanswered_webhook_is_posted_again_after_each_delay_of_the_retry_policy_then_given_up() -> None:
+    with socket.socket() as probe:  # a port where nothing listens: every delivery fails to connect
+        probe.bind(("127.0.0.1", 0))
+        nowhere = f"http://127.0.0.1:{probe.getsockname()[1]}/webhooks"
+    simulator = TelnyxSimulator(nowhere, nacl.signing.SigningKey.generate(), webhook_retries_ms=[100, 200, 300])
+    call = await simulator.place_call(CallScript(lines=["Hello?"], max_call_seconds=0.1))
+    await call.wait_ended(10)
+    await simulator.aclose()
+
+    initiated = [d for d in call.deliveries if d.event_type == "call.initiated"]
+    assert [(d.attempt, d.status_code) for d in initiated] == [(1, None), (2, None), (3, None), (4, None)]
+    gaps = [later.sent_at - earlier.answered_at for earlier, later in itertools.pairwise(initiated)]
+    assert all(gap >= delay / 1000 for gap, delay in zip(gaps, [100, 200, 300], strict=True)), gaps
+
+
+@pytest.mark.parametrize("retries_ms", [[1] * 6, [30_000, 30_001], [-1]])
+def test_a_retry_policy_telnyx_would_refuse_is_refused(retries_ms) -> None:
+    with pytest.raises(ValueError, match="at most 5 retries"):
+        TelnyxSimulator(
+            "http://127.0.0.1:9/webhooks", nacl.signing.SigningKey.generate(), webhook_retries_ms=retries_ms
+        )
+
+
 async def test_reordered_events_are_swapped_yet_all_delivered_once() -> None:
     script = CallScript(
         lines=["Can I book a cleaning for tomorrow morning please?"], misbehaviour=Misbehaviour(reorder_events=True)
@@ -549,7 +656,7 @@ async def test_reordered_events_are_swapped_yet_all_delivered_once() -> None:
     assert len(ids) == len(set(ids))
     assert delivered[-1]["event_type"] == "call.hangup"
     occurred = [event["occurred_at"] for event in delivered]
-    assert any(later < earlier for earlier, later in zip(occurred, occurred[1:])), "some events arrived out of order"
+    assert any(later < earlier for earlier, later in itertools.pairwise(occurred)), "some events arrived out of order"
 
 
 async def test_late_events_arrive_after_the_hangup() -> None:
@@ -558,7 +665,7 @@ async def test_late_events_arrive_after_the_hangup() -> None:
         call = await run_call(server, script)
 
     types = [event["event_type"] for event in first_deliveries(call)]
-    after_hangup = types[types.index("call.hangup") + 1:]
+    after_hangup = types[types.index("call.hangup") + 1 :]
     assert sorted(after_hangup) == ["call.speak.ended", "call.transcription"]
     assert receptionist.events(call.call_control_id)[-1]["event_type"] != "call.hangup"
 
@@ -567,16 +674,15 @@ async def test_late_events_arrive_after_the_hangup() -> None:
 
 
 async def test_the_control_api_validates_scripts_and_reports_unknown_calls() -> None:
-    async with phone_network() as (server, _):
-        async with httpx.AsyncClient(base_url=server.control_url) as http:
-            bad_line = await http.post("/simulator/calls", json={"lines": [{"text": "Hi", "dtmf": "1"}]})
-            bad_type = await http.post("/simulator/calls", json={"max_call_seconds": "soon"})
-            unknown = await http.get("/simulator/calls/v3:no-such-call")
-            created = await http.post("/simulator/calls", json={"lines": ["Hello?"]})
-            call_control_id = created.json()["call_control_id"]
-            await server.wait_ended(server.simulator.calls[call_control_id], TIMEOUT)
-            record = (await http.get(f"/simulator/calls/{call_control_id}")).json()
-            listing = (await http.get("/simulator/calls")).json()
+    async with phone_network() as (server, _), httpx.AsyncClient(base_url=server.control_url) as http:
+        bad_line = await http.post("/simulator/calls", json={"lines": [{"text": "Hi", "dtmf": "1"}]})
+        bad_type = await http.post("/simulator/calls", json={"max_call_seconds": "soon"})
+        unknown = await http.get("/simulator/calls/v3:no-such-call")
+        created = await http.post("/simulator/calls", json={"lines": ["Hello?"]})
+        call_control_id = created.json()["call_control_id"]
+        await server.wait_ended(server.simulator.calls[call_control_id], TIMEOUT)
+        record = (await http.get(f"/simulator/calls/{call_control_id}")).json()
+        listing = (await http.get("/simulator/calls")).json()
 
     assert bad_line.status_code == 422 and bad_line.json()["detail"][0]["loc"][:3] == ["body", "lines", 0]
     assert bad_type.status_code == 422 and "max_call_seconds" in bad_type.json()["detail"][0]["loc"]

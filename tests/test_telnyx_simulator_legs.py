@@ -12,7 +12,7 @@ import pytest
 import telnyx
 
 from simulator.call_script import CallScript
-from simulator.telnyx_simulator import SimulatedCall
+from simulator.telnyx.records import SimulatedCall
 from tests.test_telnyx_simulator import (
     GREETING,
     TIMEOUT,
@@ -42,10 +42,24 @@ DIAL_STATE = b64("callback")
 MESSAGE_STATE = b64("voicemail-message")
 # Payload keys of the reference files (plus call_control_id, which real AMD events carry).
 BRIDGED_KEYS = {
-    "call_control_id", "call_leg_id", "call_session_id", "client_state", "connection_id", "from", "state", "to",
+    "call_control_id",
+    "call_leg_id",
+    "call_session_id",
+    "client_state",
+    "connection_id",
+    "from",
+    "state",
+    "to",
 }
 MACHINE_DETECTION_KEYS = {
-    "call_control_id", "call_leg_id", "call_session_id", "client_state", "connection_id", "from", "result", "to",
+    "call_control_id",
+    "call_leg_id",
+    "call_session_id",
+    "client_state",
+    "connection_id",
+    "from",
+    "result",
+    "to",
 }
 
 
@@ -171,7 +185,7 @@ async def test_an_answered_transfer_bridges_both_legs_and_the_call_ends() -> Non
     assert (call.status, call.hangup_source) == ("ended", "caller")
 
     [bridged] = receptionist.events(call.call_control_id, "call.bridged")
-    assert BRIDGED_KEYS <= set(bridged["payload"])
+    assert set(bridged["payload"]) >= BRIDGED_KEYS
     assert (bridged["payload"]["client_state"], bridged["payload"]["state"]) == (TRANSFER_STATE, "bridged")
     [hangup] = receptionist.events(call.call_control_id, "call.hangup")
     assert hangup["payload"]["hangup_source"] == "caller"
@@ -184,7 +198,7 @@ async def test_an_answered_transfer_bridges_both_legs_and_the_call_ends() -> Non
     assert initiated["call_session_id"] == call.call_session_id == leg.call_session_id
     assert initiated["call_control_id"] != call.call_control_id
     assert {event["payload"]["client_state"] for event in leg_events} == {TARGET_STATE}
-    assert BRIDGED_KEYS <= set(leg_events[2]["payload"])
+    assert set(leg_events[2]["payload"]) >= BRIDGED_KEYS
 
 
 @pytest.mark.parametrize(
@@ -226,6 +240,87 @@ async def test_an_unanswered_transfer_hangs_up_the_new_leg_and_the_caller_carrie
     assert not any(body["data"]["event_type"] == "call.bridged" for body in receptionist.bodies)
 
 
+# --------------------------------------------------------------------------- warm transfers: a leg dialled linked to the call
+
+
+def heard_final_words(bodies: list[dict[str, Any]]) -> bool:
+    return any(
+        b["data"]["event_type"] == "call.transcription" and b["data"]["payload"]["transcription_data"]["is_final"]
+        for b in bodies
+    )
+
+
+async def dial_on_call(client: telnyx.AsyncTelnyx, call: SimulatedCall, command_id: str = "on-call-1") -> str:
+    dialled = await client.calls.dial(
+        connection_id="conn-1",
+        from_=OUR_NUMBER,
+        to=TARGET,
+        link_to=call.call_control_id,
+        answering_machine_detection="detect",
+        client_state=TARGET_STATE,
+        command_id=command_id,
+        timeout_secs=5,
+    )
+    return dialled.data.call_control_id
+
+
+async def test_a_leg_dialled_linked_to_a_call_shares_its_session_and_is_bridged_only_on_command() -> None:
+    script = CallScript(lines=["I need someone now"], hang_up_at_end=False)
+    async with phone_network() as (server, receptionist):
+        call = server.place_call(script)
+        await receptionist.wait_for(heard_final_words)
+        async with sdk_client(server) as client:
+            leg_id = await dial_on_call(client, call)
+            # The receptionist greets whoever answers; a person on call presses 1 once it went quiet.
+            await receptionist.wait_for(
+                lambda bodies: any(
+                    b["data"]["event_type"] == "call.dtmf.received"
+                    and b["data"]["payload"]["call_control_id"] == leg_id
+                    for b in bodies
+                )
+            )
+            assert [(t.to, t.outcome, t.bridged) for t in call.transfers] == [(TARGET, "answered", False)]
+            with pytest.raises(telnyx.UnprocessableEntityError):
+                await client.calls.actions.bridge(
+                    call.call_control_id, call_control_id_to_bridge_with="v3:not-a-call", command_id="bridge-0"
+                )
+            await client.calls.actions.bridge(
+                call.call_control_id, call_control_id_to_bridge_with=leg_id, command_id="bridge-1"
+            )
+        leg = server.simulator.calls[leg_id]
+        await server.wait_ended(call, TIMEOUT)
+        await server.wait_ended(leg, TIMEOUT)
+
+    assert leg.linked_to == call.call_control_id and leg.call_session_id == call.call_session_id
+    [detection] = receptionist.events(leg_id, "call.machine.detection.ended")
+    assert detection["payload"]["result"] == "human"
+    assert receptionist.events(leg_id, "call.bridged") and receptionist.events(call.call_control_id, "call.bridged")
+    assert [(t.to, t.outcome, t.bridged) for t in call.transfers] == [(TARGET, "answered", True)]
+    assert ("caller", "[DTMF 1]") in said(leg)
+    assert call.hangup_source == "caller", "the caller talked to the person, then hung up, and the leg went with it"
+    assert server.simulator.refusals == []
+
+
+async def test_a_caller_who_gives_up_on_hold_leaves_the_linked_leg_for_our_app_to_hang_up() -> None:
+    script = CallScript(
+        lines=["I need someone now"], on_call_answers={TARGET: "no_key_press"}, hold_patience_seconds=0.5
+    )
+    async with phone_network() as (server, receptionist):
+        call = server.place_call(script)
+        await receptionist.wait_for(heard_final_words)
+        async with sdk_client(server) as client:
+            leg_id = await dial_on_call(client, call)
+            await server.wait_ended(call, TIMEOUT)
+            leg = server.simulator.calls[leg_id]
+            assert leg.status == "active", "Telnyx does not hang up a leg that was only linked"
+            await client.calls.actions.hangup(leg_id, command_id="hangup-on-call")
+        await server.wait_ended(leg, TIMEOUT)
+
+    assert call.hangup_source == "caller" and ("system", "[hung up on hold]") in said(call)
+    assert [line for line in said(leg) if line[0] == "caller"] == [], "nobody pressed a key"
+    assert [(t.to, t.outcome, t.bridged) for t in call.transfers] == [(TARGET, "answered", False)]
+
+
 # --------------------------------------------------------------------------- call-backs
 
 
@@ -245,7 +340,7 @@ async def test_a_call_back_answered_by_a_human_reports_human_then_the_person_tal
     events = receptionist.events(call.call_control_id)
     assert [event["payload"]["client_state"] for event in events[:3]] == [DIAL_STATE] * 3
     detection = events[2]["payload"]
-    assert MACHINE_DETECTION_KEYS <= set(detection)
+    assert set(detection) >= MACHINE_DETECTION_KEYS
     assert (detection["result"], detection["call_control_id"]) == ("human", call.call_control_id)
     assert (detection["from"], detection["to"]) == (OUR_NUMBER, CUSTOMER)
 
@@ -278,7 +373,10 @@ async def test_a_voicemail_box_records_the_message_until_the_app_hangs_up() -> N
 
 async def test_a_voicemail_box_hangs_up_once_the_agent_is_quiet() -> None:
     options = {"voicemail_silence_seconds": 0.1}
-    async with phone_network(Dialler, simulator_options=options, hang_up_after_message=False) as (server, receptionist):
+    async with phone_network(Dialler, simulator_options=options, hang_up_after_message=False) as (
+        server,
+        _receptionist,
+    ):
         server.expect_outbound_call(CUSTOMER, CallScript(callee="voicemail"))
         async with sdk_client(server) as client:
             await dial(client, answering_machine_detection="detect")
@@ -334,7 +432,9 @@ async def test_outbound_expectations_are_used_in_order_then_a_listening_human() 
     busy, human, default = calls
     assert len({call.call_control_id for call in calls}) == 3
     assert [c.command_id for call in calls for c in call.commands if c.action == "dial"] == [
-        "callback-0", "callback-1", "callback-2",
+        "callback-0",
+        "callback-1",
+        "callback-2",
     ]
     assert event_types(receptionist, busy) == ["call.initiated", "call.hangup"]
     hangup = receptionist.events(busy.call_control_id, "call.hangup")[0]["payload"]
@@ -345,22 +445,21 @@ async def test_outbound_expectations_are_used_in_order_then_a_listening_human() 
 
 
 async def test_the_control_api_takes_outbound_expectations_and_lists_calls_and_messages() -> None:
-    async with phone_network() as (server, _):
-        async with httpx.AsyncClient(base_url=server.control_url) as http:
-            created = await http.post(
-                "/simulator/outbound-expectations", json={"to_number": CUSTOMER, "script": {"callee": "busy"}}
-            )
-            bad = await http.post(
-                "/simulator/outbound-expectations", json={"to_number": CUSTOMER, "script": {"callee": "robot"}}
-            )
-            async with sdk_client(server) as client:
-                await dial(client)
-                await client.messages.send(from_=OUR_NUMBER, to=CUSTOMER, text="Sorry we missed you.")
-            call = await server.wait_for_outbound_call(CUSTOMER, TIMEOUT)
-            await server.wait_ended(call, TIMEOUT)
-            listing = (await http.get("/simulator/calls")).json()
-            record = (await http.get(f"/simulator/calls/{call.call_control_id}")).json()
-            messages = (await http.get("/simulator/messages")).json()
+    async with phone_network() as (server, _), httpx.AsyncClient(base_url=server.control_url) as http:
+        created = await http.post(
+            "/simulator/outbound-expectations", json={"to_number": CUSTOMER, "script": {"callee": "busy"}}
+        )
+        bad = await http.post(
+            "/simulator/outbound-expectations", json={"to_number": CUSTOMER, "script": {"callee": "robot"}}
+        )
+        async with sdk_client(server) as client:
+            await dial(client)
+            await client.messages.send(from_=OUR_NUMBER, to=CUSTOMER, text="Sorry we missed you.")
+        call = await server.wait_for_outbound_call(CUSTOMER, TIMEOUT)
+        await server.wait_ended(call, TIMEOUT)
+        listing = (await http.get("/simulator/calls")).json()
+        record = (await http.get(f"/simulator/calls/{call.call_control_id}")).json()
+        messages = (await http.get("/simulator/messages")).json()
 
     assert created.status_code == 201 and bad.status_code == 422
     assert [(c["call_control_id"], c["direction"], c["to_number"], c["status"]) for c in listing] == [
@@ -376,15 +475,14 @@ async def test_the_control_api_takes_outbound_expectations_and_lists_calls_and_m
 
 
 async def test_an_sms_is_recorded_once_per_idempotency_key() -> None:
-    async with phone_network() as (server, _):
-        async with sdk_client(server) as client:
-            first = await client.messages.send(
-                from_=OUR_NUMBER, to=CUSTOMER, text=CONFIRMATION, idempotency_key="confirm-1"
-            )
-            again = await client.messages.send(
-                from_=OUR_NUMBER, to=CUSTOMER, text=CONFIRMATION, idempotency_key="confirm-1"
-            )
-            other = await client.messages.send(from_=OUR_NUMBER, to=CUSTOMER, text="See you soon.")
+    async with phone_network() as (server, _), sdk_client(server) as client:
+        first = await client.messages.send(
+            from_=OUR_NUMBER, to=CUSTOMER, text=CONFIRMATION, idempotency_key="confirm-1"
+        )
+        again = await client.messages.send(
+            from_=OUR_NUMBER, to=CUSTOMER, text=CONFIRMATION, idempotency_key="confirm-1"
+        )
+        other = await client.messages.send(from_=OUR_NUMBER, to=CUSTOMER, text="See you soon.")
 
     messages = server.simulator.messages
     assert [(m.from_number, m.to_number, m.text, m.idempotency_key) for m in messages] == [
@@ -414,4 +512,3 @@ async def test_an_sms_needs_a_bearer_token_a_recipient_and_a_text() -> None:
     assert no_recipient.json()["errors"][0]["source"] == {"pointer": "/to"}
     assert no_text.value.body["errors"][0]["source"] == {"pointer": "/text"}
     assert server.simulator.messages == []
-

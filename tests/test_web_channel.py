@@ -2,20 +2,36 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 from sqlmodel import Session, select
 
 from database.engine import get_engine
 from database.models import Appointment, Business, Call, ConversationTurn
+from tests.web_visitors import WebVisitor, loopback_client, web_api
+from workflows.call import CallWorkflow
+from workflows.call_messages import call_workflow_id
 
 pytestmark = pytest.mark.database
 
 
+@pytest.fixture(scope="module")
+def web_url(offline_stack):
+    with web_api(offline_stack) as url:
+        yield url
+
+
 @pytest.fixture
-async def api(offline_stack):
-    async with httpx.AsyncClient(base_url=offline_stack.api_url, timeout=30) as client:
+async def api(web_url):
+    async with loopback_client(web_url) as client:
         yield client
+
+
+async def visitor(api, stack) -> WebVisitor:
+    """A visitor who has started a conversation with the demo business."""
+    someone = WebVisitor(api)
+    started = await someone.start(business_id(stack))
+    assert started.status_code == 201, started.text
+    return someone
 
 
 def business_id(stack, number: str = "+15555550100") -> int:
@@ -24,61 +40,76 @@ def business_id(stack, number: str = "+15555550100") -> int:
 
 
 async def test_a_typed_conversation_is_greeted_answered_and_recorded(api, offline_stack):
-    started = await api.post("/api/web-calls", json={"business_id": business_id(offline_stack)})
-    assert started.status_code == 201, started.text
-    call = started.json()
+    someone = await visitor(api, offline_stack)
+    call = someone.call
     assert call["greeting"] == "Thank you for calling Bright Smile Dental. How can I help you today?"
+    assert call["conversation_token"] and call["max_turns"] == 30 and call["max_minutes"] == 15
 
-    turn = await api.post(f"/api/web-calls/{call['call_id']}/turns", json={"text": "How much is a cleaning?"})
+    turn = await someone.say("How much is a cleaning?")
     assert turn.status_code == 200
     assert turn.json()["reply"] == "A cleaning takes 30 minutes and costs $90. Would you like to book?"
     assert turn.json()["turn_ms"] > 0
 
-    bye = await api.post(f"/api/web-calls/{call['call_id']}/turns", json={"text": "Thanks, bye"})
+    bye = await someone.say("Thanks, bye")
     assert bye.json()["ended"] is True
     assert "Goodbye" in bye.json()["reply"]
 
+    await offline_stack.temporal_client.get_workflow_handle(call_workflow_id(call["call_id"])).result()
     with Session(get_engine(offline_stack.database_url)) as session:
         record = session.get(Call, call["call_id"])
         assert record.direction == "web"
+        assert record.hangup_cause == "normal_clearing", "the agent's goodbye ends it, as on a phone line"
         turns = session.exec(select(ConversationTurn).where(ConversationTurn.call_id == call["call_id"])).all()
     assert {(t.turn_index, t.speaker) for t in turns} >= {(1, "caller"), (1, "agent")}
 
 
 async def test_booking_over_the_web_uses_the_same_validated_booking(api, offline_stack):
-    call = (await api.post("/api/web-calls", json={"business_id": business_id(offline_stack)})).json()
+    someone = await visitor(api, offline_stack)
     replies = []
     for words in ["I'd like to book a whitening", "the day after tomorrow", "at 1 pm", "My name is Web Tester", "yes"]:
-        response = await api.post(f"/api/web-calls/{call['call_id']}/turns", json={"text": words})
-        replies.append(response.json()["reply"])
+        replies.append((await someone.reply_to(words))["reply"])
     assert "Shall I book it?" in replies[-2]
     assert replies[-1].startswith("One moment. All set. Booked a whitening")
     with Session(get_engine(offline_stack.database_url)) as session:
-        [appointment] = session.exec(select(Appointment).where(Appointment.call_id == call["call_id"])).all()
-    assert appointment.service == "Whitening" and appointment.caller_name == "Web"
+        [appointment] = session.exec(select(Appointment).where(Appointment.call_id == someone.call_id)).all()
+    assert appointment.service == "Whitening" and appointment.caller_name == "Web Tester"
 
 
 async def test_bad_input_to_the_web_channel_gets_clear_errors(api, offline_stack):
     assert (await api.post("/api/web-calls", json={"business_id": 999999})).status_code == 404
     assert (await api.post("/api/web-calls", json={"business_id": "many"})).status_code == 422
-    assert (await api.post("/api/web-calls/web-nope/turns", json={"text": "hi"})).status_code == 404
-    call = (await api.post("/api/web-calls", json={"business_id": business_id(offline_stack)})).json()
-    assert (await api.post(f"/api/web-calls/{call['call_id']}/turns", json={"text": ""})).status_code == 422
-    assert (await api.post(f"/api/web-calls/{call['call_id']}/turns", json={"text": "x" * 3000})).status_code == 422
-    hung_up = await api.post(f"/api/web-calls/{call['call_id']}/hangup")
-    assert hung_up.status_code == 202
+    someone = await visitor(api, offline_stack)
+    assert (await someone.say("hi", call_id="web-nope")).status_code == 404
+    assert (await someone.say("")).status_code == 422
+    assert (await someone.say("x" * 3000)).status_code == 422
+    assert (await someone.hang_up()).status_code == 202
+
+
+async def test_a_visitor_hanging_up_ends_the_conversation(api, offline_stack):
+    someone = await visitor(api, offline_stack)
+    await someone.say("What are your hours?")
+    assert (await someone.hang_up()).status_code == 202
+
+    summary = await offline_stack.temporal_client.get_workflow_handle_for(
+        CallWorkflow.run, call_workflow_id(someone.call_id)
+    ).result()
+    assert (summary.status, summary.hangup_cause, summary.caller_turns) == ("ended", "web_hangup", 1)
+    after = await someone.say("Hello?")
+    assert after.status_code in (404, 409), after.text
+    with Session(get_engine(offline_stack.database_url)) as session:
+        record = session.get(Call, someone.call_id)
+    assert (record.status, record.hangup_cause) == ("ended", "web_hangup")
 
 
 async def test_a_web_visitor_cannot_cancel_someone_elses_booking(api, offline_stack):
-    bid = business_id(offline_stack)
-    first = (await api.post("/api/web-calls", json={"business_id": bid})).json()
+    first = await visitor(api, offline_stack)
     for words in ["I'd like to book a checkup", "tomorrow", "at 3 pm", "My name is First", "yes"]:
-        await api.post(f"/api/web-calls/{first['call_id']}/turns", json={"text": words})
-    second = (await api.post("/api/web-calls", json={"business_id": bid})).json()
-    reply = (await api.post(f"/api/web-calls/{second['call_id']}/turns", json={"text": "Please cancel my appointment"})).json()
+        await first.say(words)
+    second = await visitor(api, offline_stack)
+    reply = await second.reply_to("Please cancel my appointment")
     assert "can't find" in reply["reply"]
     with Session(get_engine(offline_stack.database_url)) as session:
-        [appointment] = session.exec(select(Appointment).where(Appointment.call_id == first["call_id"])).all()
+        [appointment] = session.exec(select(Appointment).where(Appointment.call_id == first.call_id)).all()
     assert appointment.status == "booked"
 
 

@@ -18,9 +18,8 @@ from tests.in_process import make_settings, served_api
 from workflows.call import CallWorkflow
 from workflows.call_messages import call_workflow_id
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "telnyx-webhooks"
-if not REFERENCE.exists():  # a clean clone has shared/ beside it
-    REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "telnyx-webhooks"
+# Real and documented Telnyx webhook bodies (see the README beside them), carried by the tests.
+REFERENCE = Path(__file__).resolve().parent / "fixtures" / "telnyx-webhooks"
 
 pytestmark = pytest.mark.database
 
@@ -84,9 +83,7 @@ async def test_missing_signature_is_401_and_reaches_no_workflow(api, stack, call
 async def test_wrong_signature_is_403(api, stack, call_id):
     other_seed = base64.b64encode(bytes(SigningKey.generate())).decode()
     raw = json.dumps(reference_event("call.initiated", call_id)).encode()
-    response = await api.post(
-        "/api/telnyx/voice-handler", content=raw, headers=signed_headers(other_seed, raw)
-    )
+    response = await api.post("/api/telnyx/voice-handler", content=raw, headers=signed_headers(other_seed, raw))
     assert response.status_code == 403
     assert not await workflow_exists(stack, call_id)
 
@@ -227,12 +224,16 @@ async def test_with_temporal_down_a_good_webhook_gets_503_and_a_bad_one_is_still
     """Telnyx redelivers a 503, so the event is not lost; a forged one is refused all the same."""
     seed = base64.b64encode(bytes(SigningKey.generate())).decode()
     public = base64.b64encode(bytes(SigningKey(base64.b64decode(seed)).verify_key)).decode()
-    settings = make_settings(TEMPORAL_ADDRESS=f"127.0.0.1:{free_port()}", TELNYX_PUBLIC_KEY=public, DATABASE_URL=database_url)
+    settings = make_settings(
+        TEMPORAL_ADDRESS=f"127.0.0.1:{free_port()}", TELNYX_PUBLIC_KEY=public, DATABASE_URL=database_url
+    )
     raw = json.dumps(reference_event("call.initiated", f"v3:down-{uuid.uuid4().hex}")).encode()
     with served_api(settings) as url:
         async with httpx.AsyncClient(base_url=url, timeout=30) as client:
             good = await client.post("/api/telnyx/voice-handler", content=raw, headers=signed_headers(seed, raw))
-            forged = await client.post("/api/telnyx/voice-handler", content=raw, headers=signed_headers(stack_seed_other(), raw))
+            forged = await client.post(
+                "/api/telnyx/voice-handler", content=raw, headers=signed_headers(stack_seed_other(), raw)
+            )
     assert good.status_code == 503
     assert "Temporal is unavailable" in good.json()["detail"]
     assert forged.status_code == 403

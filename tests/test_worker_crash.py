@@ -17,10 +17,14 @@ async def test_worker_killed_mid_reply_the_call_goes_on_with_nothing_said_twice(
     fake.set_behaviour(fake.behaviour.model_copy(update={"chunk_delay_ms": 120}))
     lines = ["Do you take new patients?", "Thanks, what about Saturdays?"]
     try:
-        # This caller waits out the seconds a replacement worker needs instead of talking over the silence.
-        call = stack.simulator.place_call(CallScript(lines=lines, max_call_seconds=120, caller_pause_seconds=10))
+        # This caller waits out the seconds a replacement worker needs (its imports alone take seconds on a
+        # busy machine) instead of talking over the silence.
+        call = stack.simulator.place_call(CallScript(lines=lines, max_call_seconds=120, caller_pause_seconds=25))
         first_sentence = fake_reply(lines[0])[0]
-        await eventually(lambda: spoken(call), lambda said: first_sentence in said, timeout=30, what="first sentence spoken")
+        # The caller's patient pause comes first, and before it the worker, which may still be starting.
+        await eventually(
+            lambda: spoken(call), lambda said: first_sentence in said, timeout=90, what="first sentence spoken"
+        )
         stack.worker.kill()
         stack.worker.start()
         await stack.simulator.wait_ended(call, 120)

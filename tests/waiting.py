@@ -23,7 +23,7 @@ async def eventually(
             last = value
             if accept(value):
                 return value
-        except Exception as error:  # noqa: BLE001  (not there yet: keep waiting, report at the end)
+        except Exception as error:
             last = error
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} did not hold within {timeout}s; last seen: {last!r}")

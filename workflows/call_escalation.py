@@ -1,199 +1,313 @@
-"""Escalation to a person and the call-backs a call promises, as steps of a `CallWorkflow`.
+"""The ladder's last two rungs: a person, then a promised call-back.
 
-A mixin of `CallWorkflow` (workflows/call.py): transfers to the on-call numbers in order, the
-message and urgent call-back when nobody answers, and the outbound call that keeps a promise.
+Escalation rings the on-call numbers in order, each as a warm transfer (`warm_transfer`): a leg of
+its own, answering-machine detection, a briefing, and a bridge only once the person presses 1.
+When nobody takes the call (or nobody is on call), the caller leaves a message and is promised
+an urgent call-back, then hears goodbye. On a channel that cannot transfer or call back (a browser),
+the caller is told what a phone call would do. The escalation's record never holds the caller up:
+it is written with the call's records (`EscalationRecord`), or, for calls begun before that, awaited
+(`AwaitedEscalationRecord`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import WorkflowIDReusePolicy
-from temporalio.workflow import ParentClosePolicy
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.follow_ups import (
-        CallbackRequest,
-        EscalationOpening,
-        FollowUps,
-        TransferAttempt,
+    from activities.follow_ups import EscalationOpening, FollowUps, TransferAttempt, TransferStepTaken
+    from business.config import BusinessConfig
+    from domain.vocabulary import (
+        CallOutcome,
+        CallStatus,
+        Direction,
+        EscalationStatus,
+        FallbackLevel,
+        Speaker,
+        TransferOutcome,
     )
-    from activities.telnyx_commands import TelnyxCommands, TextMessage, TransferCommand
-    from workflows.call_messages import (
-        CallbackOutcome,
-        CallSummary,
-        TransferLeg,
-        encode_client_state,
-    )
+    from receptionist.briefings import briefing
+    from receptionist.callback_refusals import refusal_words
+    from workflows.call_messages import TransferLeg
     from workflows.call_options import (
         RECORD_KEEPING,
+        RECORD_WRITE,
         TRANSFER_ANSWER_MARGIN,
-        WAIT_FOR_MACHINE_DETECTION,
         WAIT_FOR_MESSAGE,
-        WAIT_FOR_OUTBOUND_ANSWER,
+        WHILE_THE_CALLER_WAITS,
     )
-    from workflows.callback import CallbackPlan, CallbackWorkflow
     from workflows.waiting import wait_until
 
+from workflows.call_bookkeeping import Bookkeeping
+from workflows.call_callbacks import Callbacks
+from workflows.call_channel import CallChannel
+from workflows.call_progress import CallProgress
+from workflows.warm_transfer import WARM_TRANSFERS, HoldMessages, OnCallAttempt
 
-class EscalationAndCallbacks:
-    async def _escalate(self, reason: str, *, emergency: bool) -> None:
-        await self._climb_ladder("escalation")
-        if self._channel == "web":
-            # A browser has no phone line to transfer; say what a caller would get.
-            numbers = " or ".join(self._context.business.on_call_numbers) or "our team"
-            await self._say(f"On a phone call I would now put you through to {numbers}.", "web-escalation")
-            self._state.outcome = "escalated"
-            return
-        numbers = self._context.business.on_call_numbers
-        if not numbers:
-            await self._promise_callback(reason, urgent=True, nobody_answered=False)
-            return
-        escalation = self._next("escalation")
-        escalation_id = await workflow.execute_activity_method(
-            FollowUps.open_escalation,
-            EscalationOpening(
-                idempotency_key=f"{workflow.info().workflow_id}/escalation-{escalation}",
-                business_id=self._context.business_id,
-                call_id=self._state.call_control_id,
-                reason=reason,
-            ),
-            **RECORD_KEEPING,
-        )
-        await self._say("Please hold while I connect you.", f"escalation-{escalation}/hold")
-        ring = self._context.transfer_ring_seconds
-        for attempt, number in enumerate(numbers, start=1):
-            if self._hangup is not None:
-                break
-            key = f"{escalation}/{attempt}"
-            leg = TransferLeg(parent_call_control_id=self._state.call_control_id, escalation=escalation, attempt=attempt)
-            transfer = TransferCommand(
-                **self._call_command(f"escalation-{escalation}/transfer-{attempt}").model_dump(),
-                to=number,
-                ring_timeout_seconds=ring,
-                target_leg_client_state=encode_client_state(leg),
+# The last rung's promise while the database does not answer: when is not known yet.
+PROMISE_KEPT = "We'll call you back as soon as we can."
+
+
+class EscalationRecord:
+    """One escalation on record: opened while the caller holds if the database answers within seconds,
+    else with the call's records; its transfer attempts and its end always with the call's records."""
+
+    def __init__(self, books: Bookkeeping, opening: EscalationOpening) -> None:
+        self._books = books
+        self._opening = opening
+        self._id: int | None = None
+
+    @property
+    def reason(self) -> str:
+        return self._opening.reason
+
+    async def open(self) -> None:
+        try:
+            self._id = await workflow.execute_activity_method(
+                FollowUps.open_escalation, self._opening, **WHILE_THE_CALLER_WAITS
             )
-            sent = await self._command(TelnyxCommands.transfer_call, transfer)
-            if not sent.call_ended:
-                await wait_until(
-                    lambda: key in self._leg_outcomes or self._bridged or self._hangup is not None,
-                    timedelta(seconds=ring) + TRANSFER_ANSWER_MARGIN,
+        except ActivityError as error:
+            workflow.logger.warning("escalation kept until the database answers: %s", error)
+            self._books.keep("escalation", self._open_kept)
+
+    async def _open_kept(self) -> None:
+        self._id = await workflow.execute_activity_method(FollowUps.open_escalation, self._opening, **RECORD_WRITE)
+
+    async def attempted(
+        self, attempt: int, number: str, outcome: TransferOutcome, steps: list[TransferStepTaken]
+    ) -> None:
+        at = workflow.now()
+        self._books.keep(
+            f"transfer attempt {attempt}",
+            lambda: self._write(
+                lambda escalation_id: workflow.execute_activity_method(
+                    FollowUps.record_transfer_attempt,
+                    TransferAttempt(
+                        escalation_id=escalation_id, attempt=attempt, number=number, outcome=outcome, at=at, steps=steps
+                    ),
+                    **RECORD_WRITE,
                 )
-            outcome = "answered" if self._bridged else self._leg_outcomes.get(key) or ("caller_hung_up" if self._hangup else "no_answer")
-            await workflow.execute_activity_method(
-                FollowUps.record_transfer_attempt,
-                TransferAttempt(escalation_id=escalation_id, attempt=attempt, number=number, outcome=outcome, at=workflow.now()),
-                **RECORD_KEEPING,
-            )
-            if outcome == "answered":
-                await workflow.execute_activity_method(FollowUps.close_escalation, args=[escalation_id, "connected"], **RECORD_KEEPING)
-                self._transferred = True
-                self._state.outcome = "escalated"
-                await self._set_status("transferred")
-                return
+            ),
+        )
+
+    async def closed(self, status: EscalationStatus) -> None:
+        self._books.keep(
+            "escalation's end",
+            lambda: self._write(
+                lambda escalation_id: workflow.execute_activity_method(
+                    FollowUps.close_escalation, args=[escalation_id, status], **RECORD_WRITE
+                )
+            ),
+        )
+
+    async def _write(self, write: Callable[[int], Awaitable[object]]) -> None:
+        if self._id is None:  # the opening was refused for good; the call's records say why
+            return
+        await write(self._id)
+
+
+class AwaitedEscalationRecord:
+    """The escalation's record as calls begun before records-in-background keep it: each step awaited."""
+
+    def __init__(self, opening: EscalationOpening) -> None:
+        self._opening = opening
+        self._id = 0
+
+    @property
+    def reason(self) -> str:
+        return self._opening.reason
+
+    async def open(self) -> None:
+        self._id = await workflow.execute_activity_method(FollowUps.open_escalation, self._opening, **RECORD_KEEPING)
+
+    async def attempted(
+        self, attempt: int, number: str, outcome: TransferOutcome, steps: list[TransferStepTaken]
+    ) -> None:
         await workflow.execute_activity_method(
-            FollowUps.close_escalation, args=[escalation_id, "nobody_answered" if self._hangup is None else "caller_hung_up"], **RECORD_KEEPING
-        )
-        if self._hangup is None:
-            await self._promise_callback(reason, urgent=True, nobody_answered=True)
-
-    async def _promise_callback(self, reason: str, *, urgent: bool, nobody_answered: bool) -> None:
-        """The last rung: take a message, promise a call-back that a durable workflow keeps, say goodbye."""
-        await self._climb_ladder("callback_promise")
-        if self._channel == "web":
-            await self._say("On a phone call I would now take a message and promise a call-back.", "web-promise")
-            return
-        sorry = "I'm sorry, nobody could take your call right now." if nobody_answered else "I'm sorry, I can't put you through right now."
-        await self._say(f"{sorry} Please tell me briefly what it's about, and we'll call you back.", f"promise-{self._next('promise')}/ask")
-        await wait_until(lambda: bool(self._caller_words) or self._hangup is not None, WAIT_FOR_MESSAGE)
-        words, self._caller_words = self._caller_words, []
-        message = " ".join((w.transcript or "").strip() for w in words) or None
-        when = await self._schedule_callback(reason, message, urgent=urgent)
-        self._state.outcome = "message"
-        if self._hangup is None:
-            await self._say(f"Thank you. We'll call you back {when}. Goodbye!", f"promise-{self._counters['promise']}/goodbye")
-            self._ending = True
-
-    async def _schedule_callback(self, reason: str, message: str | None, *, urgent: bool, caller_name: str | None = None) -> str:
-        number = self._next("callback")
-        callback_workflow_id = f"callback-{self._state.call_control_id}-{number}"
-        scheduled = await workflow.execute_activity_method(
-            FollowUps.schedule_callback,
-            CallbackRequest(
-                idempotency_key=f"{workflow.info().workflow_id}/callback-{number}",
-                business_id=self._context.business_id,
-                business=self._context.business,
-                call_id=self._state.call_control_id,
-                caller_number=self._other_party() or "",
-                caller_name=caller_name,
-                reason=reason,
-                message=message,
-                urgent=urgent,
-                now=workflow.now(),
-                workflow_id=callback_workflow_id,
+            FollowUps.record_transfer_attempt,
+            TransferAttempt(
+                escalation_id=self._id, attempt=attempt, number=number, outcome=outcome, at=workflow.now(), steps=steps
             ),
             **RECORD_KEEPING,
         )
-        await workflow.start_child_workflow(
-            CallbackWorkflow.run,
-            CallbackPlan(
-                callback_id=scheduled.callback_id,
-                caller_number=self._other_party() or "",
-                from_number=scheduled.from_number,
-                due_at=scheduled.due_at,
-                max_attempts=scheduled.max_attempts,
-                retry_spacing_seconds=scheduled.retry_spacing_seconds,
-                ring_seconds=scheduled.ring_seconds,
-            ),
-            id=callback_workflow_id,
-            # The promise outlives this call.
-            parent_close_policy=ParentClosePolicy.ABANDON,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+
+    async def closed(self, status: EscalationStatus) -> None:
+        await workflow.execute_activity_method(FollowUps.close_escalation, args=[self._id, status], **RECORD_KEEPING)
+
+
+def web_escalation_words(business: BusinessConfig) -> str:
+    call_us = f" Please call {business.phone_number} to reach them." if business.phone_number else ""
+    return f"On a phone call I would now put you through to someone from our team.{call_us}"
+
+
+class Escalation:
+    def __init__(self, progress: CallProgress, channel: CallChannel, books: Bookkeeping, callbacks: Callbacks) -> None:
+        self._progress = progress
+        self._channel = channel
+        self._books = books
+        self._callbacks = callbacks
+
+    async def escalate(self, reason: str, *, emergency: bool) -> None:
+        progress = self._progress
+        await self._books.climb_ladder(FallbackLevel.ESCALATION)
+        numbers = progress.context.business.on_call_numbers
+        if not self._channel.can_transfer:
+            # A browser has no phone line to transfer; say what a caller would get, and never whom
+            # (the on-call numbers are private).
+            await self._channel.say(web_escalation_words(progress.context.business), "web-escalation")
+            progress.live.outcome = CallOutcome.ESCALATED
+            return
+        if not numbers:
+            await self.promise_callback(reason, urgent=True, nobody_answered=False)
+            return
+        escalation = progress.next("escalation")
+        opening = EscalationOpening(
+            idempotency_key=f"{workflow.info().workflow_id}/escalation-{escalation}",
+            business_id=progress.context.business_id,
+            call_id=progress.call_control_id,
+            reason=reason,
         )
-        business = self._context.business
-        if urgent and business.owner_number and business.sms_from_number:
-            await self._send_text(
-                TextMessage(
-                    idempotency_key=f"{callback_workflow_id}/owner-sms",
-                    from_number=business.sms_from_number,
-                    to=business.owner_number,
-                    text=f"Urgent call-back for {self._other_party()}: {reason}. {message or ''}".strip(),
-                )
+        record: EscalationRecord | AwaitedEscalationRecord = (
+            EscalationRecord(self._books, opening)
+            if progress.records_in_background
+            else AwaitedEscalationRecord(opening)
+        )
+        await record.open()
+        await self._channel.say("Please hold while I connect you.", f"escalation-{escalation}/hold")
+        our_number = self._our_number()
+        if our_number and workflow.patched(WARM_TRANSFERS):
+            connected = await self._ring_warm(escalation, record, emergency=emergency, from_number=our_number)
+        else:
+            connected = await self._ring_cold(escalation, record)
+        if connected:
+            await record.closed(EscalationStatus.CONNECTED)
+            progress.transferred = True
+            progress.live.outcome = CallOutcome.ESCALATED
+            await self._books.set_status(CallStatus.TRANSFERRED)
+            return
+        await record.closed(EscalationStatus.CALLER_HUNG_UP if progress.over else EscalationStatus.NOBODY_ANSWERED)
+        if not progress.over:
+            await self.promise_callback(reason, urgent=True, nobody_answered=True)
+
+    async def _ring_warm(
+        self,
+        escalation: int,
+        record: EscalationRecord | AwaitedEscalationRecord,
+        *,
+        emergency: bool,
+        from_number: str,
+    ) -> bool:
+        """Rings the on-call numbers in turn, each on a leg of its own (`OnCallAttempt`), the caller on hold."""
+        progress = self._progress
+        business = progress.context.business
+        said = [u.text for u in progress.live.transcript if u.speaker == Speaker.CALLER]
+        words = briefing(
+            business.name,
+            record.reason,
+            emergency=emergency,
+            caller=progress.other_party(),
+            caller_said=said[-1] if said else "",
+        )
+        hold = HoldMessages(progress, self._channel, escalation)
+        hold.start()
+        for attempt, number in enumerate(business.on_call_numbers, start=1):
+            if progress.over:
+                break
+            outcome, steps = await OnCallAttempt(progress, self._channel, self._books, escalation, attempt).ring(
+                hold,
+                number,
+                from_number=from_number,
+                sms_from_number=business.sms_from_number,
+                ring_seconds=progress.context.transfer_ring_seconds,
+                briefing=words,
             )
-        return scheduled.spoken_when
+            await record.attempted(attempt, number, outcome, steps)
+            if outcome == TransferOutcome.ANSWERED:
+                return True
+        await hold.stop()
+        return False
 
-    async def _keep_callback_promise(self) -> CallSummary:
-        """An outbound call dialled by a `CallbackWorkflow`: talk if a person answers, leave a message if a machine does."""
-        callback = self._context.callback
-        self._state.status = "dialing"
-        answered = await wait_until(lambda: self._answered or self._hangup is not None, WAIT_FOR_OUTBOUND_ANSWER)
-        if not answered or not self._answered:
-            return await self._report_callback("no_answer", self._finish("missed", outcome="no_answer"))
-        await wait_until(lambda: self._machine_detection is not None or self._hangup is not None, WAIT_FOR_MACHINE_DETECTION)
-        name = self._context.business.name
-        if self._machine_detection == "machine":
-            number = self._context.business.phone_number or "our usual number"
-            await self._set_status("voicemail")
-            await self._say(f"Hello, this is {name} returning your call. Please call us back at {number}. Thank you!", "voicemail")
-            if self._hangup is None:
-                await self._hang_up("voicemail-done")
-            self._state.outcome = "voicemail"
-            return await self._report_callback("voicemail", self._finish("ended", outcome="voicemail"))
-        about = f" about {callback.reason.rstrip(' .!?')}" if callback and callback.reason else ""
-        await self._begin_conversation(f"Hello, this is {name} returning your call{about}. How can I help?")
-        await self._converse()
-        return await self._report_callback("answered", self._finish("ended", outcome=self._state.outcome or "completed"))
+    async def _ring_cold(self, escalation: int, record: EscalationRecord | AwaitedEscalationRecord) -> bool:
+        """Calls that escalated before warm transfers: Telnyx's `transfer` bridges whatever answers."""
+        progress = self._progress
+        ring = progress.context.transfer_ring_seconds
+        for attempt, number in enumerate(progress.context.business.on_call_numbers, start=1):
+            if progress.over:
+                break
+            outcome = await self._ring(escalation, attempt, number, ring)
+            await record.attempted(attempt, number, outcome, [])
+            if outcome == TransferOutcome.ANSWERED:
+                return True
+        return False
 
-    async def _report_callback(self, outcome: str, finishing) -> CallSummary:  # noqa: ANN001
-        summary = await finishing
-        callback = self._context.callback
-        if callback and callback.callback_workflow_id:
-            try:
-                await workflow.get_external_workflow_handle(callback.callback_workflow_id).signal(
-                    CallbackWorkflow.call_outcome,
-                    CallbackOutcome(outcome=outcome, call_control_id=self._state.call_control_id),
-                )
-            except Exception:  # noqa: BLE001  (the call-back workflow gave up waiting; the record stands)
-                workflow.logger.warning("could not report %s to %s", outcome, callback.callback_workflow_id)
-        return summary
+    def _our_number(self) -> str | None:
+        """The number an on-call person sees calling: the business's line this call is on."""
+        progress = self._progress
+        initiated = progress.initiated
+        if initiated is not None and initiated.direction == Direction.OUTGOING:
+            return initiated.caller_number or progress.context.business.phone_number
+        return progress.live.dialed_number or progress.context.business.phone_number
+
+    async def _ring(self, escalation: int, attempt: int, number: str, ring_seconds: int) -> TransferOutcome:
+        """Rings one on-call number and waits for it to answer, decline, or ring out."""
+        progress = self._progress
+        key = f"{escalation}/{attempt}"
+        leg = TransferLeg(parent_call_control_id=progress.call_control_id, escalation=escalation, attempt=attempt)
+        sent = await self._channel.transfer(number, leg, ring_seconds, f"escalation-{escalation}/transfer-{attempt}")
+        if sent:
+            await wait_until(
+                lambda: key in progress.leg_outcomes or progress.bridged or progress.over,
+                timedelta(seconds=ring_seconds) + TRANSFER_ANSWER_MARGIN,
+            )
+        if progress.bridged:
+            return TransferOutcome.ANSWERED
+        heard = progress.leg_outcomes.get(key)
+        if heard is not None:
+            return heard
+        return TransferOutcome.CALLER_HUNG_UP if progress.over else TransferOutcome.NO_ANSWER
+
+    async def promise_callback(self, reason: str, *, urgent: bool, nobody_answered: bool) -> None:
+        """The last rung: take a message, promise a call-back that a durable workflow keeps, say goodbye."""
+        progress = self._progress
+        await self._books.climb_ladder(FallbackLevel.CALLBACK_PROMISE)
+        if not self._channel.can_call_back:
+            await self._channel.say(
+                "On a phone call I would now take a message and promise a call-back.", "web-promise"
+            )
+            return
+        sorry = (
+            "I'm sorry, nobody could take your call right now."
+            if nobody_answered
+            else "I'm sorry, I can't put you through right now."
+        )
+        promise = progress.next("promise")
+        await self._channel.say(
+            f"{sorry} Please tell me briefly what it's about, and we'll call you back.", f"promise-{promise}/ask"
+        )
+        await wait_until(lambda: bool(progress.caller_words) or progress.over, WAIT_FOR_MESSAGE)
+        words = progress.take_caller_words()
+        message = " ".join((w.transcript or "").strip() for w in words) or None
+        if progress.records_in_background:
+            kept = await self._callbacks.promise_or_keep(reason, message, urgent=urgent)
+            if kept is None:  # scheduled when the database answers
+                progress.live.outcome = CallOutcome.MESSAGE
+                if not progress.over:
+                    await self._channel.say(f"Thank you. {PROMISE_KEPT} Goodbye!", f"promise-{promise}/goodbye")
+                    progress.ending = True
+                return
+            scheduled = kept
+        else:
+            scheduled = await self._callbacks.promise(reason, message, urgent=urgent)
+        if scheduled.refusal is None or scheduled.spoken_when:  # a call-back is promised, now or before
+            progress.live.outcome = CallOutcome.MESSAGE
+        if not progress.over:
+            promised = (
+                f"We'll call you back {scheduled.spoken_when}."
+                if scheduled.refusal is None
+                else refusal_words(scheduled.refusal, scheduled.spoken_when)
+            )
+            await self._channel.say(f"Thank you. {promised} Goodbye!", f"promise-{promise}/goodbye")
+            progress.ending = True

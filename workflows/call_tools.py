@@ -1,107 +1,194 @@
 """The tools of a call: what the workflow does when the brain asks to book, look up, escalate, end.
 
-A mixin of `CallWorkflow` (workflows/call.py): every argument the model sent is checked by the
-activities, every effect carries an idempotency key built from the workflow id and the tool's
-place in the turn.
+`receptionist.tool_dispatch` checks and dispatches every tool call, for the phone and the browser
+alike; `CallTools` are the call's effects: activities with an idempotency key built from the
+workflow id and the tool's place in the turn. Escalation and the goodbye are only noted here:
+the turn finishes what it is saying, and the workflow acts on them after it.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import TimeoutError as ActivityTimeout
 
 with workflow.unsafe.imports_passed_through():
-    from activities.appointments import (
-        AppointmentBook,
+    from activities.appointments import BOOK_UNAVAILABLE, AppointmentActivities
+    from activities.booking_codes import BookingCodes
+    from activities.telnyx_commands import TextMessage
+    from business.booking_rules import check_slot
+    from domain.vocabulary import CallOutcome
+    from receptionist.appointment_requests import (
         BookingRequest,
         CancelRequest,
+        CodeRequest,
         FreeTimesRequest,
+        LookUpRequest,
         MoveRequest,
         ToolOutcome,
     )
-    from activities.telnyx_commands import TelnyxCommands, TextMessage
+    from receptionist.kept_bookings import CONFIRM_REASON, OTHER_TIMES_REASON, taken_down_words
+    from receptionist.tool_dispatch import (
+        TakenMessage,
+        ToolContext,
+        UnfitToolCall,
+        check_arguments,
+        dispatch_tool_call,
+    )
     from receptionist.tools import ToolCall
-    from workflows.call_options import (
-        MAX_TOOL_CALLS_PER_ROUND,
-        TELNYX_COMMAND,
-        TOOL_ACTIVITY,
+    from workflows.call_options import RECORD_WRITE, TOOL_ACTIVITY, WHILE_THE_CALLER_WAITS
+
+from workflows.call_bookkeeping import Bookkeeping
+from workflows.call_callbacks import Callbacks
+from workflows.call_progress import CallProgress, EscalationRequest
+
+# Calls that began before tool arguments were checked ran an unfit call with what it had.
+ARGUMENTS_CHECKED = "tool-arguments-checked"
+SORRY = "Sorry, I couldn't do that just now."
+
+
+def _book_unavailable(error: ActivityError) -> bool:
+    """The book did not answer (refused, or hung past the attempts' timeouts); not a refusal of the booking."""
+    cause = error.cause
+    return isinstance(cause, ActivityTimeout) or (
+        isinstance(cause, ApplicationError) and cause.type == BOOK_UNAVAILABLE
     )
 
 
 class CallTools:
-    async def _run_tool(self, call: ToolCall, key: str, position: int) -> str:
-        if position >= MAX_TOOL_CALLS_PER_ROUND:
-            return f"Refused: at most {MAX_TOOL_CALLS_PER_ROUND} actions at a time. Do one thing at a time."
-        arguments = call.parsed_arguments()
-        common = dict(
-            business_id=self._context.business_id,
-            business=self._context.business,
-            call_id=self._state.call_control_id,
-            caller_number=self._other_party(),
-            now=workflow.now(),
-        )
-        text = lambda name: str(arguments.get(name) or "").strip()  # noqa: E731
-        if call.name == "check_availability":
-            outcome = await self._tool(AppointmentBook.find_free_times, FreeTimesRequest(**common, service=text("service"), day=text("day") or None))
-        elif call.name == "book_appointment":
-            outcome = await self._tool(
-                AppointmentBook.book_appointment,
-                BookingRequest(
-                    **common,
-                    idempotency_key=f"{workflow.info().workflow_id}/{key}",
-                    service=text("service"),
-                    start=text("start"),
-                    caller_name=text("caller_name") or None,
-                ),
-            )
-            if outcome.ok:
-                self._state.outcome = "booked"
-                await self._confirm_by_text(outcome, key)
-        elif call.name == "move_appointment":
-            outcome = await self._tool(AppointmentBook.move_appointment, MoveRequest(**common, current_start=text("current_start") or None, new_start=text("new_start")))
-        elif call.name == "cancel_appointment":
-            outcome = await self._tool(
-                AppointmentBook.cancel_appointment,
-                CancelRequest(**common, idempotency_key=f"{workflow.info().workflow_id}/{key}", start=text("start") or None),
-            )
-        elif call.name == "escalate_to_human":
-            self._requested_escalation = (text("reason") or "the caller asked for a person", bool(arguments.get("emergency")))
-            return "Transferring the caller to a person now."
-        elif call.name == "take_message":
-            # Without a topic, what the message says is what the call-back is about.
-            when = await self._schedule_callback(text("reason") or text("message") or "your message", text("message") or None, urgent=False, caller_name=text("caller_name") or None)
-            self._state.outcome = self._state.outcome or "message"
-            return f"Message taken. A call-back is scheduled for {when}."
-        elif call.name == "end_call":
-            self._ending = True
-            return "Ending the call."
-        else:
-            return f"Unknown tool {call.name!r}."
-        return outcome.message
+    def __init__(self, progress: CallProgress, books: Bookkeeping, callbacks: Callbacks) -> None:
+        self._progress = progress
+        self._books = books
+        self._callbacks = callbacks
 
-    async def _tool(self, activity_method, request) -> ToolOutcome:  # noqa: ANN001
+    async def run(self, call: ToolCall, key: str, position: int) -> str:
+        """Runs the `position`-th tool call of a round; what it did, for the brain to read."""
+        progress = self._progress
+        context = ToolContext(
+            business_id=progress.context.business_id,
+            business=progress.context.business,
+            call_id=progress.call_control_id,
+            caller_number=progress.other_party(),
+            now=workflow.now(),
+            idempotency_key=f"{workflow.info().workflow_id}/{key}",
+        )
+        answer = await dispatch_tool_call(call, context, self, position=position, unchecked=self._unchecked(call))
+        return answer.text
+
+    @staticmethod
+    def _unchecked(call: ToolCall) -> bool:
+        """True only when replaying a call that ran an unfit tool call as it came, before arguments were checked."""
         try:
-            return await workflow.execute_activity_method(activity_method, request, **TOOL_ACTIVITY)
+            check_arguments(call.name, call.arguments)
+        except UnfitToolCall:
+            return not workflow.patched(ARGUMENTS_CHECKED)
+        return False
+
+    # --- the effects (receptionist.tool_dispatch.ToolEffects) ------------------------------------
+
+    async def find_free_times(self, request: FreeTimesRequest) -> ToolOutcome:
+        return await self._appointment_activity(AppointmentActivities.find_free_times, request)
+
+    async def book(self, request: BookingRequest) -> ToolOutcome:
+        if self._progress.records_in_background:
+            try:
+                # Seconds, not the tool's minute of retries: a book that does not answer keeps the booking.
+                outcome = await workflow.execute_activity_method(
+                    AppointmentActivities.book_appointment, request, **WHILE_THE_CALLER_WAITS
+                )
+            except ActivityError as error:
+                await self._books.record_error("tool", error)
+                if _book_unavailable(error):
+                    return self._keep_booking(request)
+                return ToolOutcome(ok=False, message=SORRY)
+        else:
+            outcome = await self._appointment_activity(AppointmentActivities.book_appointment, request)
+        if outcome.ok:
+            self._progress.live.outcome = CallOutcome.BOOKED
+            await self._confirm_by_text(outcome, request.idempotency_key)
+        return outcome
+
+    async def look_up(self, request: LookUpRequest) -> ToolOutcome:
+        return await self._appointment_activity(AppointmentActivities.look_up_appointment, request)
+
+    async def move(self, request: MoveRequest) -> ToolOutcome:
+        return await self._appointment_activity(AppointmentActivities.move_appointment, request)
+
+    async def cancel(self, request: CancelRequest) -> ToolOutcome:
+        return await self._appointment_activity(AppointmentActivities.cancel_appointment, request)
+
+    async def text_code(self, request: CodeRequest) -> ToolOutcome:
+        return await self._appointment_activity(BookingCodes.text_booking_code, request)
+
+    async def escalate(self, reason: str, *, emergency: bool) -> str:
+        self._progress.requested_escalation = EscalationRequest(reason, emergency)
+        return "Transferring the caller to a person now."
+
+    async def take_message(self, message: TakenMessage) -> str:
+        return await self._callbacks.take_message(message)
+
+    async def end_call(self) -> str:
+        self._progress.ending = True
+        return "Ending the call."
+
+    # ------------------------------------------------------------------------------------------------
+
+    async def _appointment_activity(self, activity_method: Any, request: Any) -> ToolOutcome:
+        try:
+            outcome: ToolOutcome = await workflow.execute_activity_method(activity_method, request, **TOOL_ACTIVITY)
         except ActivityError as error:
-            await self._record_error("tool", error)
-            return ToolOutcome(ok=False, message="Sorry, I couldn't do that just now.")
+            await self._books.record_error("tool", error)
+            return ToolOutcome(ok=False, message=SORRY)
+        return outcome
+
+    def _keep_booking(self, request: BookingRequest) -> ToolOutcome:
+        """The appointment book is down: a booking that fits the business's rules is read back and
+        kept with the call's records, and booked and confirmed when the book answers."""
+        check = check_slot(request.business, request.service, request.start, workflow.now())
+        if not check.ok:
+            return ToolOutcome(ok=False, message=check.reason or "That time can't be booked.")
+        # Numbered now, so that a retried write schedules the same call-back.
+        callback = self._progress.next("callback")
+        self._books.keep(f"booking {request.idempotency_key}", lambda: self._book_kept(request, callback))
+        return ToolOutcome(
+            ok=True,
+            message=taken_down_words(
+                request.business, check, request.caller_name, workflow.now(), by_text=self._can_text()
+            ),
+        )
+
+    async def _book_kept(self, request: BookingRequest, callback: int) -> None:
+        """Books a kept booking (a failed attempt is tried again with the call's other records) and
+        confirms it, or offers the nearest free times by call-back when its time is gone."""
+        outcome: ToolOutcome = await workflow.execute_activity_method(
+            AppointmentActivities.book_appointment, request.model_copy(update={"now": workflow.now()}), **RECORD_WRITE
+        )
+        live = self._progress.live
+        if not outcome.ok:
+            await self._callbacks.schedule_kept(callback, OTHER_TIMES_REASON, outcome.message)
+            live.outcome = CallOutcome.MESSAGE
+            return
+        live.outcome = CallOutcome.BOOKED
+        if self._can_text():
+            await self._confirm_by_text(outcome, request.idempotency_key)
+        else:
+            await self._callbacks.schedule_kept(callback, CONFIRM_REASON, outcome.message)
+
+    def _can_text(self) -> bool:
+        return bool(self._progress.context.business.sms_from_number and self._progress.other_party())
 
     async def _confirm_by_text(self, outcome: ToolOutcome, key: str) -> None:
-        business = self._context.business
-        caller = self._other_party()
+        business = self._progress.context.business
+        caller = self._progress.other_party()
         if not (business.sms_from_number and caller):
             return
-        message = TextMessage(
-            idempotency_key=f"{workflow.info().workflow_id}/{key}/sms",
-            from_number=business.sms_from_number,
-            to=caller,
-            text=f"{business.name}: {outcome.message} Reply or call us to change it.",
+        await self._books.send_text(
+            TextMessage(
+                idempotency_key=f"{key}/sms",
+                from_number=business.sms_from_number,
+                to=caller,
+                text=f"{business.name}: {outcome.message} Reply or call us to change it.",
+            )
         )
-        await self._send_text(message)
-
-    async def _send_text(self, message: TextMessage) -> None:
-        """A text is a courtesy: when Telnyx refuses it, the call goes on and the error is on record."""
-        try:
-            await workflow.execute_activity_method(TelnyxCommands.send_text_message, message, **TELNYX_COMMAND)
-        except ActivityError as error:
-            await self._record_error("telnyx.sms", error)

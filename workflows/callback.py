@@ -12,12 +12,13 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.follow_ups import CallbackUpdate, FollowUps
-    from activities.telnyx_commands import DialCommand, TelnyxCommands
-    from workflows.call_messages import CallbackDial, CallbackOutcome, encode_client_state
+    from activities.telnyx_commands import DIAL_REFUSED, DialCommand, TelnyxCommands
+    from domain.vocabulary import CallbackCallOutcome, CallbackStatus
+    from workflows.call_messages import CallbackDial, CallbackOutcome, client_state_tag
     from workflows.call_options import RECORD_KEEPING, TELNYX_COMMAND
     from workflows.waiting import wait_until
 
@@ -33,6 +34,12 @@ class CallbackPlan(BaseModel):
     max_attempts: int = 3
     retry_spacing_seconds: float = 600
     ring_seconds: int = 30
+    # None in a plan made before they were checked: the dial activity then allows the line's own country.
+    callback_countries: list[str] | None = None
+
+
+class NumberRefused(Exception):
+    """The dial activity refused the number (`DialRefused`)."""
 
 
 @workflow.defn
@@ -63,25 +70,33 @@ class CallbackWorkflow:
             await wait_until(lambda: self._caller_called_in, wait)
         for attempt in range(1, plan.max_attempts + 1):
             if self._caller_called_in:
-                return await self._end(plan, "fulfilled")
+                return await self._end(plan, CallbackStatus.FULFILLED)
             still_needed = await workflow.execute_activity_method(
                 FollowUps.begin_callback_attempt, args=[plan.callback_id, attempt], **RECORD_KEEPING
             )
             if not still_needed:
-                return await self._end(plan, "fulfilled")
+                return await self._end(plan, CallbackStatus.FULFILLED)
             self._status = f"dialing (attempt {attempt})"
-            outcome = await self._dial(plan, attempt)
-            if outcome in ("answered", "voicemail"):
-                return await self._end(plan, "done" if outcome == "answered" else "voicemail")
+            try:
+                outcome = await self._dial(plan, attempt)
+            except NumberRefused:
+                # Not a number to dial (the refusal is in the dial's failure): trying again changes nothing.
+                return await self._end(plan, CallbackStatus.REFUSED)
+            if outcome == CallbackCallOutcome.ANSWERED:
+                return await self._end(plan, CallbackStatus.DONE)
+            if outcome == CallbackCallOutcome.VOICEMAIL:
+                return await self._end(plan, CallbackStatus.VOICEMAIL)
             if attempt < plan.max_attempts:
                 self._status = f"waiting to retry after {outcome}"
                 await workflow.execute_activity_method(
-                    FollowUps.update_callback, CallbackUpdate(callback_id=plan.callback_id, status="pending"), **RECORD_KEEPING
+                    FollowUps.update_callback,
+                    CallbackUpdate(callback_id=plan.callback_id, status=CallbackStatus.PENDING),
+                    **RECORD_KEEPING,
                 )
                 await wait_until(lambda: self._caller_called_in, timedelta(seconds=plan.retry_spacing_seconds))
-        return await self._end(plan, "failed")
+        return await self._end(plan, CallbackStatus.FAILED)
 
-    async def _dial(self, plan: CallbackPlan, attempt: int) -> str:
+    async def _dial(self, plan: CallbackPlan, attempt: int) -> CallbackCallOutcome:
         try:
             dialled = await workflow.execute_activity_method(
                 TelnyxCommands.dial_caller,
@@ -89,21 +104,26 @@ class CallbackWorkflow:
                     command_id=f"{workflow.info().workflow_id}/dial-{attempt}",
                     to=plan.caller_number,
                     from_number=plan.from_number,
-                    client_state=encode_client_state(
+                    client_state_tag=client_state_tag(
                         CallbackDial(callback_id=plan.callback_id, callback_workflow_id=workflow.info().workflow_id)
                     ),
                     ring_timeout_seconds=plan.ring_seconds,
+                    callback_countries=plan.callback_countries,
                 ),
                 **TELNYX_COMMAND,
             )
-        except ActivityError:
-            return "failed"
+        except ActivityError as error:
+            if isinstance(error.cause, ApplicationError) and error.cause.type == DIAL_REFUSED:
+                raise NumberRefused() from error
+            return CallbackCallOutcome.FAILED
         dialled_id = dialled.call_control_id
-        await wait_until(lambda: dialled_id in self._outcomes, timedelta(seconds=plan.ring_seconds) + CALLBACK_CALL_LIMIT)
+        await wait_until(
+            lambda: dialled_id in self._outcomes, timedelta(seconds=plan.ring_seconds) + CALLBACK_CALL_LIMIT
+        )
         outcome = self._outcomes.get(dialled_id)
-        return outcome.outcome if outcome else "no_answer"
+        return outcome.outcome if outcome else CallbackCallOutcome.NO_ANSWER
 
-    async def _end(self, plan: CallbackPlan, status: str) -> str:
+    async def _end(self, plan: CallbackPlan, status: CallbackStatus) -> str:
         self._status = status
         await workflow.execute_activity_method(
             FollowUps.update_callback, CallbackUpdate(callback_id=plan.callback_id, status=status), **RECORD_KEEPING

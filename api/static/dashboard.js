@@ -82,3 +82,12 @@ new Chart(document.getElementById("cost"), {
   },
   options: { plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true } } },
 });
+
+new Chart(document.getElementById("mood"), {
+  type: "line",
+  data: {
+    labels: days,
+    datasets: [{ label: "Mood", data: data.calls_per_day.map((row) => row.mood), borderColor: "#ea580c", backgroundColor: "#ea580c", spanGaps: true }],
+  },
+  options: { plugins: { legend: { display: false } }, scales: { y: { min: -1, max: 1 } } },
+});

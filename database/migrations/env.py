@@ -2,14 +2,17 @@ from alembic import context
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
-import database.models  # noqa: F401  (registers the tables on SQLModel.metadata)
-from database.engine import get_engine
+# Importing the models registers their tables on SQLModel.metadata, which autogenerate compares with.
+from database.engine import DatabaseTimeouts, get_engine
+from runtime.settings import get_settings
 
 MIGRATION_LOCK = 7_233_001  # any constant shared by every process that migrates
 
 
 def run_migrations_online() -> None:
-    engine = get_engine(context.config.get_main_option("sqlalchemy.url"))
+    # No statement timeout: a replica waits here for another's migration, and a migration may take long.
+    timeouts = DatabaseTimeouts.from_settings(get_settings()).without_statement_timeout()
+    engine = get_engine(context.config.get_main_option("sqlalchemy.url"), timeouts)
     with engine.connect() as connection:
         if connection.dialect.name == "postgresql":
             # Several API replicas or workers may start at once; only one migrates at a time.

@@ -412,7 +412,8 @@
       this.emit("orb", "thinking");
       let response;
       try {
-        response = await postJSON(`/api/web-calls/${encodeURIComponent(call.call_id)}/turns`, { text });
+        // The conversation token proves the conversation is this page's: without it the API answers 404.
+        response = await postJSON(`/api/web-calls/${encodeURIComponent(call.call_id)}/turns`, { text, conversation_token: call.conversation_token });
       } catch (error) {
         this.emit("status", "The phone assistant could not be reached; try again.", "error");
         this.emit("orb", "listening");
@@ -491,7 +492,12 @@
       if (this.webCall) {
         const call = this.webCall;
         this.webCall = null;
-        fetch(`/api/web-calls/${encodeURIComponent(call.call_id)}/hangup`, { method: "POST" }).catch(() => {});
+        fetch(`/api/web-calls/${encodeURIComponent(call.call_id)}/hangup`, {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ conversation_token: call.conversation_token }),
+          keepalive: true, // the page may be closing
+        }).catch(() => {});
       }
       if ("speechSynthesis" in global) global.speechSynthesis.cancel();
       this.setMode("ended");

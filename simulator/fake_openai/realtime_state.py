@@ -1,0 +1,155 @@
+"""The Realtime half of the fake's state: the client secrets it issued, the WebRTC calls it
+answered (every event of both sides) and how it misbehaves (`FakeRealtimeBehaviour`: refusing
+offers or secrets, to exercise the demo page's retry, reconnect and fallback).
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+import uuid
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class FakeRealtimeBehaviour(BaseModel):
+    """How the fake Realtime endpoint misbehaves; counters are consumed by the requests they affect."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    refuse_calls_next: int = Field(default=0, ge=0, description="Refuse this many SDP offers")
+    refuse_calls_always: bool = False
+    refuse_calls_status: int = Field(default=503, ge=400, le=599)
+    refuse_secrets_next: int = Field(default=0, ge=0, description="Refuse this many client secret requests")
+    refuse_secrets_status: int = Field(default=400, ge=400, le=599)
+    refuse_secrets_message: str = "Invalid value for 'session.model' (refused by the fake Realtime API)."
+
+
+class FakeRealtimeCall(BaseModel):
+    """One SDP offer and, once connected, every event both sides sent over the data channel."""
+
+    call_id: str
+    received_at: float
+    authorization: str | None = None
+    status_code: int | None = None
+    secret: str | None = None
+    client_events: list[dict[str, Any]] = Field(default_factory=list)
+    server_events: list[dict[str, Any]] = Field(default_factory=list)
+    channel_open: bool = False
+
+
+class FakeRealtime:
+    """The Realtime half of the fake server's state: issued secrets, calls, behaviour."""
+
+    def __init__(self) -> None:
+        self.behaviour = FakeRealtimeBehaviour()
+        self.secret_requests: list[dict[str, Any]] = []
+        self.secrets: dict[str, dict[str, Any]] = {}  # value -> {"expires_at": ..., "session": ...}
+        self.calls: list[FakeRealtimeCall] = []
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._peers: list[Any] = []
+
+    def reset(self) -> None:
+        with self._lock:
+            self.behaviour = FakeRealtimeBehaviour()
+            self.secret_requests.clear()
+            self.secrets.clear()
+            self.calls.clear()
+
+    def set_behaviour(self, behaviour: FakeRealtimeBehaviour) -> None:
+        with self._lock:
+            self.behaviour = behaviour
+
+    def next_id(self, prefix: str) -> str:
+        with self._lock:
+            return f"{prefix}_fake{next(self._ids)}"
+
+    def take_secret_refusal(self) -> int | None:
+        with self._lock:
+            if self.behaviour.refuse_secrets_next > 0:
+                self.behaviour.refuse_secrets_next -= 1
+                return self.behaviour.refuse_secrets_status
+            return None
+
+    def take_call_refusal(self) -> int | None:
+        with self._lock:
+            b = self.behaviour
+            if b.refuse_calls_always:
+                return b.refuse_calls_status
+            if b.refuse_calls_next > 0:
+                b.refuse_calls_next -= 1
+                return b.refuse_calls_status
+            return None
+
+    def issue_secret(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Answers `POST /v1/realtime/client_secrets` as the GA API does: value, expires_at, session."""
+        requested = body.get("session") if isinstance(body.get("session"), dict) else {}
+        expires_after = body.get("expires_after") if isinstance(body.get("expires_after"), dict) else {}
+        seconds = int(expires_after.get("seconds") or 600)
+        now = int(time.time())
+        audio = requested.get("audio") if isinstance(requested.get("audio"), dict) else {}
+        audio_in = audio.get("input") if isinstance(audio.get("input"), dict) else {}
+        audio_out = audio.get("output") if isinstance(audio.get("output"), dict) else {}
+        session = {
+            "type": "realtime",
+            "object": "realtime.session",
+            "id": self.next_id("sess"),
+            "model": requested.get("model") or "gpt-realtime",
+            "output_modalities": requested.get("output_modalities") or ["audio"],
+            "instructions": requested.get("instructions") or "You are a helpful assistant.",
+            "tools": requested.get("tools") or [],
+            "tool_choice": requested.get("tool_choice") or "auto",
+            "max_output_tokens": requested.get("max_output_tokens") or "inf",
+            "tracing": None,
+            "truncation": "auto",
+            "prompt": None,
+            "expires_at": 0,
+            "audio": {
+                "input": {
+                    "format": {"type": "audio/pcm", "rate": 24000},
+                    "transcription": audio_in.get("transcription"),
+                    "noise_reduction": None,
+                    "turn_detection": audio_in.get("turn_detection")
+                    or {
+                        "type": "server_vad",
+                        "threshold": 0.5,
+                        "prefix_padding_ms": 300,
+                        "silence_duration_ms": 200,
+                        "idle_timeout_ms": None,
+                        "create_response": True,
+                        "interrupt_response": True,
+                    },
+                },
+                "output": {
+                    "format": {"type": "audio/pcm", "rate": 24000},
+                    "voice": audio_out.get("voice") or "alloy",
+                    "speed": 1.0,
+                },
+            },
+            "include": None,
+        }
+        answer = {"value": f"ek_fake_{uuid.uuid4().hex}", "expires_at": now + seconds, "session": session}
+        with self._lock:
+            self.secret_requests.append(body)
+            self.secrets[answer["value"]] = {"expires_at": answer["expires_at"], "session": session}
+        return answer
+
+    def secret_session(self, authorization: str | None) -> tuple[str | None, dict[str, Any] | None]:
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None, None
+        issued = self.secrets.get(token.strip())
+        if issued is None or issued["expires_at"] < time.time():
+            return token.strip(), None
+        return token.strip(), issued["session"]
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "behaviour": self.behaviour.model_dump(),
+                "secret_requests": list(self.secret_requests),
+                "calls": [call.model_dump() for call in self.calls],
+            }

@@ -1,0 +1,75 @@
+"""A call's recording: announced in the greeting, or asked for first where the caller's consent is needed.
+
+The plan is decided when the call opens (`business.recording_consent`, on `CallContext.recording`).
+Announced, the greeting says the call is recorded and Telnyx's record_start goes out with it.
+Asked, the caller hears "This call may be recorded. Is that all right?" and only a yes starts the
+recording; a no, other words or silence leave the call unrecorded, and other words are answered
+as the caller's first turn. The recording's end is Telnyx's: its call.recording.saved reaches
+`workflows.recording_saved` after the call is over.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from domain.vocabulary import Channel, RecordingPlan, Speaker, Utterance
+    from receptionist.consent_answers import agrees_to_recording
+    from workflows.waiting import wait_until
+
+from workflows.call_channel import CallChannel
+from workflows.call_progress import CallProgress
+
+# Calls opened on code before recordings have no plan; those after mark their histories here.
+RECORDS_CALLS = "records-calls"
+CONSENT_QUESTION = "This call may be recorded. Is that all right?"
+RECORDING_NOTICE = "This call is recorded."
+AGREED = "Thank you, this call is recorded."
+NOT_RECORDED = "All right, this call is not recorded."
+# Long enough for a caller to answer a question; silence after it is no consent.
+WAIT_FOR_CONSENT = timedelta(seconds=10)
+
+
+class CallRecording:
+    def __init__(self, progress: CallProgress, channel: CallChannel) -> None:
+        self._progress = progress
+        self._channel = channel
+
+    def plan(self) -> RecordingPlan:
+        """Only a phone line is recorded, and only by workflow code that knows recordings."""
+        plan = self._progress.context.recording
+        if plan == RecordingPlan.NOT_RECORDED or self._channel.kind != Channel.PHONE:
+            return RecordingPlan.NOT_RECORDED
+        return plan if workflow.patched(RECORDS_CALLS) else RecordingPlan.NOT_RECORDED
+
+    @staticmethod
+    def announced(opening_words: str) -> str:
+        return f"{RECORDING_NOTICE} {opening_words}"
+
+    async def start(self) -> None:
+        await self._channel.record("record")
+
+    async def ask_consent(self) -> str:
+        """Asks, starts the recording on a yes; what to say next (the greeting, unless the caller already spoke)."""
+        progress = self._progress
+        await wait_until(
+            lambda: bool(progress.caller_words) or progress.held_answer_due() or progress.over, WAIT_FOR_CONSENT
+        )
+        if progress.held_answer_due():
+            progress.answer_held_backchannel()  # a "yes" said over the question
+        if progress.over:
+            return ""
+        heard = " ".join((e.transcript or "").strip() for e in progress.caller_words).strip()
+        agreed = agrees_to_recording(heard) if heard else None
+        if agreed is None:
+            # Silence is no consent; words that are not an answer are the caller's first turn.
+            return NOT_RECORDED
+        progress.take_caller_words()
+        progress.barge_in = False  # the answer was heard: nothing to stop
+        progress.live.transcript.append(Utterance(speaker=Speaker.CALLER, text=heard))
+        if not agreed:
+            return NOT_RECORDED
+        await self.start()
+        return AGREED
