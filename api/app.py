@@ -10,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from api import (
     admin_api,
     admin_calendar,
+    admin_numbers,
     admin_pages,
     admin_recordings,
     admin_replays,
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin_api.router)
     app.include_router(admin_pages.public)
     app.include_router(admin_pages.pages)
+    app.include_router(admin_numbers.api)
     app.include_router(admin_recordings.api)
     app.include_router(admin_recordings.pages)
     app.include_router(admin_replays.api)

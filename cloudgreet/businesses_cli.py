@@ -1,11 +1,15 @@
-"""`cloudgreet businesses add` and `cloudgreet businesses list`: the businesses this installation answers for.
+"""`cloudgreet businesses add`, `list` and `numbers`: the businesses this installation answers for, and
+phone numbers to buy for them.
 
 Writes the database named by DATABASE_URL directly, as an operator with that access may; the
 admin API's `POST /api/admin/businesses` does the same for programs and the admin pages.
+`add --order` buys the number at Telnyx first (activities/number_orders.py) and adds the business
+only once the number is ours; nothing is bought for a number a business here already answers.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Annotated
@@ -45,12 +49,19 @@ def add_command(
     config_file: Annotated[
         Path | None, typer.Option("--config", help="A JSON BusinessConfig for the rest (hours, services, ...)")
     ] = None,
+    order: Annotated[
+        bool,
+        typer.Option(
+            "--order",
+            help="Buy NUMBER at Telnyx first (see `businesses numbers`), on TELNYX_CONNECTION_ID, then add the business",
+        ),
+    ] = False,
 ) -> None:
     """Add a business that answers calls to NUMBER from its next call on."""
     from sqlmodel import Session
 
     from business.config import BusinessConfig
-    from database.business_queries import NumberTaken, add_business
+    from database.business_queries import NumberTaken, add_business, business_with_number
     from database.engine import get_engine
 
     try:
@@ -60,6 +71,12 @@ def add_command(
         typer.secho(f"That business is not valid:\n{problems}", fg="red", err=True)
         raise typer.Exit(2) from None
     settings = settings_or_exit()
+    if order:
+        with Session(get_engine(settings.database_url)) as session:
+            if (owner := business_with_number(session, number)) is not None:
+                typer.secho(f"{number} is already the number of {owner.name}: nothing bought", fg="red", err=True)
+                raise typer.Exit(1)
+        _buy(settings, number)
     with Session(get_engine(settings.database_url)) as session:
         try:
             business = add_business(session, config)
@@ -82,3 +99,78 @@ def list_command() -> None:
     with Session(get_engine(settings.database_url)) as session:
         for business in list_businesses(session):
             typer.echo(f"{business.id:>4}  {business.phone_number or '(no number)':<16}  {business.name}")
+
+
+def _telnyx_settings():
+    settings = settings_or_exit()
+    if not settings.telnyx_api_key:
+        typer.secho("TELNYX_API_KEY is not set: numbers are bought at Telnyx", fg="red", err=True)
+        raise typer.Exit(2)
+    return settings
+
+
+def _buy(settings, number: str) -> None:
+    """Orders the number and waits for Telnyx to complete the order, saying so while it waits."""
+    from activities.number_orders import NumberOrderFailed, order_number
+    from activities.recording_deletion import telnyx_client
+
+    if not settings.telnyx_api_key or not settings.telnyx_connection_id:
+        typer.secho(
+            "TELNYX_API_KEY and TELNYX_CONNECTION_ID (the Call Control connection the number's calls go to) "
+            "must be set to buy a number",
+            fg="red",
+            err=True,
+        )
+        raise typer.Exit(2)
+
+    def pending(waited: float) -> None:
+        typer.echo(f"  the order is pending at Telnyx ({waited:.0f}s)...", err=True)
+
+    async def buy():
+        async with telnyx_client(settings) as client:
+            return await order_number(client, number, connection_id=settings.telnyx_connection_id, on_pending=pending)
+
+    typer.echo(f"Ordering {number} at Telnyx...", err=True)
+    try:
+        bought = asyncio.run(buy())
+    except NumberOrderFailed as failed:
+        typer.secho(f"{failed}; no business added", fg="red", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"Bought {number} (Telnyx order {bought.order_id})")
+
+
+@businesses_app.command("numbers")
+def numbers_command(
+    area_code: Annotated[str | None, typer.Option("--area-code", help="e.g. 312")] = None,
+    country: Annotated[str, typer.Option("--country", help="ISO country code")] = "US",
+    contains: Annotated[str | None, typer.Option("--contains", help="Digits the number should contain")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=50)] = 10,
+) -> None:
+    """Numbers Telnyx sells now that take calls and texts: buy one with `businesses add NAME --number N --order`."""
+    import telnyx
+
+    from activities.number_orders import available_numbers, telnyx_error_words
+    from activities.recording_deletion import telnyx_client
+
+    settings = _telnyx_settings()
+
+    async def search():
+        async with telnyx_client(settings) as client:
+            return await available_numbers(
+                client, country_code=country.upper(), area_code=area_code, contains=contains, limit=limit
+            )
+
+    try:
+        found = asyncio.run(search())
+    except telnyx.APIStatusError as error:
+        typer.secho(f"Telnyx refused the search: {telnyx_error_words(error)}", fg="red", err=True)
+        raise typer.Exit(1) from None
+    except telnyx.APIConnectionError:
+        typer.secho("Telnyx could not be reached; try again", fg="red", err=True)
+        raise typer.Exit(1) from None
+    if not found:
+        typer.echo("No numbers for sale match; try another area code")
+        return
+    for number in found:
+        cost = f"{number.monthly_cost} {number.currency}/month" if number.monthly_cost else ""
+        typer.echo(f"{number.phone_number:<16}  {number.place:<24}  {cost}")

@@ -33,6 +33,12 @@ class NumberTaken(Exception):
         super().__init__(f"{number} is already the number of {owner or 'another business'}")
 
 
+def business_with_number(session: Session, number: str) -> Business | None:
+    """The business that answers `number`, if any: asked before buying a number, so we never buy one we
+    cannot use (add_business's unique index still decides between two additions at once)."""
+    return session.exec(select(Business).where(Business.phone_number == number)).first()
+
+
 def add_business(session: Session, config: BusinessConfig) -> Business:
     """A new business answering on `config.phone_number` from its next call on; the caller commits
     (with the audit log's entry, in one transaction).

@@ -28,6 +28,9 @@ from schemathesis.config import SchemathesisConfig
 
 from api.app import create_app
 from simulator.fake_openai.server import FakeOpenAIServer
+from simulator.telnyx.server import TelnyxSimulatorServer
+from simulator.telnyx.signing import generate_signing_key, signing_key_from_b64
+from simulator.telnyx.simulator import TelnyxSimulator
 from tests.conftest import ManagedProcess
 from tests.in_process import ADMIN_KEY, make_settings, served_api
 
@@ -64,8 +67,21 @@ def fuzz_worker(private_database_url: str, temporal, fake_llm: FakeOpenAIServer,
 
 
 @pytest.fixture(scope="module")
-def api_url(private_database_url: str, fuzz_worker: str, fake_llm: FakeOpenAIServer) -> Iterator[str]:
+def fuzz_telnyx() -> Iterator[str]:
+    """The Telnyx simulator for the routes that call Telnyx (numbers for sale, orders, recordings); its base URL."""
+    seed, _ = generate_signing_key()
+    with TelnyxSimulatorServer(TelnyxSimulator("http://127.0.0.1:9/unused", signing_key_from_b64(seed))) as server:
+        yield server.base_url
+
+
+@pytest.fixture(scope="module")
+def api_url(private_database_url: str, fuzz_worker: str, fake_llm: FakeOpenAIServer, fuzz_telnyx: str) -> Iterator[str]:
     settings = make_settings(
+        TELNYX_API_KEY="test-key",
+        TELNYX_BASE_URL=fuzz_telnyx,
+        TELNYX_CONNECTION_ID="fuzz-connection",
+        # A loaded machine's first checks can be slow; a 503 here would be the machine's, not the API's.
+        HEALTH_CHECK_TIMEOUT_SECONDS=10.0,
         DATABASE_URL=private_database_url,
         TEMPORAL_ADDRESS=fuzz_worker,
         TEMPORAL_TASK_QUEUE=TASK_QUEUE,

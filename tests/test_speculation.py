@@ -12,13 +12,12 @@ import json
 import pytest
 from sqlmodel import Session, select
 
-from business.config import BusinessConfig
 from business.listening import DEFAULT_FILLER
 from database.engine import get_engine
-from database.models import Business, CallMetrics, ConversationTurn
+from database.models import CallMetrics, ConversationTurn
 from simulator.call_script import CallerLine, CallScript
 from simulator.fake_openai.behaviour import FakeReplyRule, FakeToolCall
-from tests.businesses import demo_config, patient_business, store_business
+from tests.businesses import patient_business
 from tests.test_phone_call import GREETING, fake_reply, finished_workflow, spoken
 from tests.waiting import eventually
 from workflows.call_messages import call_workflow_id
@@ -230,5 +229,3 @@ async def test_a_filler_stops_when_the_caller_talks_over_it(stack):
     assert "stop_playback" in actions[filler_at:], "the filler was cut off"
     filler_line = next(line for line in call.conversation if line.text == DEFAULT_FILLER)
     assert filler_line.interrupted
-
-

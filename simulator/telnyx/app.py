@@ -1,7 +1,7 @@
 """The simulator's HTTP app: the Call Control API our app talks to, and the /simulator control API.
 
-Under /v2 it serves what the real `telnyx` SDK calls (call commands, dial, messages, balance),
-answered as Telnyx answers. Under /simulator it serves what a person at a terminal or a test on
+Under /v2 it serves what the real `telnyx` SDK calls (call commands, dial, messages, balance,
+numbers for sale and number orders), answered as Telnyx answers. Under /simulator it serves what a person at a terminal or a test on
 another process needs: place a call, script who answers a dial, read the record of calls and
 messages (`cloudgreet simulate` and the turn latency benchmark use it).
 """
@@ -94,6 +94,30 @@ def create_simulator_app(simulator: TelnyxSimulator) -> FastAPI:
         status, answer = simulator.send_message(
             body, request.headers.get("authorization"), request.headers.get("idempotency-key")
         )
+        return JSONResponse(answer, status)
+
+    @app.get("/v2/available_phone_numbers")
+    async def available_numbers(request: Request) -> JSONResponse:
+        if not authorized(request.headers.get("authorization")):
+            return JSONResponse(AUTH_FAILED, 401)
+        status, answer = simulator.numbers.search(list(request.query_params.multi_items()))
+        return JSONResponse(answer, status)
+
+    @app.post("/v2/number_orders")
+    async def order_numbers(request: Request) -> JSONResponse:
+        if not authorized(request.headers.get("authorization")):
+            return JSONResponse(AUTH_FAILED, 401)
+        body = await _command_body(request)
+        if body is None:
+            return JSONResponse(NOT_A_JSON_OBJECT, 400)
+        status, answer = simulator.numbers.order(body)
+        return JSONResponse(answer, status)
+
+    @app.get("/v2/number_orders/{order_id}")
+    async def number_order(order_id: str, request: Request) -> JSONResponse:
+        if not authorized(request.headers.get("authorization")):
+            return JSONResponse(AUTH_FAILED, 401)
+        status, answer = simulator.numbers.retrieve(order_id)
         return JSONResponse(answer, status)
 
     @app.get("/v2/recordings/{recording_id}")

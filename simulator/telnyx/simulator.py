@@ -36,6 +36,7 @@ from simulator.telnyx.commands import (
     unknown_call,
 )
 from simulator.telnyx.leg import CallLeg
+from simulator.telnyx.number_inventory import NumberInventory
 from simulator.telnyx.recordings import SimulatedRecording
 from simulator.telnyx.records import ReceivedCommand, SentMessage, SimulatedCall
 from simulator.telnyx.signing import public_key_b64
@@ -94,6 +95,7 @@ class TelnyxSimulator:
         # Every request refused by Telnyx's rules (command_rules): from our app, each one is a bug.
         self.refusals: list[str] = []
         self.recordings: dict[str, SimulatedRecording] = {}  # saved, by recording id; deleted ones stay marked
+        self.numbers = NumberInventory()  # numbers for sale, and our orders of them
         # Where this simulator is served, for the download URLs of recordings (set by its server).
         self.public_url = ""
         self._legs: dict[str, CallLeg] = {}
