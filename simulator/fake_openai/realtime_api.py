@@ -1,4 +1,5 @@
-"""The fake's Realtime API over HTTP: client secrets, the WebRTC SDP exchange, its control endpoints.
+"""The fake's Realtime API: client secrets, the WebRTC SDP exchange, the WebSocket session
+(`client.realtime.connect(model=...)`), its control endpoints.
 
 A session's `sdp_url` (`{OPENAI_BASE_URL}/realtime/calls`) points here whenever the API's
 `OPENAI_BASE_URL` points at the fake. The browser posts its SDP offer with the ephemeral key as
@@ -13,11 +14,14 @@ import json
 import time
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse, Response
+from openai.types.realtime import RealtimeTranscriptionSessionCreateRequest
 
 from simulator.fake_openai.errors import openai_error, unauthorized
+from simulator.fake_openai.realtime_conversation import RealtimeConversation
 from simulator.fake_openai.realtime_peer import RealtimePeer
+from simulator.fake_openai.realtime_rules import RealtimeRefusal, check_expires_after, check_session, strictly
 from simulator.fake_openai.realtime_state import FakeRealtime, FakeRealtimeBehaviour, FakeRealtimeCall
 from simulator.fake_openai.state import FakeOpenAI
 
@@ -35,6 +39,23 @@ def _error(status: int, message: str, type_: str = "invalid_request_error", code
         content={"error": {"message": message, "type": type_, "param": None, "code": code}},
         headers=CORS_HEADERS,
     )
+
+
+def check_client_secret_request(body: dict[str, Any]) -> None:
+    """`POST /v1/realtime/client_secrets` as the GA API checks it (the SDK's types, strictly)."""
+    for key in body:
+        if key not in ("session", "expires_after"):
+            raise RealtimeRefusal("unknown_parameter", f"Unknown parameter: '{key}'.", key)
+    check_expires_after(body.get("expires_after"))
+    session = body.get("session")
+    if session is None:
+        return
+    if not isinstance(session, dict):
+        raise RealtimeRefusal("invalid_type", "Invalid type for 'session': expected an object.", "session")
+    if session.get("type") == "transcription":
+        strictly(RealtimeTranscriptionSessionCreateRequest, session, "session")
+    else:
+        check_session(session)
 
 
 def install_realtime_api(app: FastAPI, llm: FakeOpenAI) -> None:
@@ -57,15 +78,16 @@ def install_realtime_api(app: FastAPI, llm: FakeOpenAI) -> None:
             return openai_error(400, "We could not parse the JSON body of your request.", type="invalid_request_error")
         if not isinstance(body, dict):
             return openai_error(400, "The request body must be a JSON object.", type="invalid_request_error")
-        session = body.get("session")
-        if session is not None and (
-            not isinstance(session, dict) or session.get("type") not in ("realtime", "transcription")
-        ):
+        try:
+            check_client_secret_request(body)
+        except RealtimeRefusal as refused:
+            realtime.refusals.append({"call_id": None, "event": body, "error": refused.error})
             return openai_error(
                 400,
-                "Invalid value for 'session.type': expected 'realtime' or 'transcription'.",
+                refused.error["message"],
                 type="invalid_request_error",
-                param="session.type",
+                param=refused.error["param"],
+                code=refused.error["code"],
             )
         if (status := realtime.take_secret_refusal()) is not None:
             return openai_error(
@@ -133,6 +155,42 @@ def install_realtime_api(app: FastAPI, llm: FakeOpenAI) -> None:
                 headers={**CORS_HEADERS, "Location": f"/v1/realtime/calls/{record.call_id}"},
             )
         )
+
+    @app.websocket("/v1/realtime")
+    async def realtime_websocket(websocket: WebSocket) -> None:
+        """A Realtime session over WebSocket (`client.realtime.connect(model=...)`), with the API key."""
+        scheme, _, token = (websocket.headers.get("authorization") or "").partition(" ")
+        model = websocket.query_params.get("model")
+        if scheme.lower() != "bearer" or not token.strip() or not model:
+            # The service refuses the upgrade itself: no key, or no model to start a session with.
+            await websocket.close(code=1008)
+            return
+        await websocket.accept()
+        record = FakeRealtimeCall(
+            call_id=realtime.next_id("ws"), received_at=time.time(), authorization=f"{scheme} {token}", status_code=101
+        )
+        with realtime._lock:
+            realtime.calls.append(record)
+        outbox: asyncio.Queue[str] = asyncio.Queue()
+        conversation = RealtimeConversation(
+            realtime, llm, record, realtime.new_session({"model": model}), outbox.put_nowait, webrtc=False
+        )
+
+        async def write() -> None:
+            while True:
+                await websocket.send_text(await outbox.get())
+
+        writer = asyncio.create_task(write())
+        record.channel_open = True
+        conversation.opened()
+        try:
+            while True:
+                conversation.receive(await websocket.receive_text())
+        except WebSocketDisconnect:
+            pass
+        finally:
+            await conversation.close()
+            writer.cancel()
 
     @app.get("/_fake/realtime")
     async def realtime_records() -> dict[str, Any]:
