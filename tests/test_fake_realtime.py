@@ -5,6 +5,7 @@ sends must parse as the SDK's `RealtimeServerEvent` union.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -41,10 +42,12 @@ async def receive(conn: AsyncRealtimeConnection) -> dict[str, Any]:
 
 
 async def until(conn: AsyncRealtimeConnection, kind: str) -> list[dict[str, Any]]:
-    """Every event up to and including the first of type `kind`."""
-    seen = [await receive(conn)]
-    while seen[-1]["type"] != kind:
+    """Every event up to and including the first of type `kind` (a missing one fails, not hangs)."""
+    seen: list[dict[str, Any]] = []
+    async with asyncio.timeout(30):
         seen.append(await receive(conn))
+        while seen[-1]["type"] != kind:
+            seen.append(await receive(conn))
     return seen
 
 
@@ -222,3 +225,29 @@ async def test_client_secrets_out_of_shape_or_range_are_refused(
     assert refused.value.param == param
     assert fake_realtime.fake.realtime.secrets == {}
     took_refusals(fake_realtime)
+
+
+async def test_speaking_during_a_reply_cuts_it_off_and_the_new_turn_is_answered(
+    connection: AsyncRealtimeConnection, fake_realtime: FakeOpenAIServer
+) -> None:
+    transcribed = {"type": "realtime", "audio": {"input": {"transcription": {"model": "gpt-4o-transcribe"}}}}
+    await connection.send({"type": "session.update", "session": transcribed})
+    await until(connection, "session.updated")
+    fake_realtime.fake.realtime.set_behaviour(FakeRealtimeBehaviour(hold_replies=True))
+    greet = {"instructions": "Say exactly these words: Hello there, welcome."}
+    await connection.send({"type": "response.create", "response": greet})
+    first = (await until(connection, "response.output_audio_transcript.delta"))[0]["response"]["id"]
+
+    for event in append_events(spoken("How much is a cleaning?") + silence(700)):
+        await connection.send(event)  # type: ignore[arg-type]
+    events = await until(connection, "response.created")  # server VAD's response to the new turn
+    assert events[0]["type"] == "input_audio_buffer.speech_started"
+    cut = next(e for e in events if e["type"] == "response.done")
+    assert cut["response"]["id"] == first and cut["response"]["status"] == "cancelled"
+    assert cut["response"]["output"][0]["status"] == "incomplete"
+
+    fake_realtime.fake.realtime.set_behaviour(FakeRealtimeBehaviour())
+    events = await until(connection, "conversation.item.input_audio_transcription.completed")
+    [answered] = [e for e in events if e["type"] == "response.done"]
+    assert answered["response"]["status"] == "completed"
+    assert answered["response"]["output"][0]["content"][0]["transcript"] == "A cleaning costs ninety dollars."

@@ -85,7 +85,7 @@ class RealtimeConversation:
         self._active: tuple[str, asyncio.Task[None]] | None = None
         self._spoke = False  # assistant audio exists: the voice is fixed from then on
         self._tasks: set[asyncio.Task[None]] = set()
-        self._current_item_id: str | None = None  # the active response's output item
+        self._output_item: dict[str, str] = {}  # a streaming response's output item, by response id
 
     # --- sending ------------------------------------------------------------------------------
 
@@ -328,6 +328,8 @@ class RealtimeConversation:
                 "response_cancel_not_active", "Cancellation failed: no active response found.", "response_id"
             )
         self._active[1].cancel()
+        # Over at once (its response.done follows): a turn that ends meanwhile gets a response.
+        self._active = None
 
     def _start_response(self, options: dict[str, Any], then: Callable[[], None] | None = None) -> None:
         response_id = self.realtime.next_id("resp")
@@ -363,11 +365,12 @@ class RealtimeConversation:
                 output.append(await self._message(response_id, text, audio="audio" in modalities))
         except asyncio.CancelledError:
             status = "cancelled"
-            if self._current_item_id is not None:  # what was said (or asked) before the cut
-                output.append(self._items[self._current_item_id])
+            if response_id in self._output_item:  # what was said (or asked) before the cut
+                output.append(self._items[self._output_item[response_id]])
         finally:
-            self._current_item_id = None
-            self._active = None
+            self._output_item.pop(response_id, None)
+            if self._active is not None and self._active[0] == response_id:
+                self._active = None
             response: dict[str, Any] = {
                 "id": response_id,
                 "object": "realtime.response",
@@ -399,7 +402,7 @@ class RealtimeConversation:
             "arguments": "",
         }
         self._remember(item)
-        self._current_item_id = item_id
+        self._output_item[response_id] = item_id
         self.send("response.output_item.added", response_id=response_id, output_index=0, item=item)
         self.send("conversation.item.added", previous_item_id=previous, item=item)
         for number, piece in enumerate(_WORD.findall(arguments)):
@@ -453,7 +456,7 @@ class RealtimeConversation:
             "content": [],
         }
         self._remember(item)
-        self._current_item_id = item_id
+        self._output_item[response_id] = item_id
         where = {"response_id": response_id, "item_id": item_id, "output_index": 0, "content_index": 0}
         self.send("response.output_item.added", response_id=response_id, output_index=0, item=item)
         self.send("conversation.item.added", previous_item_id=previous, item=item)
