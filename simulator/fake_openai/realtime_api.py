@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse, Response
 from openai.types.realtime import RealtimeTranscriptionSessionCreateRequest
+from starlette.datastructures import UploadFile
 
 from simulator.fake_openai.errors import openai_error, unauthorized
 from simulator.fake_openai.realtime_conversation import RealtimeConversation
@@ -33,10 +34,16 @@ CORS_HEADERS = {
 }
 
 
-def _error(status: int, message: str, type_: str = "invalid_request_error", code: str | None = None) -> JSONResponse:
+def _error(
+    status: int,
+    message: str,
+    type_: str = "invalid_request_error",
+    code: str | None = None,
+    param: str | None = None,
+) -> JSONResponse:
     return JSONResponse(
         status_code=status,
-        content={"error": {"message": message, "type": type_, "param": None, "code": code}},
+        content={"error": {"message": message, "type": type_, "param": param, "code": code}},
         headers=CORS_HEADERS,
     )
 
@@ -114,12 +121,40 @@ def install_realtime_api(app: FastAPI, llm: FakeOpenAI) -> None:
             record.status_code = response.status_code
             return response
 
-        token, session = realtime.secret_session(record.authorization)
-        record.secret = token
-        if token is None:
-            return answered(_error(401, "You didn't provide an API key.", code="invalid_api_key"))
-        if session is None:
-            return answered(_error(401, "Incorrect or expired ephemeral key provided.", code="invalid_api_key"))
+        content_type = request.headers.get("content-type", "").split(";")[0].strip()
+        if content_type == "multipart/form-data":
+            # The unified interface: the server posts the browser's offer and the session with its
+            # own API key (`client.realtime.calls.create(sdp=..., session=...)`).
+            record.created_with = "api_key"
+            if request.headers.get("authorization", "").partition(" ")[2].strip() == "":
+                return answered(_error(401, "You didn't provide an API key.", code="invalid_api_key"))
+            form = await request.form()
+            sdp, requested = form.get("sdp"), form.get("session")
+            offer = (await sdp.read()).decode(errors="replace") if isinstance(sdp, UploadFile) else str(sdp or "")
+            try:
+                raw_session = (await requested.read()) if isinstance(requested, UploadFile) else requested
+                wanted = json.loads(raw_session) if raw_session else {"type": "realtime"}
+                if not isinstance(wanted, dict):
+                    raise RealtimeRefusal("invalid_type", "Invalid type for 'session': expected an object.", "session")
+                check_session(wanted)
+            except ValueError:
+                return answered(_error(400, "The session part is not valid JSON.", code="invalid_json"))
+            except RealtimeRefusal as refused:
+                realtime.refusals.append({"call_id": record.call_id, "event": wanted, "error": refused.error})
+                return answered(
+                    _error(400, refused.error["message"], code=refused.error["code"], param=refused.error["param"])
+                )
+            session: dict[str, Any] | None = realtime.new_session(wanted)
+        else:
+            token, session = realtime.secret_session(record.authorization)
+            record.secret = token
+            if token is None:
+                return answered(_error(401, "You didn't provide an API key.", code="invalid_api_key"))
+            if session is None:
+                return answered(_error(401, "Incorrect or expired ephemeral key provided.", code="invalid_api_key"))
+            if content_type != "application/sdp":
+                return answered(_error(400, "Send the SDP offer with Content-Type: application/sdp."))
+            offer = (await request.body()).decode(errors="replace")
         if (status := realtime.take_call_refusal()) is not None:
             return answered(
                 _error(
@@ -128,10 +163,6 @@ def install_realtime_api(app: FastAPI, llm: FakeOpenAI) -> None:
                     type_="server_error",
                 )
             )
-        content_type = request.headers.get("content-type", "").split(";")[0].strip()
-        if content_type != "application/sdp":
-            return answered(_error(400, "Send the SDP offer with Content-Type: application/sdp."))
-        offer = (await request.body()).decode(errors="replace")
         if not offer.startswith("v=0"):
             return answered(_error(400, "The body is not an SDP offer."))
         try:
@@ -140,6 +171,7 @@ def install_realtime_api(app: FastAPI, llm: FakeOpenAI) -> None:
             return answered(
                 _error(501, "The fake Realtime endpoint needs aiortc (pip install aiortc).", type_="server_error")
             )
+        assert session is not None
         peer = RealtimePeer(realtime, llm, record, session)
         realtime._peers.append(peer)
         try:
@@ -156,11 +188,60 @@ def install_realtime_api(app: FastAPI, llm: FakeOpenAI) -> None:
             )
         )
 
+    def peer_of(call_id: str) -> RealtimePeer | None:
+        return next((p for p in realtime._peers if p.record.call_id == call_id and not p.record.hung_up), None)
+
+    async def join_call(websocket: WebSocket, call_id: str) -> None:
+        """The control channel (sideband) of a call: every server event of the call, and client
+        events into it, until the call ends."""
+        peer = peer_of(call_id)
+        if peer is None:
+            await websocket.close(code=1008)  # no such call (or over): the upgrade is refused
+            return
+        await websocket.accept()
+        peer.record.control_channels += 1
+        outbox: asyncio.Queue[str] = asyncio.Queue()
+
+        async def write() -> None:
+            while True:
+                await websocket.send_text(await outbox.get())
+
+        async def end() -> None:
+            while not outbox.empty():  # what the call said last still reaches the channel
+                await websocket.send_text(outbox.get_nowait())
+            await websocket.close()
+
+        writer = asyncio.create_task(write())
+        leave = peer.conversation.join(outbox.put_nowait, end)
+        try:
+            while True:
+                peer.conversation.receive(await websocket.receive_text())
+        except (WebSocketDisconnect, RuntimeError):  # the client left, or the call ended and closed it
+            pass
+        finally:
+            leave()
+            writer.cancel()
+
+    @app.post("/v1/realtime/calls/{call_id}/hangup")
+    async def hangup(call_id: str, request: Request) -> Response:
+        if (denied := unauthorized(request)) is not None:
+            return denied
+        peer = peer_of(call_id)
+        if peer is None:
+            return _error(404, f"Call '{call_id}' not found.", code="not_found", param="call_id")
+        peer.record.hung_up = True
+        await peer.close()
+        return Response(status_code=200)
+
     @app.websocket("/v1/realtime")
     async def realtime_websocket(websocket: WebSocket) -> None:
         """A Realtime session over WebSocket (`client.realtime.connect(model=...)`), with the API key."""
         scheme, _, token = (websocket.headers.get("authorization") or "").partition(" ")
         model = websocket.query_params.get("model")
+        call_id = websocket.query_params.get("call_id")
+        if scheme.lower() == "bearer" and token.strip() and call_id:
+            await join_call(websocket, call_id)
+            return
         if scheme.lower() != "bearer" or not token.strip() or not model:
             # The service refuses the upgrade itself: no key, or no model to start a session with.
             await websocket.close(code=1008)

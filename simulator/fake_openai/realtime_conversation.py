@@ -57,6 +57,12 @@ def _merged(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+async def _awaited(closer: Callable[[], Any]) -> None:
+    result = closer()
+    if asyncio.iscoroutine(result):
+        await result
+
+
 class RealtimeConversation:
     """The fake model's side of one Realtime session; `send` carries a JSON server event out."""
 
@@ -75,7 +81,9 @@ class RealtimeConversation:
         self.record = record
         self.session = dict(session)
         self.webrtc = webrtc  # WebRTC plays audio on its track (output_audio_buffer.*), a WebSocket sends deltas
-        self._out = send
+        # Where server events go: the call's own transport, and any control channel (sideband) joined.
+        self._sinks: list[Callable[[str], None]] = [send]
+        self._closers: list[Callable[[], Any]] = []
         self.messages: list[dict[str, Any]] = [{"role": "system", "content": self.session.get("instructions", "")}]
         self._events = itertools.count(1)
         self._items: dict[str, dict[str, Any]] = {}
@@ -97,15 +105,33 @@ class RealtimeConversation:
             self.realtime.shape_errors.append(str(error))
             raise
         self.record.server_events.append(event)
-        self._out(json.dumps(event))
+        text = json.dumps(event)
+        for sink in list(self._sinks):
+            sink(text)
 
     def opened(self) -> None:
         self.send("session.created", session=self.session)
+
+    def join(self, sink: Callable[[str], None], closer: Callable[[], Any]) -> Callable[[], None]:
+        """A control channel joins: it hears every server event from now on and may send client
+        events (`receive`); `closer` ends it when the call ends. Returns how to leave."""
+        self._sinks.append(sink)
+        self._closers.append(closer)
+
+        def leave() -> None:
+            if sink in self._sinks:
+                self._sinks.remove(sink)
+            if closer in self._closers:
+                self._closers.remove(closer)
+
+        return leave
 
     async def close(self) -> None:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        closers, self._closers = self._closers, []
+        await asyncio.gather(*(_awaited(closer) for closer in closers), return_exceptions=True)
 
     def _spawn(self, coroutine: Any) -> asyncio.Task[None]:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coroutine)

@@ -61,6 +61,12 @@ class FakeRealtimeCall(BaseModel):
     client_events: list[dict[str, Any]] = Field(default_factory=list)
     server_events: list[dict[str, Any]] = Field(default_factory=list)
     channel_open: bool = False
+    created_with: str = Field(
+        default="client_secret",
+        description="client_secret (a browser's SDP) or api_key (the server's multipart create)",
+    )
+    control_channels: int = Field(default=0, description="WebSockets that joined the call (call_id=...)")
+    hung_up: bool = False
 
 
 class FakeRealtime:
