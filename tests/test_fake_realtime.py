@@ -16,7 +16,7 @@ from openai.resources.realtime.realtime import AsyncRealtimeConnection
 from openai.types.realtime.realtime_error_event import RealtimeErrorEvent
 
 from simulator.fake_openai.behaviour import FakeLLMBehaviour, FakeReplyRule
-from simulator.fake_openai.fake_speech import append_events, silence, spoken
+from simulator.fake_openai.fake_speech import VoiceActivity, append_events, silence, spoken, words_in
 from simulator.fake_openai.realtime_rules import check_server_event
 from simulator.fake_openai.realtime_state import FakeRealtimeBehaviour
 from simulator.fake_openai.server import FakeOpenAIServer
@@ -251,3 +251,17 @@ async def test_speaking_during_a_reply_cuts_it_off_and_the_new_turn_is_answered(
     [answered] = [e for e in events if e["type"] == "response.done"]
     assert answered["response"]["status"] == "completed"
     assert answered["response"]["output"][0]["content"][0]["transcript"] == "A cleaning costs ninety dollars."
+
+
+def test_server_vad_finds_each_turn_once_however_the_audio_is_chunked() -> None:
+    audio = spoken("Hello") + silence(1500) + spoken("Goodbye") + silence(600)
+    for chunk_ms in (10, 100, 3000, 10_000):
+        vad = VoiceActivity()
+        events = [e for i in range(0, len(audio), 48 * chunk_ms) for e in vad.feed(audio[i : i + 48 * chunk_ms])]
+        assert [(kind, at) for kind, at, _ in events] == [
+            ("started", 0),
+            ("stopped", 600),
+            ("started", 1800),
+            ("stopped", 2700),
+        ]
+        assert [words_in(turn.audio) for _, _, turn in events if turn is not None] == ["Hello", "Goodbye"]

@@ -84,9 +84,10 @@ class VoiceActivity:
     quiet_ms: int = 0
     _pending: bytearray = field(default_factory=bytearray)
 
-    def feed(self, audio: bytes) -> list[tuple[str, int]]:
-        """("started", audio_start_ms) and ("stopped", audio_end_ms) as frames cross the thresholds."""
-        happened: list[tuple[str, int]] = []
+    def feed(self, audio: bytes) -> list[tuple[str, int, Turn | None]]:
+        """("started", audio_start_ms, None) and ("stopped", audio_end_ms, the turn) as frames cross
+        the thresholds; a stop ends the turn there, and the frames after it start a new buffer."""
+        happened: list[tuple[str, int, Turn | None]] = []
         self._pending += audio
         frame_bytes = 2 * FRAME_SAMPLES
         while len(self._pending) >= frame_bytes:
@@ -100,12 +101,21 @@ class VoiceActivity:
                 self.quiet_ms = 0
                 if self.speech_start_ms is None:
                     self.speech_start_ms = max(0, self.position_ms - 10 - self.prefix_padding_ms)
-                    happened.append(("started", self.speech_start_ms))
+                    happened.append(("started", self.speech_start_ms, None))
             elif self.speech_start_ms is not None:
                 self.quiet_ms += 10
                 if self.quiet_ms >= self.silence_duration_ms:
-                    happened.append(("stopped", self.position_ms - self.quiet_ms))
+                    end = self.position_ms - self.quiet_ms
+                    turn = Turn(start_ms=self.speech_start_ms, end_ms=end, audio=bytes(self.buffer))
+                    self.buffer.clear()
+                    self.speech_start_ms = None
+                    self.quiet_ms = 0
+                    happened.append(("stopped", end, turn))
         return happened
+
+    def keep(self, audio: bytes) -> None:
+        """Audio buffered without detection (turn detection off: the client commits)."""
+        self._pending += audio
 
     def take_turn(self) -> Turn:
         """The buffered audio as one turn (at a VAD stop or a client's commit), and an empty buffer."""

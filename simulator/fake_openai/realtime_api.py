@@ -10,19 +10,23 @@ Bearer, exactly as it would to OpenAI, and a `RealtimePeer` answers. Every offer
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import time
 from typing import Any
 
+import httpx
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse, Response
 from openai.types.realtime import RealtimeTranscriptionSessionCreateRequest
 from starlette.datastructures import UploadFile
 
 from simulator.fake_openai.errors import openai_error, unauthorized
+from simulator.fake_openai.fake_speech import silence, spoken
 from simulator.fake_openai.realtime_conversation import RealtimeConversation
 from simulator.fake_openai.realtime_peer import RealtimePeer
 from simulator.fake_openai.realtime_rules import RealtimeRefusal, check_expires_after, check_session, strictly
+from simulator.fake_openai.realtime_sip import IncomingSipCall, SipCall, incoming_event, signed_webhook, webhook_body
 from simulator.fake_openai.realtime_state import FakeRealtime, FakeRealtimeBehaviour, FakeRealtimeCall
 from simulator.fake_openai.state import FakeOpenAI
 
@@ -188,16 +192,136 @@ def install_realtime_api(app: FastAPI, llm: FakeOpenAI) -> None:
             )
         )
 
-    def peer_of(call_id: str) -> RealtimePeer | None:
-        return next((p for p in realtime._peers if p.record.call_id == call_id and not p.record.hung_up), None)
+    def peer_of(call_id: str) -> RealtimePeer | SipCall | None:
+        """A call still going on: a WebRTC peer, or a SIP call (ringing or accepted)."""
+        return next(
+            (
+                p
+                for p in realtime._peers
+                if p.record.call_id == call_id and not p.record.hung_up and p.record.sip_status != "referred"
+            ),
+            None,
+        )
+
+    def sip_call(call_id: str, *, status: str) -> SipCall | None:
+        call = peer_of(call_id)
+        return call if isinstance(call, SipCall) and call.record.sip_status == status else None
+
+    @app.post("/_fake/realtime/sip/incoming")
+    async def sip_incoming(incoming: IncomingSipCall) -> dict[str, Any]:
+        """A phone call reaches OpenAI's SIP URI: the call, and its signed webhook to the project."""
+        record = FakeRealtimeCall(
+            call_id=realtime.next_id("rtc"), received_at=time.time(), created_with="sip", sip_status="ringing"
+        )
+        with realtime._lock:
+            realtime.calls.append(record)
+        realtime._peers.append(SipCall(realtime, llm, record))
+        body = webhook_body(incoming_event(record.call_id, incoming))
+        secret = (
+            "whsec_" + base64.b64encode(b"not the project's secret").decode() if incoming.forged else incoming.secret
+        )
+        stamp = int(time.time()) - 600 if incoming.stale else None
+        async with httpx.AsyncClient(timeout=10) as client:
+            answer = await client.post(
+                incoming.webhook_url, content=body, headers=signed_webhook(body, secret, timestamp=stamp)
+            )
+        record.webhook_status = answer.status_code
+        return {"call_id": record.call_id, "webhook_status": answer.status_code}
+
+    @app.post("/_fake/realtime/sip/{call_id}/say")
+    async def sip_caller_says(call_id: str, said: dict[str, str]) -> dict[str, Any]:
+        """The caller speaks on an accepted call: audio into its server VAD, then a pause."""
+        call = sip_call(call_id, status="accepted")
+        if call is None or call.conversation is None:
+            return {"heard": False}
+        call.conversation.hear(spoken(said.get("words", "")) + silence(800))
+        return {"heard": True}
+
+    async def json_body(request: Request) -> dict[str, Any]:
+        try:
+            body = json.loads(await request.body() or b"{}")
+        except ValueError:
+            raise RealtimeRefusal("invalid_json", "We could not parse the JSON body of your request.") from None
+        if not isinstance(body, dict):
+            raise RealtimeRefusal("invalid_type", "The request body must be a JSON object.")
+        return body
+
+    def refused_request(call_id: str, body: Any, refused: RealtimeRefusal) -> JSONResponse:
+        realtime.refusals.append({"call_id": call_id, "event": body, "error": refused.error})
+        return _error(400, refused.error["message"], code=refused.error["code"], param=refused.error["param"])
+
+    def no_call(call_id: str, what: str) -> JSONResponse:
+        return _error(404, f"No {what} call '{call_id}'.", code="not_found", param="call_id")
+
+    @app.post("/v1/realtime/calls/{call_id}/accept")
+    async def sip_accept(call_id: str, request: Request) -> Response:
+        if (denied := unauthorized(request)) is not None:
+            return denied
+        body: Any = None
+        try:
+            body = await json_body(request)
+            check_session(body, prefix="")
+        except RealtimeRefusal as refused:
+            return refused_request(call_id, body, refused)
+        call = sip_call(call_id, status="ringing")
+        if call is None:
+            return no_call(call_id, "ringing")
+        call.record.sip_status = "accepted"
+        call.accept(realtime.new_session(body))
+        return Response(status_code=200)
+
+    @app.post("/v1/realtime/calls/{call_id}/reject")
+    async def sip_reject(call_id: str, request: Request) -> Response:
+        if (denied := unauthorized(request)) is not None:
+            return denied
+        body: Any = None
+        try:
+            body = await json_body(request)
+            for key in body:
+                if key != "status_code":
+                    raise RealtimeRefusal("unknown_parameter", f"Unknown parameter: '{key}'.", key)
+        except RealtimeRefusal as refused:
+            return refused_request(call_id, body, refused)
+        call = sip_call(call_id, status="ringing")
+        if call is None:
+            return no_call(call_id, "ringing")
+        call.record.sip_status = "rejected"
+        call.record.hung_up = True
+        return Response(status_code=200)
+
+    @app.post("/v1/realtime/calls/{call_id}/refer")
+    async def sip_refer(call_id: str, request: Request) -> Response:
+        if (denied := unauthorized(request)) is not None:
+            return denied
+        body: Any = None
+        try:
+            body = await json_body(request)
+            for key in body:
+                if key != "target_uri":
+                    raise RealtimeRefusal("unknown_parameter", f"Unknown parameter: '{key}'.", key)
+            if not isinstance(body.get("target_uri"), str) or not body["target_uri"]:
+                raise RealtimeRefusal(
+                    "missing_required_parameter", "Missing required parameter: 'target_uri'.", "target_uri"
+                )
+        except RealtimeRefusal as refused:
+            return refused_request(call_id, body, refused)
+        call = sip_call(call_id, status="accepted")
+        if call is None:
+            return no_call(call_id, "accepted")
+        # The caller is transferred: the call leaves the model (and its control channels).
+        call.record.sip_status = "referred"
+        call.record.referred_to = body["target_uri"]
+        await call.close()
+        return Response(status_code=200)
 
     async def join_call(websocket: WebSocket, call_id: str) -> None:
         """The control channel (sideband) of a call: every server event of the call, and client
         events into it, until the call ends."""
         peer = peer_of(call_id)
-        if peer is None:
-            await websocket.close(code=1008)  # no such call (or over): the upgrade is refused
+        if peer is None or peer.conversation is None:
+            await websocket.close(code=1008)  # no such call (over, or still ringing): the upgrade is refused
             return
+        conversation = peer.conversation
         await websocket.accept()
         peer.record.control_channels += 1
         outbox: asyncio.Queue[str] = asyncio.Queue()
@@ -212,10 +336,10 @@ def install_realtime_api(app: FastAPI, llm: FakeOpenAI) -> None:
             await websocket.close()
 
         writer = asyncio.create_task(write())
-        leave = peer.conversation.join(outbox.put_nowait, end)
+        leave = conversation.join(outbox.put_nowait, end)
         try:
             while True:
-                peer.conversation.receive(await websocket.receive_text())
+                conversation.receive(await websocket.receive_text())
         except (WebSocketDisconnect, RuntimeError):  # the client left, or the call ended and closed it
             pass
         finally:

@@ -237,13 +237,17 @@ class RealtimeConversation:
             pcm = base64.b64decode(audio, validate=True)
         except (binascii.Error, ValueError):
             raise RealtimeRefusal("invalid_value", "Invalid 'audio': not valid base64.", "audio") from None
+        self.hear(pcm)
+
+    def hear(self, pcm: bytes) -> None:
+        """Audio into the input buffer: appended by the client, or a SIP caller's voice."""
         detection = self._turn_detection()
         if detection is None:
-            self._vad.feed(pcm)  # no VAD: the audio only waits for the client's commit
+            self._vad.keep(pcm)  # no VAD: the audio only waits for the client's commit
             return
         self._vad.silence_duration_ms = int(detection.get("silence_duration_ms") or 500)
         self._vad.prefix_padding_ms = int(detection.get("prefix_padding_ms") or 300)
-        for happened, at_ms in self._vad.feed(pcm):
+        for happened, at_ms, turn in self._vad.feed(pcm):
             if happened == "started":
                 self._speech_item_id = self.realtime.next_id("item")
                 if self._active is not None and detection.get("interrupt_response", True):
@@ -252,7 +256,8 @@ class RealtimeConversation:
             else:
                 item_id = self._speech_item_id or self.realtime.next_id("item")
                 self.send("input_audio_buffer.speech_stopped", audio_end_ms=at_ms, item_id=item_id)
-                self._commit(self._vad.take_turn(), item_id, respond=bool(detection.get("create_response", True)))
+                assert turn is not None
+                self._commit(turn, item_id, respond=bool(detection.get("create_response", True)))
                 self._speech_item_id = None
 
     def _commit_by_client(self) -> None:

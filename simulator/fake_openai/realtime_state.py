@@ -67,6 +67,9 @@ class FakeRealtimeCall(BaseModel):
     )
     control_channels: int = Field(default=0, description="WebSockets that joined the call (call_id=...)")
     hung_up: bool = False
+    sip_status: str | None = Field(default=None, description="ringing, accepted, rejected or referred (SIP calls)")
+    referred_to: str | None = None
+    webhook_status: int | None = Field(default=None, description="How the project answered the incoming webhook")
 
 
 class FakeRealtime:
