@@ -156,8 +156,13 @@ def fake_realtime(fake_llm: FakeOpenAIServer) -> Iterator[FakeOpenAIServer]:
     behaviour = fake_llm.fake.behaviour
     fake_llm.fake.realtime.reset()
     yield fake_llm
-    fake_llm.fake.realtime.reset()
+    realtime = fake_llm.fake.realtime
+    # The service would have refused these: unless the test provoked (and took) them, a bug.
+    refusals, shape_errors = list(realtime.refusals), list(realtime.shape_errors)
+    realtime.reset()
     fake_llm.fake.set_behaviour(behaviour if isinstance(behaviour, FakeLLMBehaviour) else FakeLLMBehaviour())
+    assert not shape_errors, f"server events the SDK's types do not describe: {shape_errors}"
+    assert not refusals, f"client events the Realtime service would refuse: {refusals}"
 
 
 @dataclass

@@ -15,6 +15,7 @@ from playwright.async_api import Page, expect
 
 from business.config import demo_business
 from simulator.fake_openai.behaviour import FakeLLMBehaviour, FakeReplyRule, FakeToolCall
+from simulator.fake_openai.fake_speech import append_events, silence, spoken
 from simulator.fake_openai.realtime_state import FakeRealtimeBehaviour
 from simulator.fake_openai.server import FakeOpenAIServer
 from tests.in_process import make_settings, served_api
@@ -57,6 +58,13 @@ def calls(fake: FakeOpenAIServer) -> list[dict]:
     return fake.fake.realtime.snapshot()["calls"]
 
 
+async def speak(page: Page, words: str) -> None:
+    """The visitor says `words`: audio streamed into the session's input buffer, then a pause, which
+    the service's server VAD takes as the end of the turn (the fake hears the words in the audio)."""
+    events = append_events(spoken(words) + silence(800))
+    await page.evaluate("events => events.forEach((e) => window.cloudgreetDemo.agent.send(e))", events)
+
+
 async def test_the_orb_connects_and_the_transcript_shows_both_sides(
     page: Page, site: str, fake_realtime, offline_stack, screenshots
 ) -> None:
@@ -77,8 +85,10 @@ async def test_the_orb_connects_and_the_transcript_shows_both_sides(
     greeting = page.locator('#transcript li[data-role="agent"]').first
     await expect(greeting).to_contain_text("Thank you for calling Bright Smile Dental.")
 
-    # Speech (as if spoken: the fake has no audio to transcribe) and the agent's answer, both shown.
-    await page.evaluate("window.cloudgreetDemo.debugSpeak('How much is a cleaning?')")
+    await expect(greeting).to_have_attribute("data-final", "true")
+    # Speech (audio the fake's VAD and transcriber hear) and the agent's answer, both shown; the
+    # transcription arrives after the answer, as it may from the service.
+    await speak(page, "How much is a cleaning?")
     await expect(page.locator('#transcript li[data-role="user"] .text')).to_have_text(["How much is a cleaning?"])
     await expect(page.locator('#transcript li[data-role="agent"][data-final="true"] .text').nth(1)).to_have_text(
         "A cleaning takes 30 minutes and costs $90."
@@ -134,7 +144,8 @@ async def test_a_tool_call_round_trips_through_the_api(
     await page.locator("#orb").click()
     await expect(page.locator("#orb")).to_have_attribute("data-state", "listening")
 
-    await page.evaluate("window.cloudgreetDemo.debugSpeak('Do you have free times for a cleaning?')")
+    await expect(page.locator('#transcript li[data-role="agent"][data-final="true"]')).to_have_count(1)  # the greeting
+    await speak(page, "Do you have free times for a cleaning?")
     tool = page.locator("#tools li").first
     await expect(tool.locator(".tool-name")).to_have_text("check_availability")
     await expect(tool.locator(".tool-args")).to_have_text('{"service": "Cleaning"}')
@@ -156,6 +167,40 @@ async def test_a_tool_call_round_trips_through_the_api(
     assert sent[0]["item"]["output"].startswith("Free times for a cleaning: ")
     after = call["client_events"][call["client_events"].index(sent[0]) + 1]
     assert after["type"] == "response.create"
+
+
+async def test_typing_during_a_reply_is_answered_after_it(page: Page, site: str, fake_realtime, offline_stack) -> None:
+    script(fake_realtime, FakeReplyRule(contains="saturday", reply="We are closed on Saturdays."))
+    # Every reply stays in progress after its first words until the test lets it go on.
+    fake_realtime.fake.realtime.set_behaviour(FakeRealtimeBehaviour(hold_replies=True))
+    await page.goto(f"{site}/demo?business={demo_business_id(offline_stack.database_url)}")
+    await page.locator("#orb").click()
+    greeting = page.locator('#transcript li[data-role="agent"]').first
+    await expect(greeting.locator(".text")).to_have_text("Thank")
+    await expect(greeting).not_to_have_attribute("data-final", "true")
+
+    # The visitor types while the greeting is being spoken: the words go in at once, the request
+    # for an answer waits for the greeting to finish (the service refuses a second active response).
+    await page.get_by_label("Type instead of speaking").fill("Are you open on Saturday?")
+    await page.get_by_role("button", name="Send").click()
+    await expect(page.locator('#transcript li[data-role="user"] .text')).to_have_text(["Are you open on Saturday?"])
+    [call] = calls(fake_realtime)
+    assert [e["type"] for e in call["client_events"]] == ["response.create", "conversation.item.create"]
+
+    fake_realtime.fake.realtime.set_behaviour(FakeRealtimeBehaviour())
+    await expect(greeting).to_have_attribute("data-final", "true")
+    await expect(page.locator('#transcript li[data-role="agent"] .text').last).to_have_text(
+        "We are closed on Saturdays."
+    )
+    [call] = calls(fake_realtime)
+    assert [e["type"] for e in call["client_events"]] == [
+        "response.create",
+        "conversation.item.create",
+        "response.create",
+    ]
+    assert [e for e in call["server_events"] if e["type"] == "error"] == []
+    done = [e["response"]["status"] for e in call["server_events"] if e["type"] == "response.done"]
+    assert done == ["completed", "completed"]
 
 
 async def test_when_realtime_refuses_the_page_retries_then_falls_back_to_the_phone_brain(

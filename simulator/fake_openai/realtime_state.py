@@ -5,6 +5,7 @@ offers or secrets, to exercise the demo page's retry, reconnect and fallback).
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import threading
 import time
@@ -12,6 +13,22 @@ import uuid
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+# The service's turn detection when a session does not choose (its documented defaults).
+SERVER_VAD: dict[str, Any] = {
+    "type": "server_vad",
+    "threshold": 0.5,
+    "prefix_padding_ms": 300,
+    "silence_duration_ms": 500,
+    "idle_timeout_ms": None,
+    "create_response": True,
+    "interrupt_response": True,
+}
+
+
+def _release(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 class FakeRealtimeBehaviour(BaseModel):
@@ -25,6 +42,12 @@ class FakeRealtimeBehaviour(BaseModel):
     refuse_secrets_next: int = Field(default=0, ge=0, description="Refuse this many client secret requests")
     refuse_secrets_status: int = Field(default=400, ge=400, le=599)
     refuse_secrets_message: str = "Invalid value for 'session.model' (refused by the fake Realtime API)."
+    hold_replies: bool = Field(
+        default=False, description="Keep every response active after its first delta until this is set back to false"
+    )
+    transcripts_after_response: bool = Field(
+        default=True, description="Send a spoken turn's input transcription after the response it started"
+    )
 
 
 class FakeRealtimeCall(BaseModel):
@@ -38,6 +61,15 @@ class FakeRealtimeCall(BaseModel):
     client_events: list[dict[str, Any]] = Field(default_factory=list)
     server_events: list[dict[str, Any]] = Field(default_factory=list)
     channel_open: bool = False
+    created_with: str = Field(
+        default="client_secret",
+        description="client_secret (a browser's SDP) or api_key (the server's multipart create)",
+    )
+    control_channels: int = Field(default=0, description="WebSockets that joined the call (call_id=...)")
+    hung_up: bool = False
+    sip_status: str | None = Field(default=None, description="ringing, accepted, rejected or referred (SIP calls)")
+    referred_to: str | None = None
+    webhook_status: int | None = Field(default=None, description="How the project answered the incoming webhook")
 
 
 class FakeRealtime:
@@ -51,6 +83,11 @@ class FakeRealtime:
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._peers: list[Any] = []
+        # Client events the fake refused (what the service would have refused), and server events
+        # the fake failed to shape as the SDK says: both mean a bug unless a test provoked them.
+        self.refusals: list[dict[str, Any]] = []
+        self.shape_errors: list[str] = []
+        self._held: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
 
     def reset(self) -> None:
         with self._lock:
@@ -58,10 +95,31 @@ class FakeRealtime:
             self.secret_requests.clear()
             self.secrets.clear()
             self.calls.clear()
+            self.refusals.clear()
+            self.shape_errors.clear()
+        self._release_replies()
 
     def set_behaviour(self, behaviour: FakeRealtimeBehaviour) -> None:
         with self._lock:
             self.behaviour = behaviour
+        if not behaviour.hold_replies:
+            self._release_replies()
+
+    async def while_replies_held(self) -> None:
+        """Returns at once, or when `hold_replies` is turned off (from any thread)."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            if not self.behaviour.hold_replies:
+                return
+            waiter: asyncio.Future[None] = loop.create_future()
+            self._held.append((loop, waiter))
+        await waiter
+
+    def _release_replies(self) -> None:
+        with self._lock:
+            held, self._held = self._held, []
+        for loop, waiter in held:
+            loop.call_soon_threadsafe(_release, waiter)
 
     def next_id(self, prefix: str) -> str:
         with self._lock:
@@ -86,14 +144,27 @@ class FakeRealtime:
 
     def issue_secret(self, body: dict[str, Any]) -> dict[str, Any]:
         """Answers `POST /v1/realtime/client_secrets` as the GA API does: value, expires_at, session."""
-        requested = body.get("session") if isinstance(body.get("session"), dict) else {}
-        expires_after = body.get("expires_after") if isinstance(body.get("expires_after"), dict) else {}
+        requested: dict[str, Any] = body["session"] if isinstance(body.get("session"), dict) else {}
+        expires_after: dict[str, Any] = body["expires_after"] if isinstance(body.get("expires_after"), dict) else {}
         seconds = int(expires_after.get("seconds") or 600)
         now = int(time.time())
-        audio = requested.get("audio") if isinstance(requested.get("audio"), dict) else {}
-        audio_in = audio.get("input") if isinstance(audio.get("input"), dict) else {}
-        audio_out = audio.get("output") if isinstance(audio.get("output"), dict) else {}
-        session = {
+        session = self.new_session(requested)
+        answer: dict[str, Any] = {
+            "value": f"ek_fake_{uuid.uuid4().hex}",
+            "expires_at": now + seconds,
+            "session": session,
+        }
+        with self._lock:
+            self.secret_requests.append(body)
+            self.secrets[answer["value"]] = {"expires_at": answer["expires_at"], "session": session}
+        return answer
+
+    def new_session(self, requested: dict[str, Any]) -> dict[str, Any]:
+        """The session the service reports for a (validated) request: its fields, else the defaults."""
+        audio: dict[str, Any] = requested["audio"] if isinstance(requested.get("audio"), dict) else {}
+        audio_in: dict[str, Any] = audio["input"] if isinstance(audio.get("input"), dict) else {}
+        audio_out: dict[str, Any] = audio["output"] if isinstance(audio.get("output"), dict) else {}
+        session: dict[str, Any] = {
             "type": "realtime",
             "object": "realtime.session",
             "id": self.next_id("sess"),
@@ -112,16 +183,8 @@ class FakeRealtime:
                     "format": {"type": "audio/pcm", "rate": 24000},
                     "transcription": audio_in.get("transcription"),
                     "noise_reduction": None,
-                    "turn_detection": audio_in.get("turn_detection")
-                    or {
-                        "type": "server_vad",
-                        "threshold": 0.5,
-                        "prefix_padding_ms": 300,
-                        "silence_duration_ms": 200,
-                        "idle_timeout_ms": None,
-                        "create_response": True,
-                        "interrupt_response": True,
-                    },
+                    # Sent as null, it is off (the client commits and asks for responses).
+                    "turn_detection": audio_in.get("turn_detection", SERVER_VAD),
                 },
                 "output": {
                     "format": {"type": "audio/pcm", "rate": 24000},
@@ -131,11 +194,7 @@ class FakeRealtime:
             },
             "include": None,
         }
-        answer = {"value": f"ek_fake_{uuid.uuid4().hex}", "expires_at": now + seconds, "session": session}
-        with self._lock:
-            self.secret_requests.append(body)
-            self.secrets[answer["value"]] = {"expires_at": answer["expires_at"], "session": session}
-        return answer
+        return session
 
     def secret_session(self, authorization: str | None) -> tuple[str | None, dict[str, Any] | None]:
         scheme, _, token = (authorization or "").partition(" ")

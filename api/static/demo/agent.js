@@ -7,6 +7,9 @@
  *           (/api/web-calls: the phone brain), where typed or recognised words get spoken replies.
  * Function calls of the Realtime model are run by the API (tools_url, with tools_token) and their
  * results go back to the session as function_call_output, followed by response.create.
+ * The service refuses a response.create while a response is active
+ * (conversation_already_has_active_response), so requestResponse() holds one back until the
+ * active response is done: typing during a reply is answered after it.
  *
  * The page listens through `on`: status(text, kind), orb(state), line(id, role, text, final),
  * tool(call), failed(message), fallback(message), ready(info), ended(reason), timer(secondsLeft).
@@ -74,6 +77,8 @@
       this.toolCalls = [];
       this.audioPlaying = false;
       this.endAfterResponse = false;
+      this.responseActive = false; // from our response.create (or the server's response.created) to response.done
+      this.pendingResponse = null; // the response.create held back meanwhile
       this.generation = 0; // bumps at every hang-up, so late callbacks of an old connection are ignored
     }
 
@@ -215,7 +220,7 @@
       this.emit("ready", { session: this.session, readyMs: this.timings.readyMs, attempts: this.attempts });
       this.startCap(generation, this.session.max_session_seconds);
       // As on the phone, the receptionist speaks first.
-      this.send({ type: "response.create", response: { instructions: `Greet the caller with exactly these words: "${this.session.greeting}"` } });
+      this.requestResponse({ instructions: `Greet the caller with exactly these words: "${this.session.greeting}"` });
     }
 
     startCap(generation, seconds) {
@@ -241,6 +246,27 @@
       if (this.dc && this.dc.readyState === "open") this.dc.send(JSON.stringify(event));
     }
 
+    requestResponse(options) {
+      if (this.responseActive) {
+        // One response answers everything added meanwhile; the first request's options win.
+        if (!this.pendingResponse) this.pendingResponse = options || {};
+        return;
+      }
+      this.responseActive = true;
+      this.lastResponse = options || {};
+      this.responseEventId = `evt_response_${(this.responseCount = (this.responseCount || 0) + 1)}`;
+      const event = { type: "response.create", event_id: this.responseEventId };
+      if (options) event.response = options;
+      this.send(event);
+    }
+
+    responseFinished() {
+      this.responseActive = false;
+      const pending = this.pendingResponse;
+      this.pendingResponse = null;
+      if (pending) this.requestResponse(Object.keys(pending).length ? pending : undefined);
+    }
+
     onServerEvent(data) {
       let event;
       try { event = JSON.parse(data); } catch (error) { return; }
@@ -252,9 +278,12 @@
         case "input_audio_buffer.speech_started":
           this.emit("orb", "listening");
           break;
+        case "response.created":
+          this.responseActive = true; // server VAD starts responses too
+          if (!this.audioPlaying) this.emit("orb", "thinking");
+          break;
         case "input_audio_buffer.speech_stopped":
         case "input_audio_buffer.committed":
-        case "response.created":
           if (!this.audioPlaying) this.emit("orb", "thinking");
           break;
         case "conversation.item.added":
@@ -295,9 +324,18 @@
           else this.emit("orb", "listening");
           break;
         case "response.done":
+          this.responseFinished();
           this.responseDone(event.response || {});
           break;
         case "error":
+          if (event.error && event.error.code === "conversation_already_has_active_response") {
+            // A response we did not know of (server VAD's) was active: ask again after it.
+            if (!this.pendingResponse) this.pendingResponse = this.lastResponse || {};
+            this.responseActive = true;
+            break;
+          }
+          // Our response.create itself was refused: no response is coming for it.
+          if (event.error && event.error.event_id && event.error.event_id === this.responseEventId) this.responseFinished();
           this.emit("status", `The voice assistant reported: ${(event.error && event.error.message) || "an error"}`, "connected");
           break;
         default:
@@ -323,7 +361,7 @@
       calls.forEach((call, i) => {
         this.send({ type: "conversation.item.create", item: { type: "function_call_output", call_id: call.call_id, output: outputs[i] } });
       });
-      this.send({ type: "response.create" });
+      this.requestResponse();
     }
 
     async runTool(call) {
@@ -363,15 +401,10 @@
       if (!text) return;
       if (this.mode === "realtime") {
         this.send({ type: "conversation.item.create", item: { type: "message", role: "user", content: [{ type: "input_text", text }] } });
-        this.send({ type: "response.create" });
+        this.requestResponse();
       } else if (this.mode === "fallback") {
         await this.webTurn(text);
       }
-    }
-
-    debugSpeak(text) {
-      // For tests with a fake Realtime endpoint: a user item "as if spoken" (no audio to transcribe).
-      this.send({ type: "conversation.item.create", item: { type: "message", role: "user", content: [{ type: "input_audio", transcript: text }] } });
     }
 
     // --- the fallback: the phone brain over the web channel --------------------------------
@@ -476,6 +509,8 @@
       this.dc = null;
       this.pc = null;
       this.audioPlaying = false;
+      this.responseActive = false;
+      this.pendingResponse = null;
     }
 
     hangUp(reason = "You hung up.", failed = false) {

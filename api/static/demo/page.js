@@ -228,9 +228,8 @@
   el.listen.addEventListener("click", () => agent && agent.listen());
   setUpTester();
 
-  // For tests and benchmarks: the agent, and speech "as if spoken" against a fake Realtime endpoint.
+  // For tests and benchmarks: the agent (tests speak by sending audio with agent.send).
   window.cloudgreetDemo = {
     agent: null,
-    debugSpeak: (text) => agent && agent.debugSpeak(text),
   };
 })();
