@@ -316,6 +316,10 @@ class CallerReplies:
             if (newer := await self._newer_words(request, heard)) is not None:
                 heard = newer  # the caller went on: these words must stay the same in their turn
                 continue
+            if self._llm is None:
+                # A worker without an LLM (no OPENAI_API_KEY): nothing to prepare; the turn's reply is the
+                # offline responder's. Returned, not raised: a failure would be retried, and logged, per turn.
+                return Speculation(caller_text=heard.words, llm_requests=0)
             if not self._llm_circuit.allows():
                 # The LLM failed lately: no speculation; the turn goes to the offline responder at once.
                 raise ApplicationError(

@@ -92,6 +92,24 @@ async def test_a_final_transcript_that_says_the_same_words_adopts_the_speculativ
     assert metrics.longest_silence_ms is not None and metrics.longest_silence_ms > 0
 
 
+async def test_a_worker_without_an_llm_speculates_nothing_and_the_offline_responder_answers(offline_stack):
+    words = "What are your opening hours"
+    call = offline_stack.simulator.place_call(CallScript(lines=[CallerLine(text=words)], **TALKING))
+    await offline_stack.simulator.wait_ended(call, 60)
+    summary = await finished_workflow(offline_stack, call)
+
+    assert summary.caller_turns == 1
+    assert any(sentence.startswith("Our hours are") for sentence in spoken(call)), spoken(call)
+    # Each speculation ends at once with nothing prepared, neither failing nor retried (each failure was an
+    # activity retried on every turn), and nothing counts as an LLM request.
+    handle = offline_stack.temporal_client.get_workflow_handle(call_workflow_id(call.call_control_id))
+    failed = [e async for e in handle.fetch_history_events() if e.HasField("activity_task_failed_event_attributes")]
+    assert failed == []
+    assert "speculate_reply" in await activity_order(offline_stack, call)
+    metrics = call_metrics(offline_stack, call)
+    assert (metrics.llm_requests, metrics.speculative_requests, metrics.speculations_adopted) == (0, 0, 0)
+
+
 async def test_a_final_transcript_with_other_words_cancels_the_speculation_and_nothing_stale_is_spoken(stack):
     interim = "Can I come in on Tuesday"
     final = "Can I come in on Thursday"  # the engine changed its mind on the last word
