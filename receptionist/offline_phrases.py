@@ -22,7 +22,8 @@ from receptionist.booking_proof import (
     OFFER_CODE,
     SEND_CODE_QUESTION,
 )
-from receptionist.owed_callbacks import OWED_CALLBACK_QUESTION
+from receptionist.unasked_words import OWED_CALLBACK_QUESTION as OWED_CALLBACK_ASKED
+from receptionist.unasked_words import all_languages
 
 READBACK_QUESTION = "Shall I book it?"
 NAME_QUESTION = "May I have your name for the booking?"
@@ -146,7 +147,7 @@ QUESTIONS: dict[str, tuple[str, ...]] = {
     "proof_day": (BOOKING_DAY_QUESTION, "¿Qué día es la cita?"),
     "send_code": (SEND_CODE_QUESTION, "¿Se lo envío?"),
     "code": (CODE_QUESTION, "¿Cuál es el código?"),
-    "owed_callback": (OWED_CALLBACK_QUESTION,),
+    "owed_callback": all_languages(OWED_CALLBACK_ASKED),
     "change": ("What would you like to change?", "¿Qué le gustaría cambiar?"),
     "service": ("Which service would you like", "What do you need us for", "¿Qué servicio desea", "¿Para qué servicio"),
     "day": ("What day would suit you?", "¿Qué día le conviene?", "what day works"),
