@@ -27,6 +27,8 @@ from workflows.call_progress import CallProgress
 
 # Calls opened on code before recordings have no plan; those after mark their histories here.
 RECORDS_CALLS = "records-calls"
+# Calls before it heard only English answers to the consent question ("sí" was other words).
+SPANISH_CONSENT = "spanish-consent-answers"
 # In English; the call says them in its language (receptionist/unasked_words.py).
 CONSENT_QUESTION = unasked_words.CONSENT_QUESTION["en"]
 RECORDING_NOTICE = unasked_words.RECORDING_NOTICE["en"]
@@ -68,7 +70,7 @@ class CallRecording:
         if progress.over:
             return ""
         heard = " ".join((e.transcript or "").strip() for e in progress.caller_words).strip()
-        agreed = agrees_to_recording(heard) if heard else None
+        agreed = agrees_to_recording(heard, spanish=workflow.patched(SPANISH_CONSENT)) if heard else None
         if agreed is None:
             # Silence is no consent; words that are not an answer are the caller's first turn.
             return words_in(unasked_words.NOT_RECORDED, language_of(progress))
