@@ -200,8 +200,9 @@ def offline_brain_reply(request: ReplyRequest) -> BrainReply:
         request.caller_text,
         request.rounds,
         request.now,
-        language=request.language or request.business.language,
+        language=language,
         state=request.conversation,
+        returning=request.returning,
     )
     if not request.rounds and not reply.tool_calls and offer_a_person(request.history, request.caller_text, language):
         reply = reply.model_copy(update={"text": f"{reply.text} {person_offer(language)}"})

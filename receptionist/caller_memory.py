@@ -46,6 +46,9 @@ class ReturningCaller(BaseModel):
 
     name: str | None = None
     upcoming: str | None = Field(default=None, description="The caller's next appointment, as spoken")
+    upcoming_start: str | None = Field(
+        default=None, description="Its start, local YYYY-MM-DDTHH:MM as the appointment tools take it"
+    )
     calls: list[RememberedCall] = Field(default_factory=list, description="Newest first")
 
 
