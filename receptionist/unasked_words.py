@@ -143,6 +143,38 @@ WELCOME_BACK_UPCOMING: Phrase = {
 }
 
 
+# A web reply that would have quoted the receptionist's instructions (receptionist/web_replies.py).
+NOT_SHARED: Phrase = {
+    "en": "I'm sorry, I can't share how I've been set up. I'm happy to help with our services, hours or a booking.",
+    "es": "Lo siento, no puedo compartir cómo estoy configurada. Con gusto le ayudo con nuestros servicios, "
+    "horarios o una cita.",
+}
+
+# --- texts to the caller ----------------------------------------------------------------------------
+
+BOOKING_TEXTED: Phrase = {
+    "en": "{business}: {booked} Reply or call us to change it.",
+    "es": "{business}: {booked} Responda o llámenos para cambiarla.",
+}
+# A booking as a Spanish caller's text says it (an English one's are the book's own words).
+BOOKED_FOR: Phrase = {
+    "en": "Booked a {service} {when}.",
+    "es": "Su cita de {service} está reservada para {when}.",
+}
+CODE_TEXTED: Phrase = {
+    "en": "{business}: your code is {code}. Say it to our receptionist on the phone; it works for "
+    "{minutes} minutes. If you are not on the phone with us, do not share it.",
+    "es": "{business}: su código es {code}. Dígaselo a nuestra recepcionista por teléfono; vale durante "
+    "{minutes} minutos. Si no está hablando con nosotros, no lo comparta.",
+}
+SURVEY_QUESTION: Phrase = {
+    "en": "{business}: thanks for calling! How did we do? Reply with a number from 1 (poor) to 5 (excellent). "
+    "Reply STOP to opt out.",
+    "es": "{business}: ¡gracias por llamar! ¿Qué tal le atendimos? Responda con un número del 1 (mal) al 5 "
+    "(excelente). Responda STOP para no recibir más mensajes.",
+}
+
+
 def words_in(phrase: Phrase, language: str | None, **values: object) -> str:
     """`phrase` in `language` (a BCP-47 tag; None or one we have no words in: English), values filled in."""
     text = phrase.get(primary(language or "en"), phrase["en"])

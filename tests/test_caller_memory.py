@@ -110,7 +110,7 @@ async def test_the_offline_brain_books_a_returning_caller_under_their_name_and_c
 ) -> None:
     config = open_every_day(fresh_number(), remember_callers=True)
     store_business(offline_stack.database_url, config)
-    number = "+15555550197"
+    number = fresh_number()
     first = await place(
         offline_stack, CallScript(to_number=config.phone_number, from_number=number, lines=["Hi, this is Dana Reyes."])
     )

@@ -25,6 +25,7 @@ from receptionist.caller_mood import (
 )
 from simulator.call_script import CallScript
 from tests.businesses import open_every_day, store_business
+from tests.records import fresh_number
 from tests.test_phone_call import finished_workflow, place, spoken
 
 ANGRY = ["This is ridiculous, I have called three times already!", "You people are useless, I am really upset."]
@@ -40,7 +41,6 @@ UPSET_QUESTIONS_ES = [
     "Esto es ridículo y estoy muy enojado. ¿A qué hora abren?",
     "Estoy furioso, esto es terrible. ¿Cuánto cuesta una limpieza?",
 ]
-SPANISH_LINE = "+15555550183"
 
 
 def caller(text: str) -> Utterance:
@@ -166,9 +166,10 @@ async def test_an_upset_caller_is_offered_a_person_by_the_offline_brain_and_a_ye
 async def test_a_spanish_caller_upset_for_two_turns_is_offered_a_person_in_spanish_and_a_si_reaches_one(
     offline_stack,
 ) -> None:
-    store_business(offline_stack.database_url, open_every_day(SPANISH_LINE, languages=["es-US"]))
+    spanish_line = fresh_number()
+    store_business(offline_stack.database_url, open_every_day(spanish_line, languages=["es-US"]))
     script = CallScript(
-        from_number="+15555550184", to_number=SPANISH_LINE, lines=[*UPSET_QUESTIONS_ES, "Sí, por favor."]
+        from_number=fresh_number(), to_number=spanish_line, lines=[*UPSET_QUESTIONS_ES, "Sí, por favor."]
     )
     call = await place(offline_stack, script)
     await finished_workflow(offline_stack, call)

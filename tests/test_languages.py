@@ -21,19 +21,23 @@ from database.migrate import alembic_config
 from database.models import Business, Callback, Escalation
 from receptionist import unasked_words
 from receptionist.caller_language import heard_language
+from receptionist.consent_answers import yes_or_no
 from receptionist.opening_words import opening_words
-from receptionist.unasked_words import PLEASE_HOLD, STILL_HOLDING, words_in
+from receptionist.owed_callbacks import opening_with_question, says_not_sorted, says_sorted
+from receptionist.survey_texts import meaning_of, survey_question
+from receptionist.unasked_words import OWED_CALLBACK_QUESTION, PLEASE_HOLD, STILL_HOLDING, words_in
 from simulator.call_script import CallerLine, CallScript
 from simulator.fake_openai.behaviour import FakeReplyRule
 from tests.businesses import open_every_day, store_business
 from tests.in_process import ADMIN_KEY, make_settings, served_api
-from tests.records import add_business
+from tests.records import add_business, fresh_number
 from tests.test_phone_call import finished_workflow, place
 from tests.test_realtime_session import SESSION, page_client, realtime_api
 from tests.web_visitors import WebVisitor, loopback_client, web_api
 from workflows.call import CallWorkflow
 from workflows.call_messages import call_workflow_id
 from workflows.callback import CallbackWorkflow
+from workflows.satisfaction_survey import survey_workflow_id
 
 pytestmark = pytest.mark.database
 
@@ -197,6 +201,45 @@ async def test_a_spanish_caller_held_for_a_person_then_promised_a_call_back_hear
     assert "diente" in (callback.message or "")
     await stack.temporal_client.get_workflow_handle(callback.workflow_id).terminate("test over")
     assert stack.simulator.simulator.refusals == []
+
+
+async def test_a_spanish_callers_texts_are_in_spanish_the_booking_confirmation_and_the_rating_asked(
+    offline_stack,
+) -> None:
+    line, caller = fresh_number(), "+15555550179"
+    config = open_every_day(line, languages=["es-US"], satisfaction_survey=True, satisfaction_survey_delay_minutes=0)
+    store_business(offline_stack.database_url, config)
+    script = CallScript(
+        from_number=caller, to_number=line, lines=["Quisiera una limpieza mañana a las diez", "Ana López", "Sí"]
+    )
+    call = await place(offline_stack, script)
+    await finished_workflow(offline_stack, call)
+    survey = offline_stack.temporal_client.get_workflow_handle(survey_workflow_id(call.call_control_id))
+    await survey.result()
+
+    said = " ".join(s["payload"] for s in speeches(call))
+    assert "a nombre de Ana López. ¿Se la reservo?" in said, said
+    confirmation, rating = [m.text for m in offline_stack.simulator.simulator.messages if m.to_number == caller]
+    assert confirmation == (
+        "Skills Test Dental: Su cita de limpieza está reservada para mañana a las diez de la mañana. "
+        "Responda o llámenos para cambiarla."
+    )
+    assert rating == survey_question("Skills Test Dental", "es-US")
+    assert rating.startswith("Skills Test Dental: ¡gracias por llamar!")
+    assert meaning_of("4 de 5").rating == 4 and meaning_of("5 estrellas").rating == 5
+
+
+def test_a_spanish_callers_answers_to_the_calls_own_questions_are_understood() -> None:
+    # "Is that sorted now?" about an urgent call-back owed: in doubt, it is not.
+    assert opening_with_question("Hola.", "es-US") == f"Hola. {words_in(OWED_CALLBACK_QUESTION, 'es')}"
+    assert says_sorted("Sí, ya está resuelto") and says_sorted("Ya no hace falta, gracias")
+    assert not says_sorted("No, todavía no") and says_not_sorted("No, todavía no")
+    assert not says_sorted("Sí, pero sigue goteando")
+    # "May this call be recorded?" and "Shall I put you through to a person?"
+    assert yes_or_no("Sí, claro") is True and yes_or_no("De acuerdo") is True
+    assert yes_or_no("No, prefiero que no") is False and yes_or_no("No hay problema") is True
+    assert yes_or_no("¿Cuánto cuesta una limpieza?") is None
+    assert yes_or_no("Sí", spanish=False) is None, "calls recorded before heard English answers only"
 
 
 def test_every_fixed_phrase_has_spanish_words_with_the_same_values() -> None:
