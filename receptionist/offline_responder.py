@@ -166,6 +166,12 @@ class _Turn:
                 return BrainReply(text=self.say("sorted"))
             if says_not_sorted(self.caller_text):
                 return BrainReply(text=self.say("not_sorted"))
+        if asked in (Asked.UPCOMING, Asked.UPCOMING_ERRAND) and not heard.has_slots():
+            # About the appointment the business remembers: "yes" asks what to do with it; "no", what else.
+            if intent == Intent.YES:
+                return BrainReply(text=self.say("upcoming_errand"))
+            if intent == Intent.NO:
+                return BrainReply(text=self.say("upcoming_not" if asked == Asked.UPCOMING else "no_problem"))
         if errand := _errand_turn(self):  # "cancel my appointment" is not a booking
             return errand
         if intent == Intent.GOODBYE or (intent == Intent.NO and asked == Asked.ANYTHING_ELSE):

@@ -133,14 +133,17 @@ ACCEPTED_OFFER: Phrase = {
 
 # --- a welcome back to a returning caller (receptionist/caller_memory.py) -------------------------
 
+_WELCOME = {"en": "Hi {name}, welcome back to {business}.", "es": "Hola, {name}, bienvenido de nuevo a {business}."}
+# The offline responder knows the caller's answer to it answers this question (receptionist/offline_phrases.py).
+UPCOMING_QUESTION: Phrase = {
+    "en": "Is this about your upcoming appointment?",
+    "es": "¿Llama por su próxima cita?",
+}
 WELCOME_BACK: Phrase = {
-    "en": "Hi {name}, welcome back to {business}. How can I help you today?",
-    "es": "Hola, {name}, bienvenido de nuevo a {business}. ¿En qué puedo ayudarle?",
+    "en": f"{_WELCOME['en']} How can I help you today?",
+    "es": f"{_WELCOME['es']} ¿En qué puedo ayudarle?",
 }
-WELCOME_BACK_UPCOMING: Phrase = {
-    "en": "Hi {name}, welcome back to {business}. Is this about your upcoming appointment?",
-    "es": "Hola, {name}, bienvenido de nuevo a {business}. ¿Llama por su próxima cita?",
-}
+WELCOME_BACK_UPCOMING: Phrase = {lang: f"{_WELCOME[lang]} {UPCOMING_QUESTION[lang]}" for lang in _WELCOME}
 
 
 # A web reply that would have quoted the receptionist's instructions (receptionist/web_replies.py).

@@ -360,6 +360,48 @@ def test_cancel_it_means_the_remembered_appointment_and_still_needs_the_proof() 
     )
 
 
+WELCOMED = "Hi Dana, welcome back to Bright Smile Dental. Is this about your upcoming appointment?"
+
+
+@pytest.mark.parametrize(
+    ("answers", "last_reply", "tool"),
+    [
+        (["Yes", "Cancel it"], ASK_CODE_TO_CANCEL, ("cancel_appointment", {"start": "2026-12-09T09:00"})),
+        (["Yes please", "Move it to Friday at 10"], NAME_ON_BOOKING_QUESTION, None),
+        (["Yeah", "No thanks"], "No problem. Is there anything else I can help with?", None),
+        (["No", "What are your hours?"], "We're open now", None),
+    ],
+)
+def test_the_welcome_back_question_takes_the_obvious_answers(
+    answers: list[str], last_reply: str, tool: tuple[str, dict] | None
+) -> None:
+    call = Call(dental(sms_from_number="+15555550100"), returning=DANA)
+    call.history.append(Utterance(speaker="agent", text=WELCOMED))
+    first = call.say(answers[0])
+    expected = (
+        "Of course. Would you like to move it, or cancel it?"
+        if answers[0] != "No"
+        else "No problem. How can I help you today?"
+    )
+    assert first.text == expected
+    reply = call.say(answers[1], tool_results=[last_reply] if tool else None)
+    if tool:
+        assert only_call(reply) == tool
+    else:
+        assert reply.text.startswith(last_reply), reply.text
+
+
+def test_the_welcome_back_question_in_spanish() -> None:
+    call = Call(language="es-US", returning=DANA)
+    call.history.append(
+        Utterance(
+            speaker="agent", text="Hola, Dana, bienvenido de nuevo a Bright Smile Dental. ¿Llama por su próxima cita?"
+        )
+    )
+    assert call.say("Sí").text == "Claro. ¿Quiere cambiarla o cancelarla?"
+    assert call.say("Cambiarla, por favor").text == "¿A nombre de quién está la cita?"
+
+
 def test_move_it_means_the_remembered_appointment_moved_to_the_day_said() -> None:
     call = Call(dental(sms_from_number="+15555550100"), returning=DANA)
     call.say("Can I move it to Friday at 2 pm?")
