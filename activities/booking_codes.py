@@ -33,7 +33,7 @@ class BookingCodes:
                 idempotency_key=f"{request.idempotency_key}/code",
                 from_number=code.from_number,
                 to=code.to,
-                text=code_text(request.business.name, code.code),
+                text=code_text(request.business.name, code.code, request.language),
             )
         )
         return ToolOutcome(ok=True, message=CODE_SENT)

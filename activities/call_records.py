@@ -19,7 +19,6 @@ from temporalio.exceptions import ApplicationError
 from activities.call_accounting import count_finished_call
 from business.config import BusinessConfig
 from business.opening_hours import is_open
-from business.opening_words import opening_words
 from business.recording_consent import recording_plan
 from database.engine import get_engine
 from database.models import Business, Call, Callback, CallMetrics, ConversationTurn, ErrorLog
@@ -35,6 +34,7 @@ from domain.vocabulary import (
 )
 from receptionist.caller_memory import ReturningCaller, welcome_back
 from receptionist.caller_mood import turn_mood
+from receptionist.opening_words import opening_words
 from runtime.call_cost import CallPrices, estimated_cost_usd
 
 if TYPE_CHECKING:

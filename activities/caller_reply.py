@@ -35,12 +35,12 @@ from business.private_numbers import without_private_numbers
 from domain.vocabulary import Brain, Channel, Speaker, Utterance
 from receptionist.caller_memory import ReturningCaller, memory_note
 from receptionist.caller_mood import (
-    ACCEPTED_OFFER,
     LLM_MOOD_NOTE,
-    PERSON_OFFER,
+    accepted_offer,
     accepts_person_offer,
     escalation_for_upset_caller,
     offer_a_person,
+    person_offer,
 )
 from receptionist.conversation_state import ConversationState
 from receptionist.offline_responder import BrainReply, offline_reply
@@ -162,7 +162,7 @@ def llm_messages(request: ReplyRequest) -> list[dict]:
         if u.text
     ]
     messages.append({"role": "user", "content": request.caller_text})
-    if offer_a_person(request.history, request.caller_text):
+    if offer_a_person(request.history, request.caller_text, request.language or request.business.language):
         messages.append({"role": "system", "content": LLM_MOOD_NOTE})
     for tool_round in request.rounds:
         messages.append(
@@ -189,19 +189,23 @@ def llm_messages(request: ReplyRequest) -> list[dict]:
 
 def offline_brain_reply(request: ReplyRequest) -> BrainReply:
     """The offline responder's reply, with a person offered to a caller upset for two turns."""
+    language = request.language or request.business.language
     if not request.rounds and accepts_person_offer(request.history, request.caller_text):
-        return BrainReply(text=ACCEPTED_OFFER, tool_calls=[escalation_for_upset_caller()], state=request.conversation)
+        return BrainReply(
+            text=accepted_offer(language), tool_calls=[escalation_for_upset_caller()], state=request.conversation
+        )
     reply = offline_reply(
         request.business,
         request.history,
         request.caller_text,
         request.rounds,
         request.now,
-        language=request.language or request.business.language,
+        language=language,
         state=request.conversation,
+        returning=request.returning,
     )
-    if not request.rounds and not reply.tool_calls and offer_a_person(request.history, request.caller_text):
-        reply = reply.model_copy(update={"text": f"{reply.text} {PERSON_OFFER}"})
+    if not request.rounds and not reply.tool_calls and offer_a_person(request.history, request.caller_text, language):
+        reply = reply.model_copy(update={"text": f"{reply.text} {person_offer(language)}"})
     return reply
 
 

@@ -24,7 +24,7 @@ from temporalio import activity
 
 from business.callback_numbers import DialableNumber, callback_countries, check_number
 from business.config import BusinessConfig
-from business.opening_hours import next_opening, spoken_moment
+from business.opening_hours import next_opening
 from database.callback_limits import lock_callback_scheduling, pending_callback_for, promised_callbacks
 from database.engine import get_engine
 from database.models import Call, Callback, ErrorLog, Escalation
@@ -37,6 +37,7 @@ from domain.vocabulary import (
     TransferOutcome,
     TransferStep,
 )
+from receptionist.unasked_words import IN_A_FEW_MINUTES, moment_in, words_in
 from runtime import metrics
 
 
@@ -73,6 +74,8 @@ class CallbackRequest(BaseModel):
     urgent: bool = False
     now: datetime
     workflow_id: str
+    # The call's language: when the call-back is due is said in it (`spoken_when`).
+    language: str | None = None
 
 
 class ScheduledCallback(BaseModel):
@@ -123,8 +126,8 @@ def callback_due(business: BusinessConfig, now: datetime, urgent: bool) -> datet
 
 def spoken_when(request: CallbackRequest, callback: Callback) -> str:
     if callback.urgent and callback.due_at <= request.now + URGENT_CALLBACK_DELAY:
-        return "in a few minutes"
-    return spoken_moment(request.business, callback.due_at, request.now)
+        return words_in(IN_A_FEW_MINUTES, request.language)
+    return moment_in(request.language, request.business, callback.due_at, request.now)
 
 
 class CallbackUpdate(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlmodel import Session
 from temporalio import activity
 
@@ -23,6 +23,7 @@ class SurveyPlan(BaseModel):
     caller_number: str
     from_number: str
     delay_minutes: int
+    language: str | None = Field(default=None, description="The call's language: the text is written in it")
 
 
 class SurveyFate(BaseModel):

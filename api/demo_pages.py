@@ -26,8 +26,8 @@ from api.realtime_session import REALTIME_VOICES, realtime_voice
 from business.config import BusinessConfig, demo_business
 from business.instructions import build_instructions
 from business.opening_hours import is_open
-from business.opening_words import opening_words
 from database.models import Business
+from receptionist.opening_words import opening_words
 from receptionist.tools import realtime_tools
 
 HERE = Path(__file__).parent

@@ -35,9 +35,9 @@ from business.config import BusinessConfig
 from business.instructions import build_instructions
 from business.languages import primary
 from business.opening_hours import is_open
-from business.opening_words import opening_words
 from database.models import Business
 from database.rate_limits import Allowance
+from receptionist.opening_words import opening_words
 from receptionist.tools import realtime_tools
 from runtime.settings import Settings
 from runtime.signing import SigningPurpose, token_signer

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from business.config import BusinessConfig
-from business.opening_hours import spoken_moment
+from business.opening_hours import local_time, spoken_moment
 from database.models import Appointment, Callback, CallerMemory, ConversationTurn
 from domain.vocabulary import AppointmentStatus, Speaker
 from receptionist.caller_memory import REMEMBERED_CALLS, CallFacts, RememberedCall, ReturningCaller
@@ -56,6 +56,7 @@ def returning_caller(
     return ReturningCaller(
         name=name,
         upcoming=f"{upcoming.service.lower()} {spoken_moment(config, upcoming.starts_at, now)}" if upcoming else None,
+        upcoming_start=f"{local_time(config, upcoming.starts_at):%Y-%m-%dT%H:%M}" if upcoming else None,
         calls=calls,
     )
 

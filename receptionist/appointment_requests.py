@@ -79,3 +79,4 @@ class CodeRequest(AppointmentRequest):
     """Text a one-time code to the caller's number, for the appointments booked under it."""
 
     idempotency_key: str
+    language: str | None = Field(default=None, description="The call's: the text is written in it")

@@ -20,6 +20,7 @@ import re
 from enum import StrEnum
 
 from business.private_numbers import DIGIT_WORDS
+from receptionist.unasked_words import CODE_TEXTED, words_in
 
 # How long a texted code works, and how many wrong tries lock it for the rest of the call.
 CODE_DIGITS = 6
@@ -97,9 +98,6 @@ def digits_of(spoken: str) -> str:
     return "".join(DIGIT_WORDS.get(word, word) for word in words if word.isdigit() or word in DIGIT_WORDS)
 
 
-def code_text(business_name: str, code: str) -> str:
+def code_text(business_name: str, code: str, language: str | None = None) -> str:
     """The text message with the code: it also warns the booking's owner if someone else asked."""
-    return (
-        f"{business_name}: your code is {code}. Say it to our receptionist on the phone; it works for "
-        f"{CODE_LIFETIME_MINUTES} minutes. If you are not on the phone with us, do not share it."
-    )
+    return words_in(CODE_TEXTED, language, business=business_name, code=code, minutes=CODE_LIFETIME_MINUTES)

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from receptionist.unasked_words import STILL_HOLDING
+
 TAKE_IT_KEY = "1"
 # The caller's last words are quoted; a long monologue is cut to what a briefing can hold.
 MAX_QUOTED_CHARACTERS = 160
-HOLD_WORDS = "Thank you for holding. I'm still trying to reach someone for you."
+# What the caller hears while on hold: receptionist/unasked_words.py STILL_HOLDING, in their language.
+HOLD_WORDS = STILL_HOLDING["en"]
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from business.config import BusinessConfig
+from receptionist.unasked_words import WELCOME_BACK, WELCOME_BACK_UPCOMING, words_in
 
 # How many earlier calls a brain is told about: the latest ones, newest first.
 REMEMBERED_CALLS = 3
@@ -45,6 +46,9 @@ class ReturningCaller(BaseModel):
 
     name: str | None = None
     upcoming: str | None = Field(default=None, description="The caller's next appointment, as spoken")
+    upcoming_start: str | None = Field(
+        default=None, description="Its start, local YYYY-MM-DDTHH:MM as the appointment tools take it"
+    )
     calls: list[RememberedCall] = Field(default_factory=list, description="Newest first")
 
 
@@ -78,14 +82,14 @@ def extractive_summary(facts: CallFacts) -> str:
 
 def welcome_back(config: BusinessConfig, returning: ReturningCaller | None, opening_words: str) -> str:
     """The greeting of a returning caller whose name the business knows; anyone else hears the usual one."""
-    if returning is None or not returning.name or not config.language.lower().startswith("en"):
-        return opening_words  # the welcome back is English: a business speaking another first keeps its greeting
+    if returning is None or not returning.name:
+        return opening_words
     first_name = returning.name.split()[0]
-    if returning.upcoming:
-        # Caller ID can be forged: the appointment's service and time are told only to a caller who proves
-        # who they are (receptionist/booking_proof.py), never in a greeting anyone with the number would hear.
-        return f"Hi {first_name}, welcome back to {config.name}. Is this about your upcoming appointment?"
-    return f"Hi {first_name}, welcome back to {config.name}. How can I help you today?"
+    # In the business's first language, as the greeting it replaces. Caller ID can be forged: the
+    # appointment's service and time are told only to a caller who proves who they are
+    # (receptionist/booking_proof.py), never in a greeting anyone with the number would hear.
+    phrase = WELCOME_BACK_UPCOMING if returning.upcoming else WELCOME_BACK
+    return words_in(phrase, config.language, name=first_name, business=config.name)
 
 
 def memory_note(returning: ReturningCaller | None) -> str | None:

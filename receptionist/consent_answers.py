@@ -7,6 +7,7 @@ cleaning"), leave the call unrecorded. A refusal is looked for first: "yes, I mi
 from __future__ import annotations
 
 import re
+import unicodedata
 
 _WORDS = re.compile(r"[a-z']+")
 # Said to agree, though they hold a "no" or a "not".
@@ -17,21 +18,39 @@ AGREEING_WORDS = frozenset(
     {"yes", "yeah", "yep", "yup", "sure", "okay", "ok", "fine", "alright", "agree", "certainly", "absolutely"}
 )
 AGREEING_WORD_PAIRS = ("all right", "of course", "go ahead", "that's fine")
+# A Spanish caller's, read without accents ("sí" is "si").
+AGREEING_PHRASES_ES = ("no hay problema", "no me importa")
+REFUSING_PHRASES_ES = ("prefiero que no", "mejor no")
+REFUSING_WORDS_ES = frozenset({"nunca"})
+AGREEING_WORDS_ES = frozenset({"si", "claro", "vale", "perfecto", "adelante", "okey"})
+AGREEING_WORD_PAIRS_ES = ("de acuerdo", "por supuesto", "esta bien")
 
 
-def agrees_to_recording(transcript: str) -> bool | None:
+def agrees_to_recording(transcript: str, *, spanish: bool = True) -> bool | None:
     """True for a yes, False for a no, None for words that are neither."""
-    return yes_or_no(transcript)
+    return yes_or_no(transcript, spanish=spanish)
 
 
-def yes_or_no(transcript: str) -> bool | None:
-    """A caller's answer to a yes/no question: True, False, or None for words that answer neither."""
-    text = " ".join(_WORDS.findall(transcript.lower()))
-    if any(phrase in text for phrase in AGREEING_PHRASES):
+def yes_or_no(transcript: str, *, spanish: bool = True) -> bool | None:
+    """A caller's answer to a yes/no question: True, False, or None for words that answer neither.
+    `spanish` False: English answers only, as calls recorded before Spanish ones were heard."""
+    agreeing_phrases: tuple[str, ...] = AGREEING_PHRASES
+    refusing_phrases: tuple[str, ...] = REFUSING_PHRASES
+    pairs: tuple[str, ...] = AGREEING_WORD_PAIRS
+    refusing, agreeing = REFUSING_WORDS, AGREEING_WORDS
+    plain = transcript.lower()
+    if spanish:
+        plain = "".join(c for c in unicodedata.normalize("NFKD", plain) if not unicodedata.combining(c))
+        agreeing_phrases += AGREEING_PHRASES_ES
+        refusing_phrases += REFUSING_PHRASES_ES
+        pairs += AGREEING_WORD_PAIRS_ES
+        refusing, agreeing = refusing | REFUSING_WORDS_ES, agreeing | AGREEING_WORDS_ES
+    text = " ".join(_WORDS.findall(plain))
+    if any(phrase in text for phrase in agreeing_phrases):
         return True
     words = set(text.split())
-    if any(phrase in text for phrase in REFUSING_PHRASES) or words & REFUSING_WORDS:
+    if any(phrase in text for phrase in refusing_phrases) or words & refusing:
         return False
-    if words & AGREEING_WORDS or any(pair in text for pair in AGREEING_WORD_PAIRS):
+    if words & agreeing or any(pair in text for pair in pairs):
         return True
     return None

@@ -44,6 +44,8 @@ class Asked(StrEnum):
     CODE = "code"
     ANYTHING_ELSE = "anything_else"
     OWED_CALLBACK = "owed_callback"
+    UPCOMING = "upcoming"  # "Is this about your upcoming appointment?" (a returning caller's welcome back)
+    UPCOMING_ERRAND = "upcoming_errand"  # "Would you like to move it, or cancel it?"
     MESSAGE = "message"  # "What message shall I pass on?"
     MESSAGE_OFFER = "message_offer"  # "Can I take a message?"
 

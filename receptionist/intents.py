@@ -121,6 +121,7 @@ MOVE = (
     r"push (it|my (\w+ )?appointment)",
     r"(later|earlier|another time|some other time) instead",
     r"(cambiar|mover) (mi|la) (cita|hora)|cambiar(la)? (para|a)|reprogramar|otro dia|otra hora",
+    r"^(quiero |quisiera )?(cambiarla|moverla)\b",  # "¿Quiere cambiarla o cancelarla?" "Cambiarla."
 )
 LOOK_UP = (
     r"when('?s| is) my (appointment|booking)",

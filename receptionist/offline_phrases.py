@@ -22,7 +22,8 @@ from receptionist.booking_proof import (
     OFFER_CODE,
     SEND_CODE_QUESTION,
 )
-from receptionist.owed_callbacks import OWED_CALLBACK_QUESTION
+from receptionist.unasked_words import OWED_CALLBACK_QUESTION as OWED_CALLBACK_ASKED
+from receptionist.unasked_words import UPCOMING_QUESTION, all_languages
 
 READBACK_QUESTION = "Shall I book it?"
 NAME_QUESTION = "May I have your name for the booking?"
@@ -33,6 +34,8 @@ ANYTHING_ELSE = "Is there anything else I can help with?"
 
 ENGLISH: dict[str, str] = {
     "greeting": "Hello! How can I help you today?",
+    "upcoming_errand": "Of course. Would you like to move it, or cancel it?",
+    "upcoming_not": "No problem. How can I help you today?",
     "not_understood": (
         "I'm sorry, I didn't quite catch that. I can tell you about our hours and services, "
         "book an appointment, or take a message."
@@ -77,6 +80,8 @@ ENGLISH: dict[str, str] = {
 
 SPANISH: dict[str, str] = {
     "greeting": "¡Hola! ¿En qué le puedo ayudar?",
+    "upcoming_errand": "Claro. ¿Quiere cambiarla o cancelarla?",
+    "upcoming_not": "De acuerdo. ¿En qué puedo ayudarle?",
     "not_understood": (
         "Perdone, no le entendí bien. Puedo darle nuestro horario y precios, hacerle una cita o tomarle un mensaje."
     ),
@@ -146,7 +151,9 @@ QUESTIONS: dict[str, tuple[str, ...]] = {
     "proof_day": (BOOKING_DAY_QUESTION, "¿Qué día es la cita?"),
     "send_code": (SEND_CODE_QUESTION, "¿Se lo envío?"),
     "code": (CODE_QUESTION, "¿Cuál es el código?"),
-    "owed_callback": (OWED_CALLBACK_QUESTION,),
+    "owed_callback": all_languages(OWED_CALLBACK_ASKED),
+    "upcoming": all_languages(UPCOMING_QUESTION),  # a returning caller's welcome back
+    "upcoming_errand": ("Would you like to move it, or cancel it?", "¿Quiere cambiarla o cancelarla?"),
     "change": ("What would you like to change?", "¿Qué le gustaría cambiar?"),
     "service": ("Which service would you like", "What do you need us for", "¿Qué servicio desea", "¿Para qué servicio"),
     "day": ("What day would suit you?", "¿Qué día le conviene?", "what day works"),

@@ -34,6 +34,7 @@ from domain.vocabulary import Speaker, Utterance
 from receptionist import offline_phrases as phrases
 from receptionist import spoken_spanish
 from receptionist.booking_proof import APPOINTMENT_IS, BookingAction, digits_of
+from receptionist.caller_memory import ReturningCaller
 from receptionist.caller_words import day_in, name_in, with_spanish_digits
 from receptionist.conversation_state import (
     Asked,
@@ -77,8 +78,10 @@ def offline_reply(
     *,
     language: str = "en",
     state: ConversationState | None = None,
+    returning: ReturningCaller | None = None,
 ) -> BrainReply:
-    """The reply to `caller_text`, and the state after it; `rounds` are this turn's tool rounds so far."""
+    """The reply to `caller_text`, and the state after it; `rounds` are this turn's tool rounds so far;
+    `returning`, what the business remembers of the caller (caller_memory.py)."""
     today = local_time(config, now).date()
     turn_read = len(history) + 2  # the transcript once this turn's caller and agent lines are in it
     if not (rounds and state is not None and state.heard == turn_read):
@@ -91,7 +94,7 @@ def offline_reply(
     if rounds:
         text = _after_tools(config, rounds[-1], now, language)
         return BrainReply(text=text, state=state.heard_agent(text).model_copy(update={"heard": turn_read}))
-    reply = _Turn(config, history, caller_text, now, language, state, heard).reply()
+    reply = _Turn(config, history, caller_text, now, language, state, heard, returning).reply()
     # Not understood: the fallback, or the same question asked again for an answer that was no answer.
     understood = reply.text != say(language, "not_understood") and not (
         heard.intent == Intent.UNKNOWN and state.asked is not None and asked_in(reply.text) == state.asked
@@ -114,10 +117,33 @@ class _Turn:
         language: str,
         state: ConversationState,
         heard: Understanding,
+        returning: ReturningCaller | None = None,
     ) -> None:
         self.config, self.history, self.caller_text, self.now = config, history, caller_text, now
         self.language, self.state, self.heard = language, state, heard
         self.today = local_time(config, now).date()
+        self.returning = returning
+
+    @property
+    def name(self) -> str | None:
+        """The name to book under: the one said in this call, else the one the business remembers."""
+        return self.state.name or (self.returning.name if self.returning else None)
+
+    def remembered_appointment(self, errand: _Errand, key: str) -> dict[str, str]:
+        """`{key: start}` of the caller's next appointment as remembered, which "cancel it" or "move it"
+        means when the caller names no other day and nothing was booked, moved or cancelled in this call
+        yet (the memory is of the call's start). Naming it is no proof: the book still asks for one."""
+        start = self.returning.upcoming_start if self.returning else None
+        if start is None:
+            return {}
+        # A day said to cancel names the appointment (a day said to move is where it goes), and so does
+        # the day given to prove it: another day than the remembered one's is another appointment.
+        named = [errand.day, self.heard.day if key == "start" else None]
+        if any(day is not None and day.isoformat() != start[:10] for day in named):
+            return {}
+        if len(_since_last_booking(self.history)) != len(self.history):
+            return {}
+        return {key: start}
 
     def say(self, key: str, **values: object) -> str:
         return say(self.language, key, **values)
@@ -140,6 +166,12 @@ class _Turn:
                 return BrainReply(text=self.say("sorted"))
             if says_not_sorted(self.caller_text):
                 return BrainReply(text=self.say("not_sorted"))
+        if asked in (Asked.UPCOMING, Asked.UPCOMING_ERRAND) and not heard.has_slots():
+            # About the appointment the business remembers: "yes" asks what to do with it; "no", what else.
+            if intent == Intent.YES:
+                return BrainReply(text=self.say("upcoming_errand"))
+            if intent == Intent.NO:
+                return BrainReply(text=self.say("upcoming_not" if asked == Asked.UPCOMING else "no_problem"))
         if errand := _errand_turn(self):  # "cancel my appointment" is not a booking
             return errand
         if intent == Intent.GOODBYE or (intent == Intent.NO and asked == Asked.ANYTHING_ELSE):
@@ -248,15 +280,17 @@ def _booking_turn(turn: _Turn) -> BrainReply:
     said_yes = heard.intent == Intent.YES or (heard.intent == Intent.VISIT and asked == Asked.READBACK)
     if moving and state.day and state.clock and errand.code and asked == Asked.CODE:
         # The name and day did not do; the code the caller reads out moves what they already confirmed.
-        move = _call("move_appointment", new_start=_start(state), code=errand.code)
+        which = turn.remembered_appointment(errand, "current_start")
+        move = _call("move_appointment", new_start=_start(state), code=errand.code, **which)
         return BrainReply(text=turn.say("one_moment"), tool_calls=[move])
     if asked == Asked.READBACK:
         if said_yes and (service or moving) and state.day and state.clock:
             if moving:
-                move = _call("move_appointment", new_start=_start(state), **errand.proof_arguments())
+                which = turn.remembered_appointment(errand, "current_start")
+                move = _call("move_appointment", new_start=_start(state), **which, **errand.proof_arguments())
                 return BrainReply(text=turn.say("one_moment"), tool_calls=[move])
             assert service is not None
-            book = _call("book_appointment", service=service.name, start=_start(state), caller_name=state.name or "")
+            book = _call("book_appointment", service=service.name, start=_start(state), caller_name=turn.name or "")
             return BrainReply(text=turn.say("one_moment"), tool_calls=[book])
         if heard.intent == Intent.NO and not heard.has_slots():
             return BrainReply(text=turn.say("change"))
@@ -279,7 +313,7 @@ def _booking_turn(turn: _Turn) -> BrainReply:
             text=turn.say("check"),
             tool_calls=[_call("check_availability", service=service.name, day=state.day.isoformat())],
         )
-    if state.name is None and not moving:
+    if turn.name is None and not moving:
         return BrainReply(text=turn.say("name"))
     try:
         when = turn.moment(parse_local_start(config, _start(state)))
@@ -287,7 +321,7 @@ def _booking_turn(turn: _Turn) -> BrainReply:
         return BrainReply(text=turn.say("bad_time", error=error))
     if service is not None and not moving:
         return BrainReply(
-            text=turn.say("readback_booking", service=turn.service_name(service), when=when, name=state.name)
+            text=turn.say("readback_booking", service=turn.service_name(service), when=when, name=turn.name)
         )
     return BrainReply(text=turn.say("readback_move", when=when))
 
@@ -386,17 +420,19 @@ def _errand_turn(turn: _Turn) -> BrainReply | None:
     if errand.action == BookingAction.MOVE:
         return None
     tool = "cancel_appointment" if errand.action == BookingAction.CANCEL else "look_up_appointment"
+    # "Cancel it": the appointment the business remembers, when the caller names none.
+    which = turn.remembered_appointment(errand, "start") if errand.action == BookingAction.CANCEL else {}
     if errand.code and asked == Asked.CODE:
-        return BrainReply(text="", tool_calls=[_call(tool, code=errand.code)])
+        return BrainReply(text="", tool_calls=[_call(tool, code=errand.code, **which)])
     if asked in (Asked.PROOF_NAME, Asked.PROOF_DAY):
         if question := errand.next_question(turn.language):
             last_agent = next((u.text for u in reversed(turn.history) if u.speaker == Speaker.AGENT), "")
             return BrainReply(text=turn.say("again", question=question) if question in last_agent else question)
-        return BrainReply(text="", tool_calls=[_call(tool, **errand.proof_arguments())])
+        return BrainReply(text="", tool_calls=[_call(tool, **errand.proof_arguments(), **which)])
     if intent in (Intent.CANCEL, Intent.LOOK_UP):
         # The book answers with what it needs: nothing for a booking of this very call or conversation,
         # else the name and day, or a texted code.
-        return BrainReply(text="", tool_calls=[_call(tool)])
+        return BrainReply(text="", tool_calls=[_call(tool, **which)])
     return None
 
 

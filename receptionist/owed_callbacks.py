@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import re
 
-OWED_CALLBACK_QUESTION = "We still owe you an urgent call-back from earlier. Is that sorted now?"
+from receptionist.unasked_words import OWED_CALLBACK_QUESTION as ASKED
+from receptionist.unasked_words import words_in
+
+OWED_CALLBACK_QUESTION = ASKED["en"]
 
 SORTED_WORDS = (
     "yes",
@@ -24,8 +27,19 @@ SORTED_WORDS = (
     "don't need",
     "do not need",
     "no need",
+    # A Spanish caller's "sí, ya está resuelto", "ya no hace falta".
+    "si",
+    "sí",
+    "resuelto",
+    "solucionado",
+    "ya está",
+    "todo bien",
+    "ya no hace falta",
+    "ya no lo necesito",
 )
-NOT_SORTED_WORDS = ("no", "nope", "not", "still", "isn't", "hasn't")
+NOT_SORTED_WORDS = ("no", "nope", "not", "still", "isn't", "hasn't", "todavía", "aún", "sigue")
+# Said as sorted, though they hold a "no".
+SORTED_WITH_NO = r"\b(no longer|no need|don't need|do not need|ya no hace falta|ya no lo necesito)\b"
 
 
 def _says(text: str, words: tuple[str, ...]) -> bool:
@@ -39,7 +53,7 @@ def says_sorted(answer: str) -> bool:
     """
     text = answer.casefold().replace("’", "'")
     # "No longer needed" is sorted, though it says "no"; "yes, but still need it" is not.
-    without_sorted_phrases = re.sub(r"\b(no longer|no need|don't need|do not need)\b", " ", text)
+    without_sorted_phrases = re.sub(SORTED_WITH_NO, " ", text)
     return _says(text, SORTED_WORDS) and not _says(without_sorted_phrases, NOT_SORTED_WORDS)
 
 
@@ -49,5 +63,5 @@ def says_not_sorted(answer: str) -> bool:
     return len(text.split()) <= 4 and _says(text, NOT_SORTED_WORDS) and not says_sorted(answer)
 
 
-def opening_with_question(opening_words: str) -> str:
-    return f"{opening_words} {OWED_CALLBACK_QUESTION}"
+def opening_with_question(opening_words: str, language: str | None = None) -> str:
+    return f"{opening_words} {words_in(ASKED, language)}"

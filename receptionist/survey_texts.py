@@ -11,10 +11,12 @@ import re
 from dataclasses import dataclass
 
 from domain.vocabulary import TextReplyOutcome
+from receptionist.unasked_words import SURVEY_QUESTION, words_in
 
 OPT_OUT_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
 OPT_IN_WORDS = frozenset({"START", "UNSTOP"})
-_RATING = re.compile(r"^\s*([1-5])\s*(?:/\s*5|out\s+of\s+5|stars?)?\s*[.!]*\s*$", re.IGNORECASE)
+# "4/5", "4 out of 5", "5 stars"; a Spanish caller's "4 de 5", "5 estrellas".
+_RATING = re.compile(r"^\s*([1-5])\s*(?:/\s*5|out\s+of\s+5|de\s+5|stars?|estrellas?)?\s*[.!]*\s*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -23,12 +25,9 @@ class ReplyMeaning:
     rating: int | None = None
 
 
-def survey_question(business_name: str) -> str:
+def survey_question(business_name: str, language: str | None = None) -> str:
     # Short enough for one SMS segment with most names; STOP is said, as carriers ask of business texts.
-    return (
-        f"{business_name}: thanks for calling! How did we do? Reply with a number from 1 (poor) to 5 (excellent). "
-        "Reply STOP to opt out."
-    )
+    return words_in(SURVEY_QUESTION, language, business=business_name)
 
 
 def meaning_of(text: str) -> ReplyMeaning:

@@ -20,10 +20,12 @@ from functools import lru_cache
 from business.config import BusinessConfig, OpeningHours, Service
 from business.instructions import build_instructions, web_visitor_rules
 from business.private_numbers import without_private_numbers
+from receptionist import unasked_words
+from receptionist.unasked_words import words_in
 
 QUOTED_WORDS = 6
 SHORTEST_SENTENCE = 4
-NOT_SHARED = "I'm sorry, I can't share how I've been set up. I'm happy to help with our services, hours or a booking."
+NOT_SHARED = unasked_words.NOT_SHARED["en"]
 # A business that shares no fact with any real one: what its instructions share with a real one's is the rules.
 _NOBODY = BusinessConfig(
     name="Nobody Anywhere",
@@ -64,8 +66,8 @@ def quotes_instructions(text: str, config: BusinessConfig) -> bool:
     return any(sentence in _runs(words, len(sentence)) for sentence in short_sentences)
 
 
-def web_safe_reply(text: str, config: BusinessConfig) -> str:
+def web_safe_reply(text: str, config: BusinessConfig, language: str | None = None) -> str:
     """The reply as the visitor gets it: no quote of the instructions, no private number."""
     if quotes_instructions(text, config):
-        return NOT_SHARED
+        return words_in(unasked_words.NOT_SHARED, language)
     return without_private_numbers(text, config)

@@ -4,23 +4,28 @@ forgotten (admin API, CLI) or never remembered (a business setting)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 from sqlmodel import Session, select
 
 from database.engine import get_engine
-from database.models import Appointment, CallerMemory
+from database.models import Appointment, CallerMemory, ConversationTurn
+from domain.vocabulary import AppointmentStatus, Speaker
+from receptionist.booking_proof import ASK_CODE_TO_CANCEL
 from receptionist.caller_memory import CallFacts, ReturningCaller, caller_name_in, extractive_summary, welcome_back
 from simulator.call_script import CallScript
 from simulator.fake_openai.behaviour import FakeReplyRule
+from tests.businesses import open_every_day, store_business
 from tests.in_process import ADMIN_KEY, make_settings, served_api
-from tests.records import add_business
+from tests.records import add_business, fresh_number
 from tests.test_phone_call import finished_workflow, place, spoken
 
 pytestmark = pytest.mark.database
@@ -98,6 +103,55 @@ async def test_a_returning_caller_is_welcomed_by_name_with_their_next_appointmen
 
     stranger = await place(offline_stack, CallScript(to_number=config.phone_number, from_number="+15555550192"))
     assert spoken(stranger)[0] == config.greeting_text()
+
+
+async def test_the_offline_brain_books_a_returning_caller_under_their_name_and_cancel_it_means_their_booking(
+    offline_stack,
+) -> None:
+    config = open_every_day(fresh_number(), remember_callers=True)
+    store_business(offline_stack.database_url, config)
+    number = fresh_number()
+    first = await place(
+        offline_stack, CallScript(to_number=config.phone_number, from_number=number, lines=["Hi, this is Dana Reyes."])
+    )
+    await finished_workflow(offline_stack, first)
+
+    booking = await place(
+        offline_stack,
+        CallScript(
+            to_number=config.phone_number,
+            from_number=number,
+            lines=["I'd like to book a cleaning tomorrow at 10 am", "Yes"],
+        ),
+    )
+    await finished_workflow(offline_stack, booking)
+    said = " ".join(spoken(booking))
+    assert "your name" not in said, "the remembered name is not asked again"
+    assert "under the name Dana Reyes. Shall I book it?" in said, said
+    with Session(get_engine(offline_stack.database_url)) as session:
+        [booked] = session.exec(select(Appointment).where(Appointment.call_id == booking.call_control_id)).all()
+    assert (booked.caller_name, booked.caller_number) == ("Dana Reyes", number)
+
+    cancelling = await place(
+        offline_stack, CallScript(to_number=config.phone_number, from_number=number, lines=["I need to cancel it"])
+    )
+    await finished_workflow(offline_stack, cancelling)
+    with Session(get_engine(offline_stack.database_url)) as session:
+        [turn] = session.exec(
+            select(ConversationTurn).where(
+                ConversationTurn.call_id == cancelling.call_control_id, ConversationTurn.speaker == Speaker.AGENT
+            )
+        ).all()
+        status = session.get(Appointment, booked.id).status
+    [tool] = turn.tool_calls
+    # "It" is the booking the business remembers; the caller must still prove it is theirs.
+    starts = booked.starts_at.replace(tzinfo=UTC).astimezone(ZoneInfo(config.timezone))
+    assert (tool["name"], json.loads(tool["arguments"])) == (
+        "cancel_appointment",
+        {"start": f"{starts:%Y-%m-%dT%H:%M}"},
+    )
+    assert ASK_CODE_TO_CANCEL in " ".join(spoken(cancelling))
+    assert status == AppointmentStatus.BOOKED
 
 
 async def test_the_llm_summarises_the_call_and_is_given_the_summary_next_time(stack) -> None:

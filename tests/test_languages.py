@@ -3,7 +3,9 @@ language menu, configurations Telnyx would refuse, and the migration from one `l
 
 from __future__ import annotations
 
+import string
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -16,19 +18,26 @@ from temporalio.worker import Replayer
 from business.config import BusinessConfig
 from database.engine import get_engine
 from database.migrate import alembic_config
-from database.models import Business, Escalation
+from database.models import Business, Callback, Escalation
+from receptionist import unasked_words
 from receptionist.caller_language import heard_language
+from receptionist.consent_answers import yes_or_no
+from receptionist.opening_words import opening_words
+from receptionist.owed_callbacks import opening_with_question, says_not_sorted, says_sorted
+from receptionist.survey_texts import meaning_of, survey_question
+from receptionist.unasked_words import OWED_CALLBACK_QUESTION, PLEASE_HOLD, STILL_HOLDING, words_in
 from simulator.call_script import CallerLine, CallScript
 from simulator.fake_openai.behaviour import FakeReplyRule
 from tests.businesses import open_every_day, store_business
 from tests.in_process import ADMIN_KEY, make_settings, served_api
-from tests.records import add_business
+from tests.records import add_business, fresh_number
 from tests.test_phone_call import finished_workflow, place
 from tests.test_realtime_session import SESSION, page_client, realtime_api
 from tests.web_visitors import WebVisitor, loopback_client, web_api
 from workflows.call import CallWorkflow
 from workflows.call_messages import call_workflow_id
 from workflows.callback import CallbackWorkflow
+from workflows.satisfaction_survey import survey_workflow_id
 
 pytestmark = pytest.mark.database
 
@@ -157,6 +166,106 @@ async def test_an_emergency_said_in_spanish_reaches_a_person_and_is_answered_in_
         [escalation] = session.exec(select(Escalation).where(Escalation.call_id == call.call_control_id)).all()
     assert escalation.reason == "emergency: mucho dolor"
     assert stack.simulator.simulator.refusals == []
+
+
+async def test_a_spanish_caller_held_for_a_person_then_promised_a_call_back_hears_it_all_in_spanish(
+    stack, bilingual
+) -> None:
+    # Nobody on call takes the call: the caller is put on hold, hears they are still held, is asked for a
+    # message and promised a call-back; every one of those fixed sentences in Spanish, with the Spanish voice.
+    script = CallScript(
+        from_number="+12015550277",  # a number a call-back may dial
+        to_number=BILINGUAL,
+        lines=["¡Ayuda! Tengo mucho dolor y la encía está sangrando", "Se me cayó un diente jugando al fútbol"],
+        on_call_answers={"+15555550199": "no_key_press", "+15555550198": "no_key_press"},
+        max_call_seconds=120,
+    )
+    call = await place(stack, script, timeout=120)
+    await finished_workflow(stack, call)
+
+    _greeting, *said = speeches(call)
+    assert [s["payload"] for s in said[:2]] == [
+        "Parece una emergencia. Ahora mismo le comunico con alguien.",
+        words_in(PLEASE_HOLD, "es"),
+    ]
+    payloads = [s["payload"] for s in said]
+    assert words_in(STILL_HOLDING, "es") in payloads, "held, the caller hears so in Spanish"
+    assert payloads[-2:] == [
+        "Lo siento, ahora mismo nadie ha podido atender su llamada. "
+        "Dígame brevemente de qué se trata y le devolveremos la llamada.",
+        "Gracias. Le devolveremos la llamada en unos minutos. ¡Adiós!",
+    ]
+    assert all((s["voice"], s["language"]) == (LUPE, "es-US") for s in said)
+    with Session(get_engine(stack.database_url)) as session:
+        [callback] = session.exec(select(Callback).where(Callback.call_id == call.call_control_id)).all()
+    assert "diente" in (callback.message or "")
+    await stack.temporal_client.get_workflow_handle(callback.workflow_id).terminate("test over")
+    assert stack.simulator.simulator.refusals == []
+
+
+async def test_a_spanish_callers_texts_are_in_spanish_the_booking_confirmation_and_the_rating_asked(
+    offline_stack,
+) -> None:
+    line, caller = fresh_number(), "+15555550179"
+    config = open_every_day(line, languages=["es-US"], satisfaction_survey=True, satisfaction_survey_delay_minutes=0)
+    store_business(offline_stack.database_url, config)
+    script = CallScript(
+        from_number=caller, to_number=line, lines=["Quisiera una limpieza mañana a las diez", "Ana López", "Sí"]
+    )
+    call = await place(offline_stack, script)
+    await finished_workflow(offline_stack, call)
+    survey = offline_stack.temporal_client.get_workflow_handle(survey_workflow_id(call.call_control_id))
+    await survey.result()
+
+    said = " ".join(s["payload"] for s in speeches(call))
+    assert "a nombre de Ana López. ¿Se la reservo?" in said, said
+    confirmation, rating = [m.text for m in offline_stack.simulator.simulator.messages if m.to_number == caller]
+    assert confirmation == (
+        "Skills Test Dental: Su cita de limpieza está reservada para mañana a las diez de la mañana. "
+        "Responda o llámenos para cambiarla."
+    )
+    assert rating == survey_question("Skills Test Dental", "es-US")
+    assert rating.startswith("Skills Test Dental: ¡gracias por llamar!")
+    assert meaning_of("4 de 5").rating == 4 and meaning_of("5 estrellas").rating == 5
+
+
+def test_a_spanish_callers_answers_to_the_calls_own_questions_are_understood() -> None:
+    # "Is that sorted now?" about an urgent call-back owed: in doubt, it is not.
+    assert opening_with_question("Hola.", "es-US") == f"Hola. {words_in(OWED_CALLBACK_QUESTION, 'es')}"
+    assert says_sorted("Sí, ya está resuelto") and says_sorted("Ya no hace falta, gracias")
+    assert not says_sorted("No, todavía no") and says_not_sorted("No, todavía no")
+    assert not says_sorted("Sí, pero sigue goteando")
+    # "May this call be recorded?" and "Shall I put you through to a person?"
+    assert yes_or_no("Sí, claro") is True and yes_or_no("De acuerdo") is True
+    assert yes_or_no("No, prefiero que no") is False and yes_or_no("No hay problema") is True
+    assert yes_or_no("¿Cuánto cuesta una limpieza?") is None
+    assert yes_or_no("Sí", spanish=False) is None, "calls recorded before heard English answers only"
+
+
+def test_every_fixed_phrase_has_spanish_words_with_the_same_values() -> None:
+    tables = {name: table for name, table in vars(unasked_words).items() if name.isupper() and isinstance(table, dict)}
+    assert len(tables) > 20
+    for name, table in tables.items():
+        assert set(table) == {"en", "es"}, name
+        fields = [{f for _, f, _, _ in string.Formatter().parse(words) if f} for words in table.values()]
+        assert fields[0] == fields[1], name
+    # Another language falls back to English; a region is no other language.
+    assert words_in(PLEASE_HOLD, "fr-FR") == words_in(PLEASE_HOLD, None) == "Please hold while I connect you."
+    assert words_in(PLEASE_HOLD, "es-MX") == "Por favor, espere mientras le comunico."
+
+
+def test_a_spanish_business_closed_now_says_so_and_when_it_reopens_in_spanish() -> None:
+    config = open_every_day(BILINGUAL, languages=["es-US", "en-US"])
+    friday_night = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)  # Friday 9 PM in New York
+    assert opening_words(config, friday_night, open_now=False) == (
+        "Gracias por llamar a Skills Test Dental. Ahora mismo estamos cerrados. Volvemos a abrir mañana a las "
+        "nueve de la mañana. Puedo responder a sus preguntas, tomar un mensaje o programar una "
+        "llamada. ¿En qué puedo ayudarle?"
+    )
+    english = open_every_day(BILINGUAL)
+    assert opening_words(english, friday_night, open_now=False).startswith(
+        "Thank you for calling Skills Test Dental. We're closed right now. We open again"
+    )
 
 
 async def test_a_business_saved_as_es_before_languages_were_checked_is_spoken_to_not_refused(stack) -> None:

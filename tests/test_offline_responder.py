@@ -24,6 +24,7 @@ from receptionist.booking_proof import (
     OFFER_CODE,
     CodeCheck,
 )
+from receptionist.caller_memory import ReturningCaller
 from receptionist.conversation_state import ConversationState
 from receptionist.offline_responder import READBACK_QUESTION, BrainReply, offline_reply
 from receptionist.owed_callbacks import OWED_CALLBACK_QUESTION
@@ -64,14 +65,23 @@ class Call:
         *,
         language: str = "en",
         keep_state: bool = True,
+        returning: ReturningCaller | None = None,
     ) -> None:
         self.config, self.now, self.language, self.keep_state = config or dental(), now, language, keep_state
+        self.returning = returning
         self.history: list[Utterance] = []
         self.state: ConversationState | None = None
 
     def reply(self, caller_text: str, rounds: list[ToolRound]) -> BrainReply:
         reply = offline_reply(
-            self.config, self.history, caller_text, rounds, self.now, language=self.language, state=self.state
+            self.config,
+            self.history,
+            caller_text,
+            rounds,
+            self.now,
+            language=self.language,
+            state=self.state,
+            returning=self.returning,
         )
         if self.keep_state:
             self.state = reply.state
@@ -295,6 +305,125 @@ def test_a_caller_who_wants_no_code_is_not_texted() -> None:
     call.say("Please cancel my appointment", tool_results=[ASK_CODE_TO_CANCEL])
     reply = call.say("No thanks")
     assert reply.text == "No problem. Is there anything else I can help with?" and not reply.tool_calls
+
+
+# --- a returning caller: what the business remembers of them --------------------------------------
+
+# Dana's next appointment, as the memory read at the call's start has it (database/caller_memories.py).
+DANA = ReturningCaller(name="Dana Reyes", upcoming="checkup Wednesday at 9 AM", upcoming_start="2026-12-09T09:00")
+
+
+def test_a_returning_callers_remembered_name_is_booked_under_without_asking_it() -> None:
+    call = Call(returning=DANA)
+    reply = call.say("I'd like to book a cleaning tomorrow at 2 pm")
+    assert reply.text == f"Just to confirm: a cleaning tomorrow at 2 PM, under the name Dana Reyes. {READBACK_QUESTION}"
+    reply = call.say("Yes", tool_results=["Booked a cleaning tomorrow at 2 PM."])
+    assert only_call(reply) == (
+        "book_appointment",
+        {"service": "Cleaning", "start": "2026-12-08T14:00", "caller_name": "Dana Reyes"},
+    )
+    # A second booking in the call: the slots start afresh, the name is still remembered.
+    assert call.say("I'd also like to book a whitening on Friday at 10").text.endswith(
+        f"under the name Dana Reyes. {READBACK_QUESTION}"
+    )
+
+
+def test_a_name_said_in_the_call_wins_over_the_remembered_one_in_spanish_too() -> None:
+    call = Call(returning=DANA)
+    reply = call.say("My name is Sam Ortiz, can I book a checkup Friday at 10?")
+    assert reply.text.endswith(f"under the name Sam Ortiz. {READBACK_QUESTION}")
+    spanish = Call(language="es-US", returning=DANA)
+    assert "a nombre de Dana Reyes" in spanish.say("Quisiera una limpieza el viernes a las diez").text
+    assert "name" in Call().say("I'd like to book a cleaning tomorrow at 2 pm").text, "a stranger is asked"
+
+
+def test_cancel_it_means_the_remembered_appointment_and_still_needs_the_proof() -> None:
+    call = Call(dental(sms_from_number="+15555550100"), returning=DANA)
+    reply = call.say("Yes, I need to cancel it", tool_results=[ASK_CODE_TO_CANCEL])
+    assert only_call(reply) == ("cancel_appointment", {"start": "2026-12-09T09:00"})
+    reply = call.say("Yes", tool_results=[CODE_SENT])
+    assert only_call(reply) == ("text_booking_code", {})
+    reply = call.say("1 2 3 4 5 6", tool_results=["Cancelled a checkup Wednesday, December 9 at 9 AM."])
+    assert only_call(reply) == ("cancel_appointment", {"code": "123456", "start": "2026-12-09T09:00"})
+    # Cancelled in this call, the memory of its start is out of date: "cancel it" is the book's to find.
+    reply = call.say("Oh, and cancel my other appointment too", tool_results=[ASK_CODE_TO_CANCEL])
+    assert only_call(reply) == ("cancel_appointment", {})
+    # Named by its day, it is the one the caller named.
+    named = Call(dental(sms_from_number="+15555550100"), returning=DANA)
+    assert only_call(named.say("Cancel my appointment on Thursday", tool_results=[ASK_CODE_TO_CANCEL])) == (
+        "cancel_appointment",
+        {},
+    )
+    assert only_call(Call(language="es-US", returning=DANA).say("Sí, quiero cancelarla")) == (
+        "cancel_appointment",
+        {"start": "2026-12-09T09:00"},
+    )
+
+
+WELCOMED = "Hi Dana, welcome back to Bright Smile Dental. Is this about your upcoming appointment?"
+
+
+@pytest.mark.parametrize(
+    ("answers", "last_reply", "tool"),
+    [
+        (["Yes", "Cancel it"], ASK_CODE_TO_CANCEL, ("cancel_appointment", {"start": "2026-12-09T09:00"})),
+        (["Yes please", "Move it to Friday at 10"], NAME_ON_BOOKING_QUESTION, None),
+        (["Yeah", "No thanks"], "No problem. Is there anything else I can help with?", None),
+        (["No", "What are your hours?"], "We're open now", None),
+    ],
+)
+def test_the_welcome_back_question_takes_the_obvious_answers(
+    answers: list[str], last_reply: str, tool: tuple[str, dict] | None
+) -> None:
+    call = Call(dental(sms_from_number="+15555550100"), returning=DANA)
+    call.history.append(Utterance(speaker="agent", text=WELCOMED))
+    first = call.say(answers[0])
+    expected = (
+        "Of course. Would you like to move it, or cancel it?"
+        if answers[0] != "No"
+        else "No problem. How can I help you today?"
+    )
+    assert first.text == expected
+    reply = call.say(answers[1], tool_results=[last_reply] if tool else None)
+    if tool:
+        assert only_call(reply) == tool
+    else:
+        assert reply.text.startswith(last_reply), reply.text
+
+
+def test_the_welcome_back_question_in_spanish() -> None:
+    call = Call(language="es-US", returning=DANA)
+    call.history.append(
+        Utterance(
+            speaker="agent", text="Hola, Dana, bienvenido de nuevo a Bright Smile Dental. ¿Llama por su próxima cita?"
+        )
+    )
+    assert call.say("Sí").text == "Claro. ¿Quiere cambiarla o cancelarla?"
+    assert call.say("Cambiarla, por favor").text == "¿A nombre de quién está la cita?"
+
+
+def test_move_it_means_the_remembered_appointment_moved_to_the_day_said() -> None:
+    call = Call(dental(sms_from_number="+15555550100"), returning=DANA)
+    call.say("Can I move it to Friday at 2 pm?")
+    call.say("It's Alex")  # not the name on the booking: the book offers a code
+    call.say("Wednesday")  # the remembered appointment's day
+    call.say("Yes", tool_results=[f"{NO_MATCH} {OFFER_CODE}"])
+    call.say("Yes please", tool_results=[CODE_SENT])
+    reply = call.say("It's 4 8 1, 5 1 6", tool_results=["Moved to a checkup Friday, December 11 at 2 PM."])
+    assert only_call(reply) == (
+        "move_appointment",
+        {"new_start": "2026-12-11T14:00", "code": "481516", "current_start": "2026-12-09T09:00"},
+    )
+    # Proven on another day than the remembered one's, it is another appointment: the book finds it.
+    other = Call(returning=DANA)
+    other.say("I need to reschedule it to tomorrow at 11 am")
+    other.say("Dana Reyes")
+    other.say("Thursday")
+    reply = other.say("Yes please", tool_results=["Moved to a checkup tomorrow at 11 AM."])
+    assert only_call(reply) == (
+        "move_appointment",
+        {"new_start": "2026-12-08T11:00", "caller_name": "Dana Reyes", "day": "2026-12-10"},
+    )
 
 
 def test_where_no_code_can_be_texted_a_cancellation_takes_the_name_and_day() -> None:

@@ -38,6 +38,14 @@ with workflow.unsafe.imports_passed_through():
         Speaker,
         Utterance,
     )
+    from receptionist.unasked_words import (
+        OUR_USUAL_NUMBER,
+        RETURNING_ABOUT,
+        RETURNING_YOUR_CALL,
+        SILENCE_GOODBYE,
+        VOICEMAIL,
+        words_in,
+    )
     from runtime.search_attributes import (
         BUSINESS_SEARCH_ATTRIBUTE,
         CALLER_SEARCH_ATTRIBUTE,
@@ -76,7 +84,8 @@ from workflows.call_callbacks import Callbacks
 from workflows.call_channel import WebChannel, choose_channel
 from workflows.call_continuation import CONTINUES_AS_NEW, carry, history_is_long, progress_of
 from workflows.call_escalation import Escalation
-from workflows.call_recording import CONSENT_QUESTION, CallRecording
+from workflows.call_language import language_of
+from workflows.call_recording import CallRecording
 from workflows.call_records import RECORDS_IN_BACKGROUND
 from workflows.call_tools import CallTools
 from workflows.caller_turn import CallerTurns
@@ -268,7 +277,7 @@ class CallWorkflow:
         await self._books.set_status(CallStatus.IN_PROGRESS)
         plan = self._recording.plan()
         if plan == RecordingPlan.ASK_CONSENT:
-            await asyncio.gather(self._greet(CONSENT_QUESTION), self._channel.listen())
+            await asyncio.gather(self._greet(self._recording.consent_question()), self._channel.listen())
             answer = await self._recording.ask_consent()
             if answer and not self._progress.over:
                 # A caller who spoke of something else is answered next, rather than greeted.
@@ -311,9 +320,7 @@ class CallWorkflow:
             if progress.held_answer_due():
                 progress.answer_held_backchannel()
             if not caller_spoke:
-                await self._channel.say(
-                    "I haven't heard anything for a while, so I'll hang up now. Goodbye!", "silence"
-                )
+                await self._channel.say(words_in(SILENCE_GOODBYE, language_of(progress)), "silence")
                 progress.ending = True
                 break
             if progress.over:
@@ -356,20 +363,19 @@ class CallWorkflow:
             return await self._report(CallbackCallOutcome.NO_ANSWER, CallStatus.MISSED, CallOutcome.NO_ANSWER)
         await wait_until(lambda: progress.machine_detection is not None or progress.over, WAIT_FOR_MACHINE_DETECTION)
         business = progress.context.business
+        language = language_of(progress)
         if progress.machine_detection == "machine":
-            number = business.phone_number or "our usual number"
+            number = business.phone_number or words_in(OUR_USUAL_NUMBER, language)
             await self._books.set_status(CallStatus.VOICEMAIL)
-            await self._channel.say(
-                f"Hello, this is {business.name} returning your call. Please call us back at {number}. Thank you!",
-                "voicemail",
-            )
+            await self._channel.say(words_in(VOICEMAIL, language, business=business.name, number=number), "voicemail")
             if not progress.over:
                 await self._channel.hang_up("voicemail-done")
             progress.live.outcome = CallOutcome.VOICEMAIL
             return await self._report(CallbackCallOutcome.VOICEMAIL, CallStatus.ENDED, CallOutcome.VOICEMAIL)
         callback = progress.context.callback
-        about = f" about {callback.reason.rstrip(' .!?')}" if callback and callback.reason else ""
-        await self._begin_conversation(f"Hello, this is {business.name} returning your call{about}. How can I help?")
+        reason = callback.reason.rstrip(" .!?") if callback and callback.reason else ""
+        about = words_in(RETURNING_ABOUT, language, reason=reason) if reason else ""
+        await self._begin_conversation(words_in(RETURNING_YOUR_CALL, language, business=business.name, about=about))
         await self._converse(start)
         return await self._report(CallbackCallOutcome.ANSWERED, CallStatus.ENDED, self._outcome())
 

@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.call_messages import CallSummary
     from workflows.call_options import RECORD_KEEPING, RECORD_WRITE, TELNYX_COMMAND
 
+from workflows.call_language import language_of
 from workflows.call_progress import CallProgress
 from workflows.call_records import RecordWriter
 
@@ -92,6 +93,7 @@ class Bookkeeping:
             brain=brain,
             interrupted=interrupted,
             tool_calls=tools,
+            language=language_of(self._progress),  # the caller's mood is read in it
         )
         if self._write(f"turn {turn}", CallRecords.record_turn, record):
             return

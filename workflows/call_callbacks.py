@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.callback import CallbackPlan, CallbackWorkflow
 
 from workflows.call_bookkeeping import Bookkeeping
+from workflows.call_language import language_of
 from workflows.call_progress import CallProgress
 
 # Web conversations that began before this scheduled a call-back to no number at all.
@@ -199,6 +200,7 @@ class Callbacks:
                 urgent=urgent,
                 now=workflow.now(),
                 workflow_id=callback_workflow_id,
+                language=language_of(progress),
             ),
             **options,
         )
@@ -252,7 +254,7 @@ class Callbacks:
 
     def greeting(self, opening_words: str) -> str:
         """The opening words, asking about an urgent call-back still owed to the number."""
-        return opening_with_question(opening_words) if self._owed else opening_words
+        return opening_with_question(opening_words, language_of(self._progress)) if self._owed else opening_words
 
     async def hear_answer(self, transcript: list[Utterance]) -> None:
         """After the caller's first turn: an owed urgent call-back is settled only if they said it is sorted."""

@@ -329,7 +329,9 @@ class WebChannel:
 
     def _for_visitor(self, text: str) -> str:
         opening = self._progress.opening
-        return web_safe_reply(text, opening.business) if opening else text
+        if opening is None:
+            return text
+        return web_safe_reply(text, opening.business, self._progress.live.language or opening.business.language)
 
 
 def choose_channel(start: CallStart, progress: CallProgress, record_error: ErrorRecorder) -> PhoneLine | WebChannel:

@@ -31,6 +31,19 @@ with workflow.unsafe.imports_passed_through():
     )
     from receptionist.briefings import briefing
     from receptionist.callback_refusals import refusal_words
+    from receptionist.unasked_words import (
+        ASK_FOR_MESSAGE,
+        CALL_BACK_AT,
+        CALL_BACK_SOON,
+        CANNOT_PUT_THROUGH,
+        NOBODY_ANSWERED,
+        PLEASE_HOLD,
+        PROMISE_GOODBYE,
+        WEB_CALL_US,
+        WEB_ESCALATION,
+        WEB_PROMISE,
+        words_in,
+    )
     from workflows.call_messages import TransferLeg
     from workflows.call_options import (
         RECORD_KEEPING,
@@ -44,11 +57,12 @@ with workflow.unsafe.imports_passed_through():
 from workflows.call_bookkeeping import Bookkeeping
 from workflows.call_callbacks import Callbacks
 from workflows.call_channel import CallChannel
+from workflows.call_language import language_of
 from workflows.call_progress import CallProgress
 from workflows.warm_transfer import WARM_TRANSFERS, HoldMessages, OnCallAttempt
 
 # The last rung's promise while the database does not answer: when is not known yet.
-PROMISE_KEPT = "We'll call you back as soon as we can."
+PROMISE_KEPT = CALL_BACK_SOON["en"]
 
 
 class EscalationRecord:
@@ -138,9 +152,11 @@ class AwaitedEscalationRecord:
         await workflow.execute_activity_method(FollowUps.close_escalation, args=[self._id, status], **RECORD_KEEPING)
 
 
-def web_escalation_words(business: BusinessConfig) -> str:
-    call_us = f" Please call {business.phone_number} to reach them." if business.phone_number else ""
-    return f"On a phone call I would now put you through to someone from our team.{call_us}"
+def web_escalation_words(business: BusinessConfig, language: str | None = None) -> str:
+    said = words_in(WEB_ESCALATION, language)
+    if business.phone_number:
+        said = f"{said} {words_in(WEB_CALL_US, language, number=business.phone_number)}"
+    return said
 
 
 class Escalation:
@@ -157,7 +173,9 @@ class Escalation:
         if not self._channel.can_transfer:
             # A browser has no phone line to transfer; say what a caller would get, and never whom
             # (the on-call numbers are private).
-            await self._channel.say(web_escalation_words(progress.context.business), "web-escalation")
+            await self._channel.say(
+                web_escalation_words(progress.context.business, language_of(progress)), "web-escalation"
+            )
             progress.live.outcome = CallOutcome.ESCALATED
             return
         if not numbers:
@@ -176,7 +194,7 @@ class Escalation:
             else AwaitedEscalationRecord(opening)
         )
         await record.open()
-        await self._channel.say("Please hold while I connect you.", f"escalation-{escalation}/hold")
+        await self._channel.say(words_in(PLEASE_HOLD, language_of(progress)), f"escalation-{escalation}/hold")
         our_number = self._our_number()
         if our_number and workflow.patched(WARM_TRANSFERS):
             connected = await self._ring_warm(escalation, record, emergency=emergency, from_number=our_number)
@@ -272,21 +290,14 @@ class Escalation:
     async def promise_callback(self, reason: str, *, urgent: bool, nobody_answered: bool) -> None:
         """The last rung: take a message, promise a call-back that a durable workflow keeps, say goodbye."""
         progress = self._progress
+        language = language_of(progress)
         await self._books.climb_ladder(FallbackLevel.CALLBACK_PROMISE)
         if not self._channel.can_call_back:
-            await self._channel.say(
-                "On a phone call I would now take a message and promise a call-back.", "web-promise"
-            )
+            await self._channel.say(words_in(WEB_PROMISE, language), "web-promise")
             return
-        sorry = (
-            "I'm sorry, nobody could take your call right now."
-            if nobody_answered
-            else "I'm sorry, I can't put you through right now."
-        )
+        sorry = words_in(NOBODY_ANSWERED if nobody_answered else CANNOT_PUT_THROUGH, language)
         promise = progress.next("promise")
-        await self._channel.say(
-            f"{sorry} Please tell me briefly what it's about, and we'll call you back.", f"promise-{promise}/ask"
-        )
+        await self._channel.say(words_in(ASK_FOR_MESSAGE, language, sorry=sorry), f"promise-{promise}/ask")
         await wait_until(lambda: bool(progress.caller_words) or progress.over, WAIT_FOR_MESSAGE)
         words = progress.take_caller_words()
         message = " ".join((w.transcript or "").strip() for w in words) or None
@@ -295,7 +306,8 @@ class Escalation:
             if kept is None:  # scheduled when the database answers
                 progress.live.outcome = CallOutcome.MESSAGE
                 if not progress.over:
-                    await self._channel.say(f"Thank you. {PROMISE_KEPT} Goodbye!", f"promise-{promise}/goodbye")
+                    goodbye = words_in(PROMISE_GOODBYE, language, promised=words_in(CALL_BACK_SOON, language))
+                    await self._channel.say(goodbye, f"promise-{promise}/goodbye")
                     progress.ending = True
                 return
             scheduled = kept
@@ -305,9 +317,11 @@ class Escalation:
             progress.live.outcome = CallOutcome.MESSAGE
         if not progress.over:
             promised = (
-                f"We'll call you back {scheduled.spoken_when}."
+                words_in(CALL_BACK_AT, language, when=scheduled.spoken_when)
                 if scheduled.refusal is None
-                else refusal_words(scheduled.refusal, scheduled.spoken_when)
+                else refusal_words(scheduled.refusal, scheduled.spoken_when, language=language)
             )
-            await self._channel.say(f"Thank you. {promised} Goodbye!", f"promise-{promise}/goodbye")
+            await self._channel.say(
+                words_in(PROMISE_GOODBYE, language, promised=promised), f"promise-{promise}/goodbye"
+            )
             progress.ending = True

@@ -30,6 +30,11 @@ CALLER_LANGUAGE_PATCH = "caller-language"
 LANGUAGE_MENU_PATCH = "language-menu"
 
 
+def language_of(progress: CallProgress) -> str:
+    """The language the call is in now: the caller's choice, else the business's first."""
+    return progress.live.language or progress.context.business.language
+
+
 class CallLanguage:
     def __init__(self, progress: CallProgress, channel: CallChannel) -> None:
         self._progress = progress
@@ -37,7 +42,7 @@ class CallLanguage:
 
     @property
     def current(self) -> str:
-        return self._progress.live.language or self._progress.context.business.language
+        return language_of(self._progress)
 
     def greeting(self, opening_words: str) -> str:
         """The greeting, with the keypad's language menu when the business speaks several (phone calls in)."""

@@ -16,18 +16,24 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from domain.vocabulary import Channel, RecordingPlan, Speaker, Utterance
+    from receptionist import unasked_words
     from receptionist.consent_answers import agrees_to_recording
+    from receptionist.unasked_words import words_in
     from workflows.waiting import wait_until
 
 from workflows.call_channel import CallChannel
+from workflows.call_language import language_of
 from workflows.call_progress import CallProgress
 
 # Calls opened on code before recordings have no plan; those after mark their histories here.
 RECORDS_CALLS = "records-calls"
-CONSENT_QUESTION = "This call may be recorded. Is that all right?"
-RECORDING_NOTICE = "This call is recorded."
-AGREED = "Thank you, this call is recorded."
-NOT_RECORDED = "All right, this call is not recorded."
+# Calls before it heard only English answers to the consent question ("sí" was other words).
+SPANISH_CONSENT = "spanish-consent-answers"
+# In English; the call says them in its language (receptionist/unasked_words.py).
+CONSENT_QUESTION = unasked_words.CONSENT_QUESTION["en"]
+RECORDING_NOTICE = unasked_words.RECORDING_NOTICE["en"]
+AGREED = unasked_words.RECORDING_AGREED["en"]
+NOT_RECORDED = unasked_words.NOT_RECORDED["en"]
 # Long enough for a caller to answer a question; silence after it is no consent.
 WAIT_FOR_CONSENT = timedelta(seconds=10)
 
@@ -44,9 +50,11 @@ class CallRecording:
             return RecordingPlan.NOT_RECORDED
         return plan if workflow.patched(RECORDS_CALLS) else RecordingPlan.NOT_RECORDED
 
-    @staticmethod
-    def announced(opening_words: str) -> str:
-        return f"{RECORDING_NOTICE} {opening_words}"
+    def consent_question(self) -> str:
+        return words_in(unasked_words.CONSENT_QUESTION, language_of(self._progress))
+
+    def announced(self, opening_words: str) -> str:
+        return f"{words_in(unasked_words.RECORDING_NOTICE, language_of(self._progress))} {opening_words}"
 
     async def start(self) -> None:
         await self._channel.record("record")
@@ -62,14 +70,14 @@ class CallRecording:
         if progress.over:
             return ""
         heard = " ".join((e.transcript or "").strip() for e in progress.caller_words).strip()
-        agreed = agrees_to_recording(heard) if heard else None
+        agreed = agrees_to_recording(heard, spanish=workflow.patched(SPANISH_CONSENT)) if heard else None
         if agreed is None:
             # Silence is no consent; words that are not an answer are the caller's first turn.
-            return NOT_RECORDED
+            return words_in(unasked_words.NOT_RECORDED, language_of(progress))
         progress.take_caller_words()
         progress.barge_in = False  # the answer was heard: nothing to stop
         progress.live.transcript.append(Utterance(speaker=Speaker.CALLER, text=heard))
         if not agreed:
-            return NOT_RECORDED
+            return words_in(unasked_words.NOT_RECORDED, language_of(progress))
         await self.start()
-        return AGREED
+        return words_in(unasked_words.RECORDING_AGREED, language_of(progress))

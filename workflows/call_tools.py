@@ -18,7 +18,8 @@ with workflow.unsafe.imports_passed_through():
     from activities.appointments import BOOK_UNAVAILABLE, AppointmentActivities
     from activities.booking_codes import BookingCodes
     from activities.telnyx_commands import TextMessage
-    from business.booking_rules import check_slot
+    from business.booking_rules import check_slot, parse_local_start
+    from business.languages import primary
     from domain.vocabulary import CallOutcome
     from receptionist.appointment_requests import (
         BookingRequest,
@@ -30,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         ToolOutcome,
     )
     from receptionist.kept_bookings import CONFIRM_REASON, OTHER_TIMES_REASON, taken_down_words
+    from receptionist.offline_responder import SPANISH_SERVICE_NAMES
     from receptionist.tool_dispatch import (
         TakenMessage,
         ToolContext,
@@ -38,10 +40,12 @@ with workflow.unsafe.imports_passed_through():
         dispatch_tool_call,
     )
     from receptionist.tools import ToolCall
+    from receptionist.unasked_words import BOOKED_FOR, BOOKING_TEXTED, moment_in, words_in
     from workflows.call_options import RECORD_WRITE, TOOL_ACTIVITY, WHILE_THE_CALLER_WAITS
 
 from workflows.call_bookkeeping import Bookkeeping
 from workflows.call_callbacks import Callbacks
+from workflows.call_language import language_of
 from workflows.call_progress import CallProgress, EscalationRequest
 
 # Calls that began before tool arguments were checked ran an unfit call with what it had.
@@ -107,7 +111,7 @@ class CallTools:
             outcome = await self._appointment_activity(AppointmentActivities.book_appointment, request)
         if outcome.ok:
             self._progress.live.outcome = CallOutcome.BOOKED
-            await self._confirm_by_text(outcome, request.idempotency_key)
+            await self._confirm_by_text(outcome, request)
         return outcome
 
     async def look_up(self, request: LookUpRequest) -> ToolOutcome:
@@ -120,6 +124,7 @@ class CallTools:
         return await self._appointment_activity(AppointmentActivities.cancel_appointment, request)
 
     async def text_code(self, request: CodeRequest) -> ToolOutcome:
+        request = request.model_copy(update={"language": language_of(self._progress)})
         return await self._appointment_activity(BookingCodes.text_booking_code, request)
 
     async def escalate(self, reason: str, *, emergency: bool) -> str:
@@ -172,23 +177,32 @@ class CallTools:
             return
         live.outcome = CallOutcome.BOOKED
         if self._can_text():
-            await self._confirm_by_text(outcome, request.idempotency_key)
+            await self._confirm_by_text(outcome, request)
         else:
             await self._callbacks.schedule_kept(callback, CONFIRM_REASON, outcome.message)
 
     def _can_text(self) -> bool:
         return bool(self._progress.context.business.sms_from_number and self._progress.other_party())
 
-    async def _confirm_by_text(self, outcome: ToolOutcome, key: str) -> None:
+    async def _confirm_by_text(self, outcome: ToolOutcome, request: BookingRequest) -> None:
         business = self._progress.context.business
         caller = self._progress.other_party()
         if not (business.sms_from_number and caller):
             return
+        language = language_of(self._progress)
+        booked = outcome.message  # the book's words, in English
+        if primary(language) != "en" and primary(language) in BOOKED_FOR:
+            service = business.find_service(request.service)
+            named = (
+                SPANISH_SERVICE_NAMES.get(service.name.lower(), service.name.lower()) if service else request.service
+            )
+            when = moment_in(language, business, parse_local_start(business, request.start), workflow.now())
+            booked = words_in(BOOKED_FOR, language, service=named, when=when)
         await self._books.send_text(
             TextMessage(
-                idempotency_key=f"{key}/sms",
+                idempotency_key=f"{request.idempotency_key}/sms",
                 from_number=business.sms_from_number,
                 to=caller,
-                text=f"{business.name}: {outcome.message} Reply or call us to change it.",
+                text=words_in(BOOKING_TEXTED, language, business=business.name, booked=booked),
             )
         )

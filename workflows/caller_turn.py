@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from receptionist.emergency_lexicons import emergency_heard
     from receptionist.tools import ToolRound
     from receptionist.turn_taking import PERSON_KEY
+    from receptionist.unasked_words import FILLER, words_in
     from workflows.call_options import (
         CALLER_SILENCE_LIMIT,
         LLM_FAILED_TURNS_BEFORE_ESCALATION,
@@ -159,7 +160,7 @@ class CallerTurns:
             if not said_filler and waiting_for_words:
                 said_filler = True
                 progress.fillers += 1
-                await self._channel.say(timing.filler, f"turn-{turn}/filler")
+                await self._channel.say(self._filler(timing.filler), f"turn-{turn}/filler")
                 # It is heard (or dropped) before the next quiet is timed.
                 await wait_until(lambda: playing() or interrupted(), quiet_limit)
             elif said_filler and (progress.reply_running or self.speculations.waiting) and reply_said_nothing():
@@ -167,6 +168,10 @@ class CallerTurns:
                 return
             elif said_filler:
                 return
+
+    def _filler(self, configured: str) -> str:
+        """The business's own filler as it wrote it; ours in the call's language."""
+        return words_in(FILLER, self.language.current) if configured == FILLER["en"] else configured
 
     async def _answer(self) -> None:
         progress = self._progress

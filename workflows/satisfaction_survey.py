@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from receptionist.survey_texts import survey_question
     from workflows.call_options import RECORD_KEEPING, TELNYX_COMMAND
 
+from workflows.call_language import language_of
 from workflows.call_progress import CallProgress
 
 # Calls recorded before the survey existed end without starting one.
@@ -51,6 +52,7 @@ async def ask_for_rating(progress: CallProgress, status: CallStatus) -> None:
         caller_number=caller,
         from_number=sender,
         delay_minutes=business.satisfaction_survey_delay_minutes,
+        language=language_of(progress),
     )
     try:
         await workflow.start_child_workflow(
@@ -78,7 +80,7 @@ class SatisfactionSurveyWorkflow:
             idempotency_key=survey_workflow_id(plan.call_id),
             from_number=plan.from_number,
             to=plan.caller_number,
-            text=survey_question(plan.business_name),
+            text=survey_question(plan.business_name, plan.language),
         )
         try:
             await workflow.execute_activity_method(TelnyxCommands.send_text_message, message, **TELNYX_COMMAND)

@@ -21,7 +21,8 @@ with workflow.unsafe.imports_passed_through():
     from activities.follow_ups import TransferStepTaken
     from activities.telnyx_commands import CallCommand, OnCallDial, SpeakCommand, TelnyxCommands, TextMessage
     from domain.vocabulary import TransferOutcome, TransferStep
-    from receptionist.briefings import HOLD_WORDS, TAKE_IT_KEY, Briefing
+    from receptionist.briefings import TAKE_IT_KEY, Briefing
+    from receptionist.unasked_words import STILL_HOLDING, words_in
     from workflows.call_messages import OnCallLeg, TransferLeg, client_state_tag
     from workflows.call_options import (
         HOLD_MESSAGE_SPACING,
@@ -36,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
 
 from workflows.call_bookkeeping import Bookkeeping
 from workflows.call_channel import CallChannel
+from workflows.call_language import language_of
 from workflows.call_progress import CallProgress
 
 # Calls whose escalation began before warm transfers went on with Telnyx's cold `transfer`.
@@ -76,7 +78,10 @@ class HoldMessages:
             if not self._holding or progress.over:
                 return
             self._said += 1
-            await self._channel.say(HOLD_WORDS, f"escalation-{self._escalation}/still-holding-{self._said}")
+            await self._channel.say(
+                words_in(STILL_HOLDING, language_of(progress)),
+                f"escalation-{self._escalation}/still-holding-{self._said}",
+            )
 
 
 class OnCallAttempt:

@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from business.config import BusinessConfig
-from business.opening_hours import next_opening, spoken_moment
+from business.opening_hours import next_opening
+from receptionist.unasked_words import CLOSED, REOPENING, moment_in, words_in
 
 
 def opening_words(config: BusinessConfig, now: datetime, open_now: bool) -> str:
@@ -17,9 +18,8 @@ def opening_words(config: BusinessConfig, now: datetime, open_now: bool) -> str:
         return config.greeting_text()
     if config.after_hours_message:
         return config.after_hours_message
+    # In the business's first language, as its greeting is.
+    language = config.language
     reopening = next_opening(config, now)
-    when = f" We open again {spoken_moment(config, reopening, now)}." if reopening else ""
-    return (
-        f"Thank you for calling {config.name}. We're closed right now.{when} "
-        "I can answer questions, take a message, or arrange a call-back. How can I help?"
-    )
+    when = words_in(REOPENING, language, when=moment_in(language, config, reopening, now)) if reopening else ""
+    return words_in(CLOSED, language, business=config.name, reopening=when)
