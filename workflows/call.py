@@ -294,11 +294,11 @@ class CallWorkflow:
         while not progress.over and not progress.ending:
             if self._channel.kind == Channel.PHONE and history_is_long(start.history_event_limit):
                 await speculations.cancel()
-                silence.reset()
+                silence.stop()
                 await self._continue_as_new(start)
             if progress.transferred:
                 await speculations.cancel()
-                silence.reset()
+                silence.stop()
                 await wait_until(lambda: progress.over, TRANSFERRED_CALL_LIMIT)
                 return
             caller_spoke = await silence.wait(
@@ -330,10 +330,9 @@ class CallWorkflow:
                 await self._callbacks.hear_answer(progress.live.transcript)
             elif speculating and speculations.wanted():
                 await speculations.consider()
-                continue  # the caller is still saying their words: the same silence timer goes on
-            silence.reset()
+            silence.heard_from()
         await speculations.cancel()
-        silence.reset()
+        silence.stop()
         if progress.ending and not progress.over:
             await self._channel.hang_up("goodbye")
         self._channel.end_conversation()
