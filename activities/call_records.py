@@ -163,16 +163,15 @@ def save_turn(database_url: str, record: TurnRecord) -> None:
         ),
     ]
     with Session(get_engine(database_url)) as session:
-        for turn in turns:
-            exists = session.exec(
-                select(ConversationTurn.id).where(
-                    ConversationTurn.call_id == record.call_id,
-                    ConversationTurn.turn_index == record.turn_index,
-                    ConversationTurn.speaker == turn.speaker,
+        # One query for both speakers' rows: the turn is one transaction of one read and one write.
+        saved = set(
+            session.exec(
+                select(ConversationTurn.speaker).where(
+                    ConversationTurn.call_id == record.call_id, ConversationTurn.turn_index == record.turn_index
                 )
-            ).first()
-            if exists is None:
-                session.add(turn)
+            ).all()
+        )
+        session.add_all(turn for turn in turns if turn.speaker not in saved)
         try:
             session.commit()
         except IntegrityError:

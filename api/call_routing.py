@@ -9,6 +9,7 @@ event is never lost. An update would make Telnyx wait for a worker to run the wo
 from __future__ import annotations
 
 from collections import OrderedDict
+from enum import StrEnum
 
 import structlog
 from pydantic import SecretStr
@@ -16,6 +17,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from activities.call_recordings import SavedRecording
+from api.held_interims import HeldInterims
 from api.temporal_client import TemporalConnection
 from domain.vocabulary import WebhookDelivery
 from runtime import metrics
@@ -52,34 +54,42 @@ class RecentEventIds:
             self._ids.popitem(last=False)
 
 
-class InterimTranscripts:
-    """Forwards an interim transcript only when its words changed since the last one forwarded.
+class Admission(StrEnum):
+    FORWARD = "forward"  # signalled now
+    REPEAT = "repeat"  # the same words again: dropped
+    HOLD = "hold"  # a later interim of the utterance: held a moment (api/held_interims.py)
 
-    The first interim of an utterance is the first sign that the caller is talking (barge-in);
-    the ones after it are what a speculative reply starts on once they stop changing
-    (business/listening.py). A repeat of the same words would only cost the call a signal and a
-    workflow task. Per API process: with several replicas, each forwards its own changes, which
-    the workflow handles the same way (it speculates on the newest words it heard).
+
+class InterimTranscripts:
+    """Which interim transcripts can change something.
+
+    The first interim of an utterance is the first sign that the caller is talking (barge-in), and is
+    forwarded at once, like every final one; the ones after it are what a speculative reply starts on
+    once they stop changing (business/listening.py), and only the newest of a burst matters: they are
+    held (api/held_interims.py). A repeat of the same words would only cost the call a signal and a
+    workflow task. Per API process: with several replicas, each forwards its own, which the workflow
+    handles the same way (it speculates on the newest words it heard).
     """
 
     def __init__(self, capacity: int = 20_000) -> None:
         self._heard: OrderedDict[str, str] = OrderedDict()
         self._capacity = capacity
 
-    def worth_forwarding(self, event: CallEvent) -> bool:
+    def admit(self, event: CallEvent) -> Admission:
         if event.event_type != "call.transcription":
-            return True
+            return Admission.FORWARD
         if event.is_final:
             self._heard.pop(event.call_control_id, None)
-            return True
+            return Admission.FORWARD
         words = (event.transcript or "").strip()
-        if self._heard.get(event.call_control_id) == words:
-            return False
+        before = self._heard.get(event.call_control_id)
+        if before == words:
+            return Admission.REPEAT
         self._heard[event.call_control_id] = words
         self._heard.move_to_end(event.call_control_id)
         if len(self._heard) > self._capacity:
             self._heard.popitem(last=False)
-        return True
+        return Admission.FORWARD if before is None else Admission.HOLD
 
 
 def with_verified_tag(event: CallEvent, secret_key: SecretStr | None) -> CallEvent:
@@ -113,6 +123,7 @@ class CallRouter:
         self._history_event_limit = history_event_limit
         self._recent = RecentEventIds()
         self._interims = InterimTranscripts()
+        self._held = HeldInterims(self._signal)
 
     async def keep_recording(self, saved: SavedRecording) -> WebhookDelivery:
         """A call.recording.saved: to a workflow of its own, since the call's has usually finished."""
@@ -149,8 +160,18 @@ class CallRouter:
                 event_type=event.event_type,
             )
             return WebhookDelivery.REFUSED
-        if not self._interims.worth_forwarding(event):
+        admission = self._interims.admit(event)
+        if admission == Admission.REPEAT:
             return WebhookDelivery.IGNORED
+        await self._held.before(event)
+        if admission == Admission.HOLD:
+            self._held.hold(event)
+            return WebhookDelivery.COALESCED
+        result = await self._signal(event)
+        self._recent.add(event.event_id)
+        return result
+
+    async def _signal(self, event: CallEvent) -> WebhookDelivery:
         # A transfer leg's events belong to the call being transferred.
         owner = event.leg.parent_call_control_id if event.leg else event.call_control_id
         client = await self._temporal.client()
@@ -167,8 +188,5 @@ class CallRouter:
                 start_signal_args=[event],
             )
         except WorkflowAlreadyStartedError:
-            result = WebhookDelivery.CALL_ENDED
-        else:
-            result = WebhookDelivery.DELIVERED
-        self._recent.add(event.event_id)
-        return result
+            return WebhookDelivery.CALL_ENDED
+        return WebhookDelivery.DELIVERED

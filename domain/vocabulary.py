@@ -207,7 +207,9 @@ class WebhookDelivery(StrEnum):
     DELIVERED = "delivered"  # handed to the call's workflow
     DUPLICATE = "duplicate"  # this API process had already handed it over
     CALL_ENDED = "call_ended"  # the call's workflow has finished; acknowledged and dropped
-    IGNORED = "ignored"  # an event type the calls do not use, or an interim transcript after the first
+    IGNORED = "ignored"  # an event type the calls do not use, or an interim transcript saying the same words again
+    # A later interim transcript of an utterance: signalled after a moment unless newer words came first.
+    COALESCED = "coalesced"
     ANSWERED_BY_API = "answered_by_api"  # a call the API answered itself while Temporal was unreachable
     REFUSED = "refused"  # its client_state is not one we signed: acknowledged, routed to no call
     RECORDING_KEPT = "recording_kept"  # a call.recording.saved, handed to the workflow that stores it

@@ -67,7 +67,6 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.call_options import (
         CALL_CONTEXT,
-        CALLER_SILENCE_LIMIT,
         RECORD_KEEPING,
         RECORD_WRITE,
         TRANSFERRED_CALL_LIMIT,
@@ -88,6 +87,7 @@ from workflows.call_language import language_of
 from workflows.call_recording import CallRecording
 from workflows.call_records import RECORDS_IN_BACKGROUND
 from workflows.call_tools import CallTools
+from workflows.caller_silence import ONE_SILENCE_TIMER_PATCH, CallerSilence
 from workflows.caller_turn import CallerTurns
 from workflows.message_for_later import take_message_for_later
 from workflows.satisfaction_survey import ask_for_rating
@@ -299,15 +299,18 @@ class CallWorkflow:
         # On a phone line, a stable interim transcript starts the reply early (workflows/speculation.py).
         speculations = self._turns.speculations
         speculating = self._channel.kind == Channel.PHONE and workflow.patched(SPECULATIVE_REPLIES_PATCH)
+        silence = CallerSilence(workflow.patched(ONE_SILENCE_TIMER_PATCH))
         while not progress.over and not progress.ending:
             if self._channel.kind == Channel.PHONE and history_is_long(start.history_event_limit):
                 await speculations.cancel()
+                silence.stop()
                 await self._continue_as_new(start)
             if progress.transferred:
                 await speculations.cancel()
+                silence.stop()
                 await wait_until(lambda: progress.over, TRANSFERRED_CALL_LIMIT)
                 return
-            caller_spoke = await wait_until(
+            caller_spoke = await silence.wait(
                 lambda: (
                     bool(progress.caller_words)
                     or progress.barge_in
@@ -315,7 +318,6 @@ class CallWorkflow:
                     or progress.held_answer_due()
                     or (speculating and speculations.wanted())
                 ),
-                CALLER_SILENCE_LIMIT,
             )
             if progress.held_answer_due():
                 progress.answer_held_backchannel()
@@ -335,7 +337,9 @@ class CallWorkflow:
                 await self._callbacks.hear_answer(progress.live.transcript)
             elif speculating and speculations.wanted():
                 await speculations.consider()
+            silence.heard_from()
         await speculations.cancel()
+        silence.stop()
         if progress.ending and not progress.over:
             await self._channel.hang_up("goodbye")
         self._channel.end_conversation()

@@ -55,6 +55,8 @@ UNMET_NEEDS_PATCH = "unmet-needs-climb-the-ladder"
 
 # Calls recorded before it left the caller in silence while the LLM or a tool took its time.
 FILLERS_PATCH = "fillers-fill-silence"
+# Calls recorded before the filler watch started a timer while a reply spoke and while speech played.
+QUIET_FILLER_WATCH_PATCH = "filler-watch-without-idle-timers"
 
 
 class CallerTurns:
@@ -148,9 +150,22 @@ class CallerTurns:
         def reply_said_nothing() -> bool:
             return progress.speeches_started - started_before <= int(said_filler)
 
+        # Without a timer where none can fire a decision (calls recorded before it started two more a turn).
+        untimed = workflow.patched(QUIET_FILLER_WATCH_PATCH)
         while not interrupted():
+            if untimed and progress.reply_running and not reply_said_nothing():
+                # A reply that has begun speaking is going on: no filler cuts in, nor is the LLM given up,
+                # however long it pauses; the watch times the quiet again once it stops (a tool may run).
+                if said_filler:
+                    return
+                await workflow.wait_condition(lambda: not progress.reply_running or interrupted())
+                continue
             if playing():
-                await wait_until(lambda: not playing() or interrupted(), CALLER_SILENCE_LIMIT)
+                if untimed:
+                    # The turn's end (`finished`) bounds this wait: no timer of its own.
+                    await workflow.wait_condition(lambda: not playing() or interrupted())
+                else:
+                    await wait_until(lambda: not playing() or interrupted(), CALLER_SILENCE_LIMIT)
             # After the filler, half as long: the offline responder's answer takes a moment to begin too.
             limit = quiet_limit / 2 if said_filler else quiet_limit
             if interrupted() or await wait_until(lambda: playing() or interrupted(), limit):
