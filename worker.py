@@ -121,7 +121,7 @@ def call_activities(settings: Settings) -> list:
             per_business_per_hour=settings.callbacks_per_business_per_hour,
         ),
     )
-    appointments = AppointmentActivities(settings.database_url)
+    appointments = AppointmentActivities(settings.database_url, timedelta(hours=settings.demo_booking_hours))
     booking_codes = BookingCodes(settings.database_url, telnyx_commands)
     owed_callbacks = OwedCallbacks(settings.database_url)
     surveys = SatisfactionSurveys(settings.database_url)

@@ -7,6 +7,7 @@ thread. The activity names and payloads are those recorded in the histories of r
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 from temporalio import activity
@@ -14,7 +15,9 @@ from temporalio.exceptions import ApplicationError
 
 from activities.calendar_nudge import sync_calendar_soon
 from database.appointment_book import AppointmentBook
+from database.demo_bookings import DEMO_BOOKING_LIFETIME
 from receptionist.appointment_requests import (
+    AppointmentRequest,
     BookingRequest,
     CancelRequest,
     FreeTimesRequest,
@@ -29,9 +32,9 @@ BOOK_UNAVAILABLE = "AppointmentBookUnavailable"
 
 
 class AppointmentActivities:
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, demo_lifetime: timedelta = DEMO_BOOKING_LIFETIME) -> None:
         self._database_url = database_url
-        self._book = AppointmentBook(database_url)
+        self._book = AppointmentBook(database_url, demo_lifetime)
 
     @activity.defn(name="find_free_times")
     async def find_free_times(self, request: FreeTimesRequest) -> ToolOutcome:
@@ -43,7 +46,7 @@ class AppointmentActivities:
             outcome = await asyncio.to_thread(self._book.book, request)
         except (OperationalError, InterfaceError, TimeoutError) as error:
             raise ApplicationError(f"the appointment book is unavailable: {error}", type=BOOK_UNAVAILABLE) from error
-        return await self._to_calendar(request.business_id, outcome)
+        return await self._to_calendar(request, outcome)
 
     @activity.defn(name="look_up_appointment")
     async def look_up_appointment(self, request: LookUpRequest) -> ToolOutcome:
@@ -51,14 +54,15 @@ class AppointmentActivities:
 
     @activity.defn(name="move_appointment")
     async def move_appointment(self, request: MoveRequest) -> ToolOutcome:
-        return await self._to_calendar(request.business_id, await asyncio.to_thread(self._book.move, request))
+        return await self._to_calendar(request, await asyncio.to_thread(self._book.move, request))
 
     @activity.defn(name="cancel_appointment")
     async def cancel_appointment(self, request: CancelRequest) -> ToolOutcome:
-        return await self._to_calendar(request.business_id, await asyncio.to_thread(self._book.cancel, request))
+        return await self._to_calendar(request, await asyncio.to_thread(self._book.cancel, request))
 
-    async def _to_calendar(self, business_id: int, outcome: ToolOutcome) -> ToolOutcome:
-        """A change to the book reaches the business's own calendar (if linked) at its next sync, asked for now."""
-        if outcome.ok:
-            await sync_calendar_soon(self._database_url, business_id)
+    async def _to_calendar(self, request: AppointmentRequest, outcome: ToolOutcome) -> ToolOutcome:
+        """A change to the book reaches the business's own calendar (if linked) at its next sync, asked for now.
+        A demo session's booking never goes there (the sync skips it), so nothing is asked for."""
+        if outcome.ok and not request.demo:
+            await sync_calendar_soon(self._database_url, request.business_id)
         return outcome

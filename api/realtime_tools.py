@@ -11,7 +11,7 @@ escalation, messages and hanging up get answers that say what a phone call would
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -142,8 +142,10 @@ async def run_realtime_tool(
         caller_number=None,
         now=now,
         idempotency_key=f"realtime/{grant.session_id}/{body.call_id}",
+        demo=True,  # the /demo page or a draft: no real caller, so what it books is a sandbox
     )
-    effects = BrowserDemoEffects(AppointmentBook(settings.database_url), config, now)
+    book = AppointmentBook(settings.database_url, timedelta(hours=settings.demo_booking_hours))
+    effects = BrowserDemoEffects(book, config, now)
     # Each function call is forwarded on its own: the per-round cap of a phone reply has no round here.
     answer = await dispatch_tool_call(
         ToolCall(id=body.call_id, name=body.name, arguments=body.arguments), context, effects

@@ -8,6 +8,9 @@ An appointment found by caller ID is told, moved or cancelled only with proof th
 caller's (`receptionist.booking_proof`): the name on it and its day, or a code texted to its number
 (`database.booking_codes`).
 
+A demo or test session's booking (`request.demo`) is a sandbox (`database.demo_bookings`): it is
+checked against the real book like any other, but holds no slot, so it never keeps a real caller out.
+
 A plain service with blocking methods: the appointment activities (the phone and web paths) run
 it in a thread, and so does the Realtime tools endpoint.
 """
@@ -26,6 +29,7 @@ from business.config import BusinessConfig, Service
 from business.opening_hours import local_time, spoken_moment
 from database.booking_codes import CodeToText, check_code, code_to_text
 from database.calendar_store import busy_units
+from database.demo_bookings import DEMO_BOOKING_LIFETIME, not_expired, prune_expired
 from database.engine import get_engine
 from database.models import Appointment, AppointmentSlot
 from domain.vocabulary import AppointmentStatus
@@ -99,6 +103,13 @@ def _calendar_busy(session: Session, request: AppointmentRequest, starts_at: dat
     return bool(units & busy_units(session, request.business, request.business_id, starts_at))
 
 
+def _meets_real_booking(session: Session, request: AppointmentRequest, starts_at: datetime, ends_at: datetime) -> bool:
+    """Whether a demo booking would fall on a real one: a demo sees the book as a caller finds it. (A real
+    booking is refused by the slot rows themselves; a demo booking holds none, so it blocks nobody.)"""
+    units = set(slot_units(request.business, starts_at, ends_at))
+    return bool(units & _taken_slots(session, request.business_id, request.now, request.business))
+
+
 def _accepted(check: SlotCheck) -> tuple[Service, datetime, datetime]:
     """The service and times of a slot the booking rules accepted; an accepted check names all three."""
     if not (check.ok and check.service and check.starts_at and check.ends_at):
@@ -122,8 +133,9 @@ def _readback(request: AppointmentRequest, appointment: Appointment) -> str:
 
 
 class AppointmentBook:
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, demo_lifetime: timedelta = DEMO_BOOKING_LIFETIME) -> None:
         self._database_url = database_url
+        self._demo_lifetime = demo_lifetime
 
     def _session(self) -> Session:
         return Session(get_engine(self._database_url))
@@ -168,8 +180,12 @@ class AppointmentBook:
                 reason = check.reason or "That time can't be booked."
                 return self._refused(session, request, reason, check.starts_at, request.service)
             service, starts_at, ends_at = _accepted(check)
-            if _calendar_busy(session, request, starts_at, ends_at):
+            if _calendar_busy(session, request, starts_at, ends_at) or (
+                request.demo and _meets_real_booking(session, request, starts_at, ends_at)
+            ):
                 return self._refused(session, request, "Sorry, that time is taken.", starts_at, request.service)
+            if request.demo:
+                prune_expired(session, request.business_id, request.now)
             appointment = Appointment(
                 business_id=request.business_id,
                 call_id=request.call_id,
@@ -179,11 +195,14 @@ class AppointmentBook:
                 caller_name=request.caller_name,
                 caller_number=request.caller_number,
                 idempotency_key=request.idempotency_key,
+                is_demo=request.demo,
+                expires_at=request.now.astimezone(UTC) + self._demo_lifetime if request.demo else None,
             )
             try:
                 session.add(appointment)
                 session.flush()
-                _hold_slots(session, request, appointment, starts_at, ends_at)
+                if not request.demo:
+                    _hold_slots(session, request, appointment, starts_at, ends_at)
                 session.commit()
             except IntegrityError:
                 session.rollback()
@@ -250,8 +269,9 @@ class AppointmentBook:
                 reason = check.reason or "That time can't be booked."
                 return self._refused(session, request, reason, check.starts_at, appointment.service)
             _, starts_at, ends_at = _accepted(check)
-            if as_utc(appointment.starts_at) != starts_at.astimezone(UTC) and _calendar_busy(
-                session, request, starts_at, ends_at
+            if as_utc(appointment.starts_at) != starts_at.astimezone(UTC) and (
+                _calendar_busy(session, request, starts_at, ends_at)
+                or (appointment.is_demo and _meets_real_booking(session, request, starts_at, ends_at))
             ):
                 return self._refused(session, request, "Sorry, that time is taken.", starts_at, appointment.service)
             if as_utc(appointment.starts_at) == starts_at.astimezone(UTC):
@@ -260,7 +280,8 @@ class AppointmentBook:
                 )
             try:
                 session.exec(delete(AppointmentSlot).where(col(AppointmentSlot.appointment_id) == appointment.id))
-                _hold_slots(session, request, appointment, starts_at, ends_at)
+                if not appointment.is_demo:
+                    _hold_slots(session, request, appointment, starts_at, ends_at)
                 appointment.starts_at = starts_at.astimezone(UTC)
                 appointment.ends_at = ends_at.astimezone(UTC)
                 appointment.moved_key = request.idempotency_key
@@ -386,6 +407,7 @@ class AppointmentBook:
             Appointment.business_id == request.business_id,
             whose,
             Appointment.starts_at > request.now,
+            not_expired(request.now),
         )
         if not include_cancelled:
             query = query.where(Appointment.status == AppointmentStatus.BOOKED)

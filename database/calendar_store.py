@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field
-from sqlalchemy import delete
+from sqlalchemy import delete, false
 from sqlmodel import Session, col, select
 
 from business.calendar_link import CalendarEntry, CalendarLinkForm, busy_slot_units, event_uid
@@ -161,7 +161,8 @@ def bookings_to_sync(session: Session, business_id: int, since: datetime) -> lis
     rows = session.exec(
         select(Appointment, CalendarEvent)
         .join(CalendarEvent, col(CalendarEvent.appointment_id) == col(Appointment.id), isouter=True)
-        .where(Appointment.business_id == business_id, Appointment.ends_at > since)
+        # A demo session's booking is a sandbox: the business's real calendar never sees it.
+        .where(Appointment.business_id == business_id, Appointment.ends_at > since, col(Appointment.is_demo) == false())
         .order_by(col(Appointment.id))
     ).all()
     bookings = []

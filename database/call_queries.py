@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func
 from sqlmodel import Session, col, or_, select
 
+from database.demo_bookings import not_expired
 from database.models import (
     Appointment,
     Business,
@@ -24,6 +25,7 @@ from database.models import (
     ErrorLog,
     Escalation,
 )
+from database.utc import utcnow
 from domain.vocabulary import (
     AppointmentStatus,
     Brain,
@@ -127,6 +129,8 @@ class BookingEntry(BaseModel):
     ends_at: datetime
     caller_name: str | None
     status: AppointmentStatus
+    is_demo: bool = Field(default=False, description="Booked in a demo or test session: it holds no real slot")
+    expires_at: datetime | None = Field(default=None, description="A demo booking is gone after this")
 
 
 class CallbackEntry(BaseModel):
@@ -234,7 +238,7 @@ def call_detail(session: Session, id_or_workflow_id: str) -> CallDetail | None:
         select(ErrorLog).where(ErrorLog.call_id == call.id).order_by(col(ErrorLog.occurred_at), col(ErrorLog.id))
     ).all()
     bookings = session.exec(
-        select(Appointment).where(Appointment.call_id == call.id).order_by(col(Appointment.id))
+        select(Appointment).where(Appointment.call_id == call.id, not_expired(utcnow())).order_by(col(Appointment.id))
     ).all()
     callbacks = session.exec(select(Callback).where(Callback.call_id == call.id).order_by(col(Callback.id))).all()
     escalations = session.exec(

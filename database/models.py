@@ -148,6 +148,10 @@ class Appointment(SQLModel, table=True):
     idempotency_key: str = Field(unique=True, description="The call and tool call that booked it")
     cancel_key: str | None = Field(default=None, unique=True, description="The call and tool call that cancelled it")
     moved_key: str | None = Field(default=None, unique=True, description="The call and tool call that last moved it")
+    # A demo or test session's booking (`database.demo_bookings`): it holds no slot, never reaches the
+    # business's calendar, and every query ignores it after `expires_at`.
+    is_demo: bool = Field(default=False, index=True)
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 

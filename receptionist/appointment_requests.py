@@ -29,6 +29,8 @@ class AppointmentRequest(BaseModel):
     # Whose appointments may be moved or cancelled; without a number, only those this call booked.
     caller_number: str | None = None
     now: datetime
+    # A demo or test session (browser demo, web channel): its bookings are a sandbox (`database.demo_bookings`).
+    demo: bool = False
 
 
 class FreeTimesRequest(AppointmentRequest):

@@ -69,6 +69,8 @@ class ToolContext:
     now: datetime
     # This tool call's own key: a retried booking books once, a retried cancellation cancels once.
     idempotency_key: str
+    # A demo or test session, not a real caller: what it books is a sandbox.
+    demo: bool = False
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,7 @@ async def dispatch_tool_call(
         call_id=context.call_id,
         caller_number=context.caller_number,
         now=context.now,
+        demo=context.demo,
     )
     # What the caller said to show a booking found by caller ID is theirs: the book decides if it does.
     proof = BookingProof(caller_name=text("caller_name") or None, day=text("day") or None, code=text("code") or None)

@@ -164,6 +164,8 @@ class Settings(BaseSettings):
     # A conversation ends politely at either cap.
     web_conversation_max_turns: int = Field(default=30, alias="WEB_CONVERSATION_MAX_TURNS", ge=1, le=1000)
     web_conversation_max_minutes: float = Field(default=15, alias="WEB_CONVERSATION_MAX_MINUTES", gt=0, le=24 * 60)
+    # A booking made in a demo or test session (browser demo, web channel) is a sandbox that expires after this.
+    demo_booking_hours: float = Field(default=24, alias="DEMO_BOOKING_HOURS", gt=0, le=24 * 30)
 
     @field_validator("database_url")
     @classmethod

@@ -511,3 +511,27 @@ def test_a_retried_cancellation_without_a_time_cancels_one_appointment_not_the_n
     assert first.ok and retry.ok and first.appointment_id == retry.appointment_id
     statuses = sorted(a.status for a in shop.appointments() if a.caller_number == caller)
     assert statuses == ["booked", "cancelled"]
+
+
+# --- demo bookings ---------------------------------------------------------------------------------
+
+
+def test_a_demo_booking_sees_real_bookings_but_holds_no_slot_even_when_moved(shop: Shop) -> None:
+    shop.book("2031-01-07T10:00")  # a real caller's
+    demo = dict(business_id=shop.id, business=shop.config, call_id="realtime-demo", now=NOW, demo=True)
+
+    def demo_book(start: str) -> ToolOutcome:
+        return shop.book_of.book(
+            BookingRequest(**demo, idempotency_key=f"key-{uuid.uuid4()}", service="Cleaning", start=start)
+        )
+
+    taken = demo_book("2031-01-07T10:00")
+    assert taken.message.startswith("Sorry, that time is taken. The nearest free times:"), "a demo sees the real book"
+    assert demo_book("2031-01-07T11:00").ok
+    moved = shop.book_of.move(MoveRequest(**demo, new_start="2031-01-07T14:00", idempotency_key=f"key-{uuid.uuid4()}"))
+    assert moved.ok, moved.message
+    assert shop.slots() == [utc("2031-01-07T15:00:00"), utc("2031-01-07T15:15:00")], "only the real booking's"
+    assert shop.book("2031-01-07T14:00", **shop.another_call()).ok, "the demo keeps no real caller out"
+    real, sandboxed, _ = shop.appointments()
+    assert (real.is_demo, sandboxed.is_demo) == (False, True)
+    assert as_utc(sandboxed.expires_at) == NOW + timedelta(hours=24)

@@ -20,7 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.telnyx_commands import TextMessage
     from business.booking_rules import check_slot, parse_local_start
     from business.languages import primary
-    from domain.vocabulary import CallOutcome
+    from domain.vocabulary import CallOutcome, Channel
     from receptionist.appointment_requests import (
         BookingRequest,
         CancelRequest,
@@ -77,6 +77,9 @@ class CallTools:
             caller_number=progress.other_party(),
             now=workflow.now(),
             idempotency_key=f"{workflow.info().workflow_id}/{key}",
+            # A web conversation is the demo's fallback or an owner's test: its bookings are a sandbox.
+            # Only the activities' arguments change, so recorded histories replay.
+            demo=progress.live.channel == Channel.WEB,
         )
         answer = await dispatch_tool_call(call, context, self, position=position, unchecked=self._unchecked(call))
         return answer.text
@@ -187,7 +190,8 @@ class CallTools:
     async def _confirm_by_text(self, outcome: ToolOutcome, request: BookingRequest) -> None:
         business = self._progress.context.business
         caller = self._progress.other_party()
-        if not (business.sms_from_number and caller):
+        # A demo booking is not confirmed (a web visitor has no caller number anyway: no command changes).
+        if request.demo or not (business.sms_from_number and caller):
             return
         language = language_of(self._progress)
         booked = outcome.message  # the book's words, in English
