@@ -116,11 +116,30 @@ async def test_a_caller_who_speaks_spanish_is_heard_and_answered_in_spanish_with
         ("stop_transcription", None),
         ("start_transcription", "es"),
     ]
-    # The LLM is told to answer in the caller's language.
-    [request] = [r for r in stack.fake_llm.fake.requests if r.stream]
+    # The LLM is told to answer in the caller's language. A speculation on the interim words may have asked it
+    # first, while the call was still English: that one is never what the caller hears, the last request is.
+    *_, request = [r for r in stack.fake_llm.fake.requests if r.stream]
     assert "The caller speaks Spanish: answer only in Spanish" in request.messages[0]["content"]
     assert await call_language(stack, call) == "es-US"
     assert stack.simulator.simulator.refusals == []
+
+
+async def test_a_reply_prepared_in_english_is_not_spoken_once_the_caller_turned_out_to_speak_spanish(
+    stack, bilingual, spanish_llm
+) -> None:
+    # A phone-paced caller: the speculation on the interim words asks the LLM well before the final transcript,
+    # while the call is still English; the final's Spanish moves the call to Spanish.
+    words = "Hola, ¿cuánto cuesta una limpieza?"
+    talking = {"endpointing": True, "interim_spacing_seconds": 0.1}
+    call = await place(stack, CallScript(to_number=BILINGUAL, lines=[words], **talking))
+    await finished_workflow(stack, call)
+
+    first, *later = [r for r in stack.fake_llm.fake.requests if r.stream]
+    spanish = "The caller speaks Spanish: answer only in Spanish"
+    assert spanish not in first.messages[0]["content"], "the speculation was asked while the call was English"
+    assert later and spanish in later[-1].messages[0]["content"], "the reply heard was asked for in Spanish"
+    _greeting, *replies = speeches(call)
+    assert replies and all((r["voice"], r["language"]) == (LUPE, "es-US") for r in replies)
 
 
 async def test_the_language_menu_works_by_keys_and_a_cloned_voice_speaks_spanish(stack, bilingual, spanish_llm) -> None:

@@ -74,7 +74,7 @@ class CallerTurns:
         self._tools = tools
         self._escalation = escalation
         self.language = CallLanguage(progress, channel)
-        self.speculations = Speculations(progress, self._speculative_request)
+        self.speculations = Speculations(progress, self._speculative_request, lambda: self.language.current)
 
     async def stop_speaking(self) -> None:
         self._progress.barge_in = False

@@ -37,16 +37,25 @@ from workflows.call_progress import CallProgress
 
 # Calls begun before it answered only final transcripts.
 SPECULATIVE_REPLIES_PATCH = "speculative-replies"
+# Calls recorded before a speculation made in one language was refused once the call had moved to another.
+SAME_LANGUAGE_PATCH = "speculation-in-the-call-language"
 
 
 class Speculations:
     """The call's one speculative reply, if any: started on an interim, then taken or cancelled."""
 
-    def __init__(self, progress: CallProgress, request_for: Callable[[str, float], ReplyRequest]) -> None:
+    def __init__(
+        self,
+        progress: CallProgress,
+        request_for: Callable[[str, float], ReplyRequest],
+        current_language: Callable[[], str],
+    ) -> None:
         self._progress = progress
         self._request_for = request_for  # a round-0 request of the next turn for these words
+        self._current_language = current_language  # the call's language now (CallLanguage.current)
         self._handle: workflow.ActivityHandle[Speculation] | None = None
         self._words = ""  # what the running speculation answers
+        self._language: str | None = None  # the language it was asked to answer in
         self._started_at: datetime | None = None
         self._considered: str | None = None  # the interim (event id) last considered
         self.waiting = False  # a turn waits for the speculation to finish
@@ -81,6 +90,7 @@ class Speculations:
         if self._handle is not None:
             return  # the running speculation follows the caller's newest words itself (by query)
         request = self._request_for(words, interim.received_at).model_copy(update={"speculating_on": interim.event_id})
+        self._language = request.language
         self._handle = workflow.start_activity_method(CallerReplies.speculate_reply, request, **SPECULATIVE_REPLY)
 
     async def take(self, caller_text: str, deadline: timedelta) -> Speculation | None:
@@ -88,6 +98,11 @@ class Speculations:
         `deadline`; else it is cancelled and None. Either way it is settled: taken at most once."""
         handle = self._handle
         if handle is None:
+            return None
+        if self._language != self._current_language() and workflow.patched(SAME_LANGUAGE_PATCH):
+            # The caller's words moved the call to another language (a Spanish "Hola, ..." in an English
+            # call): a reply prepared in the old one must not be spoken in the new one's voice.
+            await self.cancel()
             return None
         if not same_words(caller_text, self._words) or not self._asked_llm():
             # Other words; or the same, come before they were stable: it has not asked the LLM yet.
