@@ -41,6 +41,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Issue 10: the API answers calls itself while Temporal is unreachable, and hands the promises over.
         async with running_last_rung(app):
             yield
+            if app.state.call_router is not None:
+                await app.state.call_router.close()  # held interim transcripts (api/held_interims.py)
 
     # Any route answers these before it sees the body: the schema says so.
     bad_body = {

@@ -125,6 +125,10 @@ class CallRouter:
         self._interims = InterimTranscripts()
         self._held = HeldInterims(self._signal)
 
+    async def close(self) -> None:
+        """At the API's shutdown: the interims it holds reach their calls."""
+        await self._held.flush()
+
     async def keep_recording(self, saved: SavedRecording) -> WebhookDelivery:
         """A call.recording.saved: to a workflow of its own, since the call's has usually finished."""
         if saved.event_id in self._recent:

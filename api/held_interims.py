@@ -14,7 +14,8 @@ behind it). What comes next for the same call decides:
 
 An interim is advisory (the final transcript is what a turn answers, and the first interim,
 the barge-in, is never held): one held by an API process that dies, or whose signal fails, is
-lost, and the call speculates on the words it has or not at all.
+lost, and the call speculates on the words it has or not at all. An API that stops in good order
+(a deploy) signals what it holds first (`flush`).
 """
 
 from __future__ import annotations
@@ -52,6 +53,13 @@ class HeldInterims:
         held = _Held(event)
         held.task = asyncio.create_task(self._send_when_due(held))
         self._held[event.call_control_id] = held
+
+    async def flush(self) -> None:
+        """Signals every held interim now: the API is stopping (a deploy), and a held one would be lost."""
+        held = list(self._held.values())
+        for one in held:
+            one.flush.set()
+        await asyncio.gather(*(one.task for one in held if one.task is not None), return_exceptions=True)
 
     async def before(self, event: CallEvent) -> None:
         """Settles what is held for `event`'s call before `event` is delivered: dropped if `event` is newer

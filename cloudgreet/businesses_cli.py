@@ -81,7 +81,9 @@ def add_command(
         try:
             business = add_business(session, config)
         except NumberTaken as taken:
-            typer.secho(str(taken), fg="red", err=True)
+            # Another addition took the number between our check and the order: it is bought and ours at Telnyx.
+            bought = f"; {number} stays on your Telnyx account (release it in the portal)" if order else ""
+            typer.secho(f"{taken}{bought}", fg="red", err=True)
             raise typer.Exit(1) from None
         session.commit()
         typer.echo(f"Added business {business.id}: {business.name}, answering {business.phone_number}")

@@ -70,3 +70,12 @@ async def test_held_words_nothing_follows_are_signalled_after_the_hold() -> None
     held.hold(transcript("i2", "Do you"))
     await asyncio.wait_for(calls.arrived.wait(), 10)
     assert calls.signalled == ["i2"]
+
+
+async def test_an_api_stopping_in_good_order_signals_what_it_holds() -> None:
+    calls = Calls()
+    held = HeldInterims(calls.send, hold_seconds=60)  # not due for a minute: only the shutdown sends them
+    held.hold(transcript("a-2", "Can I come in", call="call-a"))
+    held.hold(transcript("b-2", "Do you open", call="call-b"))
+    await held.flush()
+    assert sorted(calls.signalled) == ["a-2", "b-2"]
