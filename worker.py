@@ -36,12 +36,7 @@ from runtime.settings import Settings, get_settings
 from runtime.temporal_connection import connect_temporal, ensure_search_attributes
 from runtime.tracing import start_tracing
 from runtime.workflow_sandbox import workflow_runner
-from workflows.calendar_sync import CalendarSyncWorkflow
-from workflows.call import CallWorkflow
-from workflows.callback import CallbackWorkflow
-from workflows.last_rung_promise import LastRungPromiseWorkflow
-from workflows.recording_saved import RecordingSavedWorkflow
-from workflows.satisfaction_survey import SatisfactionSurveyWorkflow
+from workflows.registry import WORKER_WORKFLOWS
 
 STICKY_QUEUE_TIMEOUT = timedelta(seconds=1)
 
@@ -69,14 +64,7 @@ async def build_worker(settings: Settings, runtime: Runtime | None = None) -> Wo
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
-        workflows=[
-            CallWorkflow,
-            CallbackWorkflow,
-            LastRungPromiseWorkflow,
-            RecordingSavedWorkflow,
-            SatisfactionSurveyWorkflow,
-            CalendarSyncWorkflow,
-        ],
+        workflows=WORKER_WORKFLOWS,
         activities=call_activities(settings),
         # Every activity's log lines carry its call and workflow ids; those with a heartbeat timeout
         # heartbeat while they run, so a dead worker's activities move on after that timeout.

@@ -15,10 +15,8 @@ from temporalio.worker import Replayer
 
 from simulator.call_script import CallerLine, CallScript
 from tests.businesses import open_every_day, store_business
-from workflows.calendar_sync import CalendarSyncWorkflow
-from workflows.call import CallWorkflow
 from workflows.call_messages import call_workflow_id
-from workflows.callback import CallbackWorkflow
+from workflows.registry import WORKER_WORKFLOWS
 
 # Histories of finished calls recorded on earlier code (`CLOUDGREET_RECORD_HISTORIES=... scripts/test`, see
 # tests/conftest.py): calls that were in flight when that code was replaced must go on on this code.
@@ -37,9 +35,7 @@ async def test_calls_recorded_on_earlier_code_replay_on_this_code() -> None:
     histories = recorded_histories()
     assert len(histories) >= 30, "the recorded histories are in tests/fixtures/histories"
     # Recorded runs of every finished workflow: the calendar's syncs too (CLOUDGREET_RECORD_HISTORIES).
-    replayer = Replayer(
-        workflows=[CallWorkflow, CallbackWorkflow, CalendarSyncWorkflow], data_converter=pydantic_data_converter
-    )
+    replayer = Replayer(workflows=WORKER_WORKFLOWS, data_converter=pydantic_data_converter)
 
     async def each():
         for history in histories:
@@ -78,9 +74,7 @@ async def test_calls_with_booking_barge_in_and_escalation_replay_deterministical
         await handle.result()
         histories.append(await handle.fetch_history())
     # Recorded runs of every finished workflow: the calendar's syncs too (CLOUDGREET_RECORD_HISTORIES).
-    replayer = Replayer(
-        workflows=[CallWorkflow, CallbackWorkflow, CalendarSyncWorkflow], data_converter=pydantic_data_converter
-    )
+    replayer = Replayer(workflows=WORKER_WORKFLOWS, data_converter=pydantic_data_converter)
 
     async def each():
         for history in histories:

@@ -7,14 +7,13 @@ from temporalio.worker import Replayer
 
 from runtime.workflow_sandbox import workflow_runner
 from tests.test_replay import recorded_histories
-from workflows.call import CallWorkflow
-from workflows.callback import CallbackWorkflow
+from workflows.registry import WORKER_WORKFLOWS
 
 
 async def test_recorded_calls_replay_with_our_packages_passed_through() -> None:
     histories = recorded_histories()
     replayer = Replayer(
-        workflows=[CallWorkflow, CallbackWorkflow],
+        workflows=WORKER_WORKFLOWS,
         data_converter=pydantic_data_converter,
         workflow_runner=workflow_runner(),
     )
