@@ -25,6 +25,7 @@ from activities.caller_reply import CallerReplies
 from activities.follow_ups import CallbackCaps, FollowUps
 from activities.llm_circuit import LLMCircuit
 from activities.owed_callbacks import OwedCallbacks
+from activities.realtime_calls import RealtimeCalls
 from activities.satisfaction_surveys import SatisfactionSurveys
 from activities.telnyx_commands import TelnyxCommands
 from database.migrate import upgrade_database
@@ -117,8 +118,21 @@ def call_activities(settings: Settings) -> list:
     calendars = CalendarSync(
         settings.database_url, settings.secret_key.get_secret_value() if settings.secret_key else None
     )
+    realtime_calls = RealtimeCalls(
+        llm_client(settings),
+        settings.database_url,
+        model=settings.realtime_model,
+        transcription_model=settings.realtime_transcription_model,
+        voice=settings.realtime_voice,
+    )
     return [
         directory.know_call,
+        realtime_calls.find_realtime_line,
+        realtime_calls.accept_realtime_call,
+        realtime_calls.reject_realtime_call,
+        realtime_calls.refer_realtime_call,
+        realtime_calls.hang_up_realtime_call,
+        realtime_calls.keep_control_channel,
         telnyx_commands.answer_call,
         telnyx_commands.speak,
         telnyx_commands.start_transcription,

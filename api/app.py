@@ -18,6 +18,7 @@ from api import (
     health,
     messaging_webhooks,
     metrics_endpoint,
+    openai_webhooks,
     realtime_session,
     realtime_tools,
     telnyx_webhooks,
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     answer_database_outages_with_503(app)
     app.include_router(telnyx_webhooks.router)
     app.include_router(messaging_webhooks.router)
+    app.include_router(openai_webhooks.router)
     app.include_router(health.router)
     app.include_router(web_conversations.router)
     # Operations (issue 5): /metrics, the admin JSON API, the admin pages and their static files.

@@ -18,6 +18,7 @@ from domain.vocabulary import (
     Direction,
     EscalationStatus,
     FallbackLevel,
+    PhoneMode,
     Speaker,
 )
 
@@ -40,6 +41,11 @@ class Business(SQLModel, table=True):
     name: str = Field(index=True)
     phone_number: str | None = Field(default=None, unique=True, description="The number callers dial (E.164)")
     config: dict = Field(sa_column=Column(JSON, nullable=False), description="A BusinessConfig as JSON")
+    phone_mode: PhoneMode = Field(
+        default=PhoneMode.TELNYX_SPEECH,
+        sa_type=words_of(PhoneMode),
+        description="Telnyx speech with the workflow's brain, or Realtime voice over SIP",
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 

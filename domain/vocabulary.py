@@ -19,6 +19,14 @@ class Channel(StrEnum):
 
     PHONE = "phone"  # a Telnyx call: Telnyx speaks and listens
     WEB = "web"  # a browser talking to the phone brain: replies go back as text
+    REALTIME_SIP = "realtime_sip"  # a phone call Telnyx routed to OpenAI's SIP endpoint: the Realtime model speaks
+
+
+class PhoneMode(StrEnum):
+    """Who answers a business's phone line (`Business.phone_mode`)."""
+
+    TELNYX_SPEECH = "telnyx_speech"  # Telnyx transcribes and speaks; the workflow's brain (chat LLM) decides
+    REALTIME_SIP = "realtime_sip"  # Telnyx routes the call to OpenAI's SIP URI; the Realtime model talks
 
 
 class Direction(StrEnum):
@@ -79,6 +87,7 @@ class Brain(StrEnum):
     LLM = "llm"
     OFFLINE = "offline"
     SAFETY_NET = "safety_net"  # the emergency phrase net, no brain needed
+    REALTIME = "realtime"  # OpenAI's Realtime model, on a Realtime-SIP call: it heard and spoke itself
     NONE = "none"  # nothing could answer the turn
 
 

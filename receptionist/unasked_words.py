@@ -25,6 +25,11 @@ SILENCE_GOODBYE: Phrase = {
     "en": "I haven't heard anything for a while, so I'll hang up now. Goodbye!",
     "es": "Hace un rato que no le oigo, así que voy a colgar. ¡Adiós!",
 }
+# A Realtime call at its length cap (workflows/realtime_sip_call.py).
+TIME_UP_GOODBYE: Phrase = {
+    "en": "I'm sorry, I have to end our call now. Please call again if you need anything else. Goodbye!",
+    "es": "Lo siento, tengo que terminar la llamada. Llame de nuevo si necesita algo más. ¡Adiós!",
+}
 PLEASE_HOLD: Phrase = {
     "en": "Please hold while I connect you.",
     "es": "Por favor, espere mientras le comunico.",

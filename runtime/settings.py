@@ -142,6 +142,9 @@ class Settings(BaseSettings):
     )
 
     # The browser path (issue 4): Realtime sessions for /demo and /test-agent-simple.
+    # Verifies OpenAI's signed webhooks (the project's webhook secret, whsec_...): a phone line in
+    # Realtime-SIP mode is announced by `realtime.call.incoming` at POST /api/openai/webhooks.
+    openai_webhook_secret: SecretStr | None = Field(default=None, alias="OPENAI_WEBHOOK_SECRET")
     realtime_model: str = Field(default="gpt-realtime-1.5", alias="REALTIME_MODEL", min_length=1)
     # Used when the business's voice is not one of OpenAI's ("female", "male" or a Telnyx voice).
     realtime_voice: str = Field(default="marin", alias="REALTIME_VOICE", min_length=1)
@@ -217,6 +220,19 @@ class Settings(BaseSettings):
             raise ValueError(f"SECRET_KEY looks like a placeholder (it contains {word!r}); {advice}")
         if len(set(raw)) < 10:
             raise ValueError(f"SECRET_KEY repeats a few characters ({len(set(raw))} different ones); {advice}")
+        return value
+
+    @field_validator("openai_webhook_secret", mode="before")
+    @classmethod
+    def _real_webhook_secret(cls, value: object) -> object:
+        if value is None or value == "":
+            return None
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+        advice = "copy it from the webhook's page in the OpenAI project settings (whsec_...)"
+        if not raw.startswith("whsec_") or len(raw) < 30:
+            raise ValueError(f"OPENAI_WEBHOOK_SECRET must be the project's webhook secret; {advice}")
+        if word := next((w for w in PLACEHOLDER_WORDS if w in raw[6:].lower()), None):
+            raise ValueError(f"OPENAI_WEBHOOK_SECRET looks like a placeholder (it contains {word!r}); {advice}")
         return value
 
     @model_validator(mode="after")

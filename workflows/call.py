@@ -25,6 +25,15 @@ with workflow.unsafe.imports_passed_through():
     from activities.business_directory import BusinessDirectory
     from activities.call_records import CallContext, CallOpening, CallRecords
     from activities.caller_reply import HeardWords
+    from activities.realtime_calls import (
+        REALTIME_TOOL_UPDATE,
+        REALTIME_WORDS_SIGNAL,
+        RealtimeCalls,
+        RealtimeFunctionCall,
+        RealtimeLine,
+        RealtimeToolReply,
+        RealtimeWords,
+    )
     from domain.vocabulary import (
         Brain,
         BusinessKnowledge,
@@ -34,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
         Channel,
         Direction,
         FallbackLevel,
+        PhoneMode,
         RecordingPlan,
         Speaker,
         Utterance,
@@ -90,6 +100,8 @@ from workflows.call_tools import CallTools
 from workflows.caller_silence import ONE_SILENCE_TIMER_PATCH, CallerSilence
 from workflows.caller_turn import CallerTurns
 from workflows.message_for_later import take_message_for_later
+from workflows.realtime_sip_call import RealtimeConversation
+from workflows.realtime_sip_line import RealtimeSipLine
 from workflows.satisfaction_survey import ask_for_rating
 from workflows.speculation import SPECULATIVE_REPLIES_PATCH
 from workflows.turn_traces import TurnTraces
@@ -101,14 +113,19 @@ class CallWorkflow:
     def __init__(self, start: CallStart) -> None:
         progress = progress_of(start)
         books = Bookkeeping(progress)
-        channel = choose_channel(start, progress, books.record_error)
+        # A call OpenAI's Realtime model answers over SIP has a line of its own; every other a phone line or a browser.
+        sip_line = RealtimeSipLine(progress, start.sip, books.record_error) if start.sip is not None else None
+        channel = sip_line or choose_channel(start, progress, books.record_error)
         callbacks = Callbacks(progress, books, start.carried.callback_refusals if start.carried else None)
         escalation = Escalation(progress, channel, books, callbacks)
+        tools = CallTools(progress, books, callbacks)
         self._progress = progress
         self._channel = channel
         self._books = books
         self._callbacks = callbacks
-        self._turns = CallerTurns(progress, channel, books, CallTools(progress, books, callbacks), escalation)
+        self._turns = CallerTurns(progress, channel, books, tools, escalation)
+        self._sip_line = sip_line
+        self._realtime = RealtimeConversation(progress, sip_line, books, tools, escalation) if sip_line else None
         self._traces = TurnTraces()
         self._recording = CallRecording(progress, channel)
 
@@ -124,6 +141,25 @@ class CallWorkflow:
     def visitor_left(self) -> None:
         """A web visitor closed the conversation."""
         self._channel.caller_left()
+
+    @workflow.signal(name=REALTIME_WORDS_SIGNAL)
+    def realtime_words(self, words: RealtimeWords) -> None:
+        """A finished transcript from a Realtime-SIP call's control channel."""
+        if self._realtime is not None:
+            self._realtime.heard(words)
+
+    @workflow.update(name=REALTIME_TOOL_UPDATE)
+    async def realtime_tool_call(self, call: RealtimeFunctionCall) -> RealtimeToolReply:
+        """A function call the Realtime model made, run as a phone call's tools are; its answer goes back to the model."""
+        assert self._realtime is not None  # the validator refused it otherwise
+        return await self._realtime.run_tool(call)
+
+    @realtime_tool_call.validator
+    def _only_realtime_calls_run_tools(self, call: RealtimeFunctionCall) -> None:
+        if self._realtime is None:
+            raise ApplicationError("only a Realtime-SIP call runs tools by update", type="NotARealtimeCall")
+        if self._progress.opening is None:
+            raise ApplicationError("the call is not open yet", type="CallNotOpen")
 
     @workflow.query
     def state(self) -> CallState:
@@ -185,6 +221,8 @@ class CallWorkflow:
             return await self._go_on(start)
         progress.records_in_background = workflow.patched(RECORDS_IN_BACKGROUND)
         self._channel.connect()
+        if self._sip_line is not None:
+            return await self._answer_realtime(self._sip_line)
         await wait_until(lambda: progress.initiated is not None or progress.over, WAIT_FOR_CALL_INITIATED)
         if progress.initiated is None:
             # A stray event for a call we never saw start, or a hang-up before it rang: nothing to answer.
@@ -206,6 +244,34 @@ class CallWorkflow:
                 await take_message_for_later(progress, self._channel, self._books, self._callbacks)
             else:
                 await self._converse(start)
+        return await self._ended()
+
+    async def _answer_realtime(self, line: RealtimeSipLine) -> CallSummary:
+        """A call OpenAI's SIP endpoint announced: accepted if it reached a line in Realtime mode, else declined."""
+        progress = self._progress
+        initiated = progress.initiated
+        assert initiated is not None and self._realtime is not None  # connect() set it
+        try:
+            found: RealtimeLine = await workflow.execute_activity_method(
+                RealtimeCalls.find_realtime_line, initiated.dialed_number, **CALL_CONTEXT
+            )
+        except ActivityError as error:
+            # Which line this is cannot be known: declined (Telnyx sends the caller on per the SIP answer).
+            workflow.logger.warning("Realtime call declined: its line could not be read: %s", error)
+            found = RealtimeLine(business_id=None)
+        if found.business_id is None or found.phone_mode != PhoneMode.REALTIME_SIP:
+            # An unknown number, or a line Telnyx speech answers: OpenAI's endpoint is not where it is answered.
+            workflow.logger.warning("Realtime call to %s declined: no line in Realtime mode", initiated.dialed_number)
+            await line.reject()
+            return self._books.summary(CallStatus.NEVER_STARTED)
+        progress.web_business_id = found.business_id  # the business is known: the call opens with it
+        await self._open_call(initiated)
+        progress.live.brain = Brain.REALTIME
+        if not await line.answer():
+            return await self._books.finish(CallStatus.MISSED, outcome=CallOutcome.ABANDONED)
+        await self._books.set_status(CallStatus.IN_PROGRESS)
+        greeting = self._turns.language.greeting(self._callbacks.greeting(progress.context.opening_words))
+        await self._realtime.converse(greeting)
         return await self._ended()
 
     async def _go_on(self, start: CallStart) -> CallSummary:

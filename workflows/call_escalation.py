@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.vocabulary import (
         CallOutcome,
         CallStatus,
+        Channel,
         Direction,
         EscalationStatus,
         FallbackLevel,
@@ -196,7 +197,10 @@ class Escalation:
         await record.open()
         await self._channel.say(words_in(PLEASE_HOLD, language_of(progress)), f"escalation-{escalation}/hold")
         our_number = self._our_number()
-        if our_number and workflow.patched(WARM_TRANSFERS):
+        if self._channel.kind == Channel.REALTIME_SIP:
+            # OpenAI's call is put through by SIP REFER, number by number: no leg of ours to brief or bridge.
+            connected = await self._ring_cold(escalation, record)
+        elif our_number and workflow.patched(WARM_TRANSFERS):
             connected = await self._ring_warm(escalation, record, emergency=emergency, from_number=our_number)
         else:
             connected = await self._ring_cold(escalation, record)
@@ -292,6 +296,8 @@ class Escalation:
         progress = self._progress
         language = language_of(progress)
         await self._books.climb_ladder(FallbackLevel.CALLBACK_PROMISE)
+        if self._channel.kind == Channel.REALTIME_SIP:
+            return  # the Realtime model asks for the message and calls take_message: the escalation's answer says so
         if not self._channel.can_call_back:
             await self._channel.say(words_in(WEB_PROMISE, language), "web-promise")
             return

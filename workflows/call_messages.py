@@ -106,9 +106,20 @@ class CallEvent(BaseModel):
     callback: CallbackDial | None = None
 
 
+class SipCall(BaseModel):
+    """A phone call OpenAI's SIP endpoint announced (`realtime.call.incoming`): its numbers, from the SIP headers."""
+
+    caller_number: str | None = None
+    dialed_number: str | None = None
+    received_at: float = Field(description="Unix time the API received the webhook")
+
+
 class CallStart(BaseModel):
+    # A Realtime-SIP call's is OpenAI's call_id (rtc_...): its workflow is call-<call_id>.
     call_control_id: str
     channel: Channel = Channel.PHONE
+    # A Realtime-SIP call (channel REALTIME_SIP): who rang which number.
+    sip: SipCall | None = None
     # A web conversation has no Telnyx call.initiated: it says which business it talks to.
     web_business_id: int | None = None
     # A run continues as new once its history has this many events (or the server suggests it

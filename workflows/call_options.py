@@ -127,3 +127,31 @@ WHILE_THE_CALLER_WAITS = ActivityOptions(
     heartbeat_timeout=LIVENESS_HEARTBEAT,
     retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=2),
 )
+
+# OpenAI's `calls` API for a Realtime-SIP call (accept, reject, hang up): a few quick tries, then the
+# call's error log. A refusal (4xx) is final.
+REALTIME_CALL_COMMAND = ActivityOptions(
+    start_to_close_timeout=timedelta(seconds=10),
+    heartbeat_timeout=LIVENESS_HEARTBEAT,
+    retry_policy=RetryPolicy(
+        initial_interval=timedelta(milliseconds=200),
+        maximum_interval=timedelta(seconds=2),
+        maximum_attempts=4,
+        non_retryable_error_types=["RealtimeRefused"],
+    ),
+)
+# A SIP REFER is sent once: the escalation's ladder, not a retry, moves on when it fails.
+REALTIME_REFER = ActivityOptions(
+    start_to_close_timeout=timedelta(seconds=10),
+    heartbeat_timeout=LIVENESS_HEARTBEAT,
+    retry_policy=RetryPolicy(maximum_attempts=1),
+)
+# The control channel of a Realtime-SIP call stays open as long as the call; a worker that dies is
+# noticed within the heartbeat and another joins the channel again. Its tools run in the workflow.
+REALTIME_CONTROL_CHANNEL = ActivityOptions(
+    start_to_close_timeout=timedelta(hours=4),
+    heartbeat_timeout=timedelta(seconds=5),
+    retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=20),
+)
+# The Realtime model's length cap on a phone call: it says goodbye and hangs up then.
+REALTIME_CALL_LIMIT = timedelta(minutes=30)

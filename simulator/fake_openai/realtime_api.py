@@ -308,6 +308,11 @@ def install_realtime_api(app: FastAPI, llm: FakeOpenAI) -> None:
         call = sip_call(call_id, status="accepted")
         if call is None:
             return no_call(call_id, "accepted")
+        if (status := realtime.take_refer_refusal()) is not None:
+            call.record.refused_refers.append(body["target_uri"])
+            return _error(
+                status, "The transfer could not be started (refused by the fake Realtime API).", "server_error"
+            )
         # The caller is transferred: the call leaves the model (and its control channels).
         call.record.sip_status = "referred"
         call.record.referred_to = body["target_uri"]

@@ -42,6 +42,10 @@ class FakeRealtimeBehaviour(BaseModel):
     refuse_secrets_next: int = Field(default=0, ge=0, description="Refuse this many client secret requests")
     refuse_secrets_status: int = Field(default=400, ge=400, le=599)
     refuse_secrets_message: str = "Invalid value for 'session.model' (refused by the fake Realtime API)."
+    refuse_refers_next: int = Field(
+        default=0, ge=0, description="Answer this many SIP refers with refuse_refers_status (the service failing)"
+    )
+    refuse_refers_status: int = Field(default=503, ge=400, le=599)
     hold_replies: bool = Field(
         default=False, description="Keep every response active after its first delta until this is set back to false"
     )
@@ -69,6 +73,7 @@ class FakeRealtimeCall(BaseModel):
     hung_up: bool = False
     sip_status: str | None = Field(default=None, description="ringing, accepted, rejected or referred (SIP calls)")
     referred_to: str | None = None
+    refused_refers: list[str] = Field(default_factory=list, description="Refer targets the fake failed")
     webhook_status: int | None = Field(default=None, description="How the project answered the incoming webhook")
 
 
@@ -140,6 +145,13 @@ class FakeRealtime:
             if b.refuse_calls_next > 0:
                 b.refuse_calls_next -= 1
                 return b.refuse_calls_status
+            return None
+
+    def take_refer_refusal(self) -> int | None:
+        with self._lock:
+            if self.behaviour.refuse_refers_next > 0:
+                self.behaviour.refuse_refers_next -= 1
+                return self.behaviour.refuse_refers_status
             return None
 
     def issue_secret(self, body: dict[str, Any]) -> dict[str, Any]:
