@@ -24,6 +24,7 @@ from sqlmodel import Session, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.realtime_control import ControlEnd, FunctionCall, RealtimeControl, ToolReply, TranscriptLine
 from business.config import BusinessConfig
 from database.engine import get_engine
 from database.models import Business
@@ -237,6 +238,29 @@ class RealtimeCalls:
 
 ToolRunner = Callable[[RealtimeFunctionCall], Awaitable[RealtimeToolReply]]
 WordsHeard = Callable[[RealtimeWords], Awaitable[None]]
+# How the call ended, as the call's record says it (hangup_cause).
+HANGUP_CAUSES = {
+    ControlEnd.CALL_ENDED: "realtime_call_ended",
+    ControlEnd.CAP_REACHED: "time_limit",
+    ControlEnd.TOOL_ENDED_CALL: "normal_clearing",
+    ControlEnd.HUNG_UP: "normal_clearing",
+}
+
+
+class GreetingControl(RealtimeControl):
+    """The one control-channel client, greeting the caller as the channel opens: on a phone call
+    the model would otherwise wait for the caller to speak first."""
+
+    def __init__(self, client: openai.AsyncOpenAI, call_id: str, greeting: str | None) -> None:
+        super().__init__(client, call_id)
+        self._greeting = greeting
+
+    async def _events(self, connection: Any) -> Any:  # type: ignore[override]
+        if self._greeting:
+            greeting, self._greeting = self._greeting, None
+            await self._request_response({"instructions": f"Say exactly these words: {greeting}"})
+        async for event in RealtimeControl._events(connection):
+            yield event
 
 
 async def control_channel(
@@ -247,23 +271,17 @@ async def control_channel(
     *,
     greet: bool,
 ) -> str:
-    """The call's control channel through `activities.realtime_control` (the one control-channel
-    client); how the call ended."""
-    from activities.realtime_control import FunctionCall, RealtimeControl, ToolReply
-
-    control = RealtimeControl(client, channel.call_id)
+    """Serves the call's control channel (`activities.realtime_control`) until the call ends; how it ended."""
+    control = GreetingControl(client, channel.call_id, channel.greeting if greet else None)
 
     async def tool(call: FunctionCall) -> ToolReply:
         reply = await run_tool(RealtimeFunctionCall(call_id=call.call_id, name=call.name, arguments=call.arguments))
         return ToolReply(output=reply.output, end_call=reply.end_call)
 
-    async def transcript(*said: Any) -> None:
-        await heard(_words(said))
+    async def transcript(line: TranscriptLine) -> None:
+        speaker = Speaker.CALLER if line.role == "caller" else Speaker.AGENT
+        await heard(RealtimeWords(item_id=line.item_id, speaker=speaker, text=line.text))
 
-    del greet  # adapted to RealtimeControl once merged
-    result = await control.run(tool, hang_up_at=channel.hang_up_at, goodbye=channel.goodbye, on_transcript=transcript)
-    return str(result or "normal_clearing")
-
-
-def _words(said: tuple[Any, ...]) -> RealtimeWords:
-    raise NotImplementedError(said)
+    hang_up_at = datetime.fromtimestamp(channel.hang_up_at, UTC) if channel.hang_up_at is not None else None
+    outcome = await control.run(tool, hang_up_at=hang_up_at, goodbye=channel.goodbye, on_transcript=transcript)
+    return HANGUP_CAUSES[outcome.ended]

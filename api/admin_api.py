@@ -42,7 +42,7 @@ from database.models import Business
 from database.recording_store import RecordingInfo, recording_info
 from database.satisfaction import SurveyInfo, survey_info
 from database.utc import utcnow
-from domain.vocabulary import CallbackStatus, CallOutcome, CallStatus
+from domain.vocabulary import CallbackStatus, CallOutcome, CallStatus, PhoneMode
 from runtime.live_call import LiveState, read_live_state, temporal_ui_link
 
 # What the guard (api/admin_auth.py) may answer on every route, so the schema says so too.
@@ -247,6 +247,41 @@ def business_config_changes(
     """The audit log of a business's configuration, newest first: who saved, when, each field before and after."""
     get_business(session, business_id)
     return list_config_changes(session, business_id, limit=limit)
+
+
+class PhoneModeChoice(BaseModel):
+    phone_mode: PhoneMode = Field(
+        description="telnyx_speech: Telnyx speech with the workflow's brain; realtime_sip: Telnyx routes the "
+        "line's calls to OpenAI's SIP URI and the Realtime model talks (README: Two ways to answer the phone)"
+    )
+
+
+@router.put(
+    "/businesses/{business_id}/phone-mode",
+    response_model=BusinessSummary,
+    responses={404: {"description": "No such business"}},
+)
+def set_phone_mode(
+    business_id: RowId, choice: PhoneModeChoice, session: SessionDep, caller: AdminApiCaller
+) -> BusinessSummary:
+    """Who answers the business's line from its next call on. Realtime voice also needs the line's Telnyx
+    routing to OpenAI's SIP URI and the OpenAI project's webhook (README); in the audit log as `phone_mode`."""
+    business = get_business(session, business_id)
+    if business.phone_mode != choice.phone_mode:
+        business.updated_at = utcnow()
+        add_config_change(
+            session,
+            business_id,
+            [{"field": "phone_mode", "before": business.phone_mode, "after": choice.phone_mode}],
+            credential=caller.credential,
+            session_id=caller.session_id,
+            client_address=caller.client_address,
+            now=business.updated_at,
+        )
+        business.phone_mode = choice.phone_mode
+        session.add(business)
+        session.commit()
+    return BusinessSummary.model_validate(business, from_attributes=True)
 
 
 @router.post("/instructions-preview", response_model=InstructionsPreview)

@@ -100,7 +100,43 @@ def list_command() -> None:
     settings = settings_or_exit()
     with Session(get_engine(settings.database_url)) as session:
         for business in list_businesses(session):
-            typer.echo(f"{business.id:>4}  {business.phone_number or '(no number)':<16}  {business.name}")
+            number = business.phone_number or "(no number)"
+            typer.echo(f"{business.id:>4}  {number:<16}  {business.phone_mode.value:<13}  {business.name}")
+
+
+@businesses_app.command("phone-mode")
+def phone_mode_command(
+    business_id: Annotated[int, typer.Argument(help="The business's id (`businesses list`)")],
+    mode: Annotated[
+        str,
+        typer.Argument(
+            help="telnyx_speech (Telnyx speech with the workflow's brain) or realtime_sip (OpenAI's Realtime voice "
+            "over SIP: route the line to OpenAI's SIP URI too, see README)"
+        ),
+    ],
+) -> None:
+    """Choose who answers the business's line, from its next call on."""
+    from sqlmodel import Session
+
+    from database.engine import get_engine
+    from database.models import Business
+    from domain.vocabulary import PhoneMode
+
+    try:
+        chosen = PhoneMode(mode)
+    except ValueError:
+        typer.secho(f"{mode!r} is no phone mode: {', '.join(m.value for m in PhoneMode)}", fg="red", err=True)
+        raise typer.Exit(2) from None
+    settings = settings_or_exit()
+    with Session(get_engine(settings.database_url)) as session:
+        business = session.get(Business, business_id)
+        if business is None:
+            typer.secho(f"No business with id {business_id}", fg="red", err=True)
+            raise typer.Exit(1)
+        business.phone_mode = chosen
+        session.add(business)
+        session.commit()
+        typer.echo(f"{business.name} ({business.phone_number}) is answered by {chosen.value} from its next call on")
 
 
 def _telnyx_settings():

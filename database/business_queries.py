@@ -10,12 +10,14 @@ from sqlmodel import Session, col, select
 
 from business.config import BusinessConfig
 from database.models import Business
+from domain.vocabulary import PhoneMode
 
 
 class BusinessSummary(BaseModel):
     id: int
     name: str
     phone_number: str | None
+    phone_mode: PhoneMode = PhoneMode.TELNYX_SPEECH
     updated_at: datetime
 
 
