@@ -160,14 +160,14 @@ async def test_a_signed_incoming_call_is_accepted_with_the_business_session_its_
 
     # The model greets the caller as the control channel opens.
     said = await eventually(lambda: agent_said(fake_realtime, call_id), lambda s: bool(s), what="the greeting")
-    assert said[0] == "Thank you for calling Harbour Dental. How can I help you today?"
+    assert said[0].startswith("Thank you for calling Harbour Dental.")  # its opening words, open or closed
 
     # A booking, asked by voice, runs through the workflow's tools; its result reaches the model.
     await say(fake_realtime, call_id, "Can I book a cleaning please")
     outputs = await eventually(
         lambda: tool_outputs(fake_realtime, call_id), lambda o: bool(o), what="the booking's result"
     )
-    assert "Cleaning" in outputs[0] and "Ada Lovelace" in outputs[0], outputs
+    assert outputs[0].startswith("Booked a cleaning") and "10 AM" in outputs[0], outputs
     await eventually(
         lambda: agent_said(fake_realtime, call_id),
         lambda s: any(line.startswith("Done: ") for line in s),
