@@ -282,3 +282,13 @@ def test_the_short_names_of_the_client_certificate_work_too(environment, tmp_pat
     with pytest.raises(ValidationError) as refused:
         environment(TEMPORAL_TLS_CERT=str(pem))
     assert "TEMPORAL_TLS_CLIENT_CERT_PATH is set but TEMPORAL_TLS_CLIENT_KEY_PATH is not" in str(refused.value)
+
+
+def test_the_openai_webhook_secret_is_the_projects_and_a_placeholder_is_refused(environment) -> None:
+    secret = "whsec_" + "c2lwLWxpbmVzLW9mLXRoZS1jbG91ZGdyZWV0LXByb2plY3Q="
+    assert environment(OPENAI_WEBHOOK_SECRET=secret).openai_webhook_secret.get_secret_value() == secret
+    assert environment(OPENAI_WEBHOOK_SECRET="").openai_webhook_secret is None  # present, not filled in
+    for value in ("not-a-webhook-secret-at-all-1234567890", "whsec_change-me-change-me-change-me"):
+        with pytest.raises(ValidationError) as raised:
+            environment(OPENAI_WEBHOOK_SECRET=value)
+        assert "OPENAI_WEBHOOK_SECRET" in str(raised.value) and value not in str(raised.value)
