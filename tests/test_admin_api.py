@@ -485,3 +485,22 @@ def test_promised_call_backs_are_listed_soonest_first_and_filtered(admin, databa
     assert pending.status_code == 200
     assert [c["reason"] for c in pending.json()] == ["about sooner", "about later"]
     assert admin.get("/api/admin/callbacks", params={"status": "lost"}).status_code == 422
+
+
+def test_an_admin_chooses_who_answers_a_business_line_and_the_choice_is_in_the_audit_log(
+    admin: httpx.Client, database_url: str
+) -> None:
+    business_id, _ = add_business(database_url, "Quay Street Dental")
+    path = f"/api/admin/businesses/{business_id}/phone-mode"
+    chosen = admin.put(path, headers=BEARER, json={"phone_mode": "realtime_sip"})
+    assert chosen.status_code == 200 and chosen.json()["phone_mode"] == "realtime_sip"
+    listed = {b["id"]: b for b in admin.get("/api/admin/businesses", headers=BEARER).json()}
+    assert listed[business_id]["phone_mode"] == "realtime_sip"
+    changes = admin.get(f"/api/admin/businesses/{business_id}/config/changes", headers=BEARER).json()
+    assert any(
+        c["field"] == "phone_mode" and (c["before"], c["after"]) == ("telnyx_speech", "realtime_sip")
+        for entry in changes
+        for c in entry["changes"]
+    ), changes
+    assert admin.put(path, headers=BEARER, json={"phone_mode": "carrier_pigeon"}).status_code == 422
+    assert admin.put(path, json={"phone_mode": "telnyx_speech"}).status_code == 401

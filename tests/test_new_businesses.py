@@ -129,3 +129,16 @@ def test_adding_a_business_needs_the_admin_key(admin: httpx.Client, database_url
     for headers in ({"Authorization": ""}, {"Authorization": "Bearer not-the-key"}):
         assert admin.post("/api/admin/businesses", json=body, headers=headers).status_code == 401
     assert businesses_named(database_url, "Sneaky Stranger LLC") == []
+
+
+def test_the_command_line_chooses_who_answers_a_line(database_url: str) -> None:
+    number = unused_number(database_url)
+    assert cloudgreet(database_url, "businesses", "add", "Quayside Optician", "--number", number).returncode == 0
+    with Session(get_engine(database_url)) as session:
+        business = session.exec(select(Business).where(Business.phone_number == number)).one()
+    chosen = cloudgreet(database_url, "businesses", "phone-mode", str(business.id), "realtime_sip")
+    assert chosen.returncode == 0, chosen.stderr
+    assert "is answered by realtime_sip from its next call on" in chosen.stdout
+    assert f"{number:<16}  realtime_sip" in cloudgreet(database_url, "businesses", "list").stdout
+    refused = cloudgreet(database_url, "businesses", "phone-mode", str(business.id), "fax")
+    assert refused.returncode == 2 and "telnyx_speech, realtime_sip" in refused.stderr

@@ -21,7 +21,7 @@ from temporalio.client import WorkflowExecutionStatus
 
 from business.config import BusinessConfig
 from database.engine import get_engine
-from database.models import Appointment, Business, Call, ConversationTurn, Escalation
+from database.models import Appointment, Business, Call, Callback, ConversationTurn, Escalation
 from domain.vocabulary import CallOutcome, CallStatus, PhoneMode, Speaker, TransferOutcome
 from receptionist.tools import realtime_tools
 from simulator.fake_openai.behaviour import FakeLLMBehaviour, FakeReplyRule, FakeToolCall
@@ -231,6 +231,51 @@ async def test_escalation_refers_the_caller_down_the_on_call_ladder(
         assert escalation.status == "connected"
         record = session.get(Call, call_id)
         assert record is not None and record.outcome == CallOutcome.ESCALATED
+
+
+async def test_when_nobody_can_be_referred_the_model_takes_a_message_and_a_call_back_is_promised(
+    stack, sip_api: str, fake_realtime: FakeOpenAIServer
+) -> None:
+    config = realtime_business(stack)
+    caller = "+12025550143"
+    fake_realtime.fake.set_behaviour(
+        FakeLLMBehaviour(
+            rules=[
+                FakeReplyRule(
+                    contains="person",
+                    tool_call=FakeToolCall(name="escalate_to_human", arguments={"reason": "a loose crown"}),
+                ),
+                FakeReplyRule(
+                    contains="message",
+                    tool_call=FakeToolCall(
+                        name="take_message",
+                        arguments={"message": "My crown came loose", "reason": "a loose crown", "caller_name": "Ada"},
+                    ),
+                ),
+            ]
+        )
+    )
+    fake_realtime.fake.realtime.set_behaviour(FakeRealtimeBehaviour(refuse_refers_next=2))  # both numbers fail
+    call_id = (await ring(fake_realtime, sip_api, config.phone_number, from_number=caller))["call_id"]
+    await eventually(lambda: agent_said(fake_realtime, call_id), lambda s: bool(s), what="the greeting")
+    await say(fake_realtime, call_id, "Can I talk to a person")
+    told = await eventually(lambda: tool_outputs(fake_realtime, call_id), lambda o: bool(o), what="the ladder's end")
+    assert told[0].startswith("I'm sorry, nobody could take your call right now.") and "take_message" in told[0]
+    await eventually(
+        lambda: agent_said(fake_realtime, call_id), lambda s: any(x.startswith("Done: ") for x in s), what="read"
+    )
+    await say(fake_realtime, call_id, "Please take a message")
+    await eventually(lambda: tool_outputs(fake_realtime, call_id), lambda o: len(o) == 2, what="the message taken")
+    await hang_up(fake_realtime, call_id)
+
+    summary = await stack.temporal_client.get_workflow_handle(call_workflow_id(call_id)).result()
+    assert summary["outcome"] == CallOutcome.MESSAGE and summary["fallback_level"] == "callback_promise"
+    assert fake_call(fake_realtime, call_id)["refused_refers"] == [f"tel:{n}" for n in ON_CALL]
+    with Session(get_engine(stack.database_url)) as session:
+        [callback] = session.exec(select(Callback).where(Callback.call_id == call_id)).all()
+        assert (callback.caller_number, callback.message) == (caller, "My crown came loose")
+        [escalation] = session.exec(select(Escalation).where(Escalation.call_id == call_id)).all()
+        assert escalation.status == "nobody_answered"
 
 
 async def test_a_call_to_a_line_not_in_realtime_mode_is_declined(
