@@ -125,7 +125,9 @@ class CallWorkflow:
         self._callbacks = callbacks
         self._turns = CallerTurns(progress, channel, books, tools, escalation)
         self._sip_line = sip_line
-        self._realtime = RealtimeConversation(progress, sip_line, books, tools, escalation) if sip_line else None
+        self._realtime = (
+            RealtimeConversation(progress, sip_line, books, tools, escalation, callbacks) if sip_line else None
+        )
         self._traces = TurnTraces()
         self._recording = CallRecording(progress, channel)
 
@@ -143,10 +145,10 @@ class CallWorkflow:
         self._channel.caller_left()
 
     @workflow.signal(name=REALTIME_WORDS_SIGNAL)
-    def realtime_words(self, words: RealtimeWords) -> None:
+    async def realtime_words(self, words: RealtimeWords) -> None:
         """A finished transcript from a Realtime-SIP call's control channel."""
         if self._realtime is not None:
-            self._realtime.heard(words)
+            await self._realtime.heard(words)
 
     @workflow.update(name=REALTIME_TOOL_UPDATE)
     async def realtime_tool_call(self, call: RealtimeFunctionCall) -> RealtimeToolReply:

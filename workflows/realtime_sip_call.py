@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.call_options import REALTIME_CALL_LIMIT, REALTIME_CONTROL_CHANNEL
 
 from workflows.call_bookkeeping import Bookkeeping
+from workflows.call_callbacks import Callbacks
 from workflows.call_escalation import Escalation
 from workflows.call_language import language_of
 from workflows.call_progress import CallProgress
@@ -56,10 +57,12 @@ class RealtimeConversation:
         books: Bookkeeping,
         tools: CallTools,
         escalation: Escalation,
+        callbacks: Callbacks,
     ) -> None:
         self._progress = progress
         self._line = line
         self._books = books
+        self._callbacks = callbacks
         self._tools = tools
         self._escalation = escalation
         self._heard_items: set[str] = set()
@@ -106,12 +109,14 @@ class RealtimeConversation:
         self._tool_calls.append(tool.model_dump() | {"result": output})
         return RealtimeToolReply(output=output, end_call=progress.ending and not progress.transferred)
 
-    def heard(self, words: RealtimeWords) -> None:
-        """A finished transcript: on the live transcript now, and on a turn once both sides have spoken."""
+    async def heard(self, words: RealtimeWords) -> None:
+        """A finished transcript: on the live transcript now, and on a turn once both sides have spoken.
+        The caller's first words also answer the greeting's question about an urgent call-back still owed."""
         if words.item_id in self._heard_items or not words.text.strip():
             return  # sent again by a control channel joined again
         self._heard_items.add(words.item_id)
         self._progress.live.transcript.append(Utterance(speaker=words.speaker, text=words.text))
+        first_words = words.speaker == Speaker.CALLER and not self._caller_spoke
         if words.speaker == Speaker.CALLER:
             self._caller_spoke = True
             self._caller_said.append(words.text)
@@ -119,6 +124,8 @@ class RealtimeConversation:
             self._model_said.append(words.text)  # the greeting, before the caller spoke, is no turn's answer
         while self._caller_said and self._model_said:
             self._record_turn(self._caller_said.pop(0), self._model_said.pop(0))
+        if first_words:
+            await self._callbacks.hear_answer(self._progress.live.transcript)
 
     def _record_the_rest(self) -> None:
         if self._caller_said or self._model_said or self._tool_calls:
