@@ -197,6 +197,52 @@ async def test_a_signed_incoming_call_is_accepted_with_the_business_session_its_
     assert [c["name"] for c in tools] == ["book_appointment"], tools
 
 
+async def test_a_worker_killed_mid_call_another_joins_the_control_channel_and_the_tools_still_run_once(
+    stack, sip_api: str, fake_realtime: FakeOpenAIServer
+) -> None:
+    config = realtime_business(stack)
+    start = booked_start(config)
+    fake_realtime.fake.set_behaviour(
+        FakeLLMBehaviour(
+            rules=[
+                FakeReplyRule(
+                    contains="book",
+                    tool_call=FakeToolCall(
+                        name="book_appointment",
+                        arguments={"service": "Checkup", "start": start, "caller_name": "Grace Hopper"},
+                    ),
+                )
+            ]
+        )
+    )
+    call_id = (await ring(fake_realtime, sip_api, config.phone_number))["call_id"]
+    await eventually(lambda: agent_said(fake_realtime, call_id), lambda s: bool(s), what="the greeting")
+    try:
+        stack.worker.kill()
+        stack.worker.start()
+        # The control activity misses its heartbeats; another attempt, on the new worker, joins again.
+        await eventually(
+            lambda: fake_call(fake_realtime, call_id)["control_channels"],
+            lambda joined: joined >= 2,
+            timeout=90,
+            what="the control channel joined again",
+        )
+        await say(fake_realtime, call_id, "I would like to book a checkup")
+        outputs = await eventually(
+            lambda: tool_outputs(fake_realtime, call_id), lambda o: bool(o), timeout=60, what="the booking's result"
+        )
+    finally:
+        stack.ensure_worker()
+    assert outputs[0].startswith("Booked a checkup"), outputs
+    greetings = [s for s in agent_said(fake_realtime, call_id) if s.startswith("Thank you for calling")]
+    assert len(greetings) == 1, "the caller is greeted once"
+    await hang_up(fake_realtime, call_id)
+    summary = await stack.temporal_client.get_workflow_handle(call_workflow_id(call_id)).result()
+    assert summary["outcome"] == CallOutcome.BOOKED
+    with Session(get_engine(stack.database_url)) as session:
+        assert len(session.exec(select(Appointment).where(Appointment.call_id == call_id)).all()) == 1
+
+
 async def test_escalation_refers_the_caller_down_the_on_call_ladder(
     stack, sip_api: str, fake_realtime: FakeOpenAIServer
 ) -> None:
