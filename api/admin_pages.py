@@ -46,7 +46,7 @@ from database.calendar_store import link_status
 from database.call_queries import find_call, list_calls
 from database.caller_memories import forget_caller
 from database.dashboard_queries import build_dashboard
-from domain.vocabulary import CallOutcome, CallStatus
+from domain.vocabulary import CallOutcome, CallStatus, PhoneMode
 from receptionist.caller_language import menu_key
 
 HERE = Path(__file__).parent
@@ -58,6 +58,10 @@ pages = APIRouter(prefix="/admin", include_in_schema=False, dependencies=[AdminP
 
 PAGE_SIZE = 50
 CHANGES_SHOWN = 20  # on the configuration page; the JSON API gives more
+PHONE_MODE_LABELS = [
+    (PhoneMode.TELNYX_SPEECH.value, "Telnyx speech, the receptionist's brain"),
+    (PhoneMode.REALTIME_SIP.value, "Realtime voice over SIP (OpenAI)"),
+]
 Word = TypeVar("Word", bound=StrEnum)
 # A return address after logging in, and a pasted key: far longer than either ever is.
 NextPath = Annotated[str, Query(max_length=2000)]
@@ -375,4 +379,5 @@ def config_page(business_id: RowId, request: Request, session: SessionDep) -> HT
         ],
         changes=list_config_changes(session, business_id, limit=CHANGES_SHOWN),
         calendar=link_status(session, business_id),
+        phone_modes=PHONE_MODE_LABELS,
     )

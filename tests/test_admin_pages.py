@@ -155,3 +155,19 @@ async def test_a_business_added_on_the_configuration_page_answers_its_number(pag
     call = stack.simulator.place_call(CallScript(to_number=number, lines=[]))
     await stack.simulator.wait_ended(call, 60)
     assert "Cedar Street Bakery" in spoken(call)[0]
+
+
+async def test_an_admin_chooses_realtime_voice_for_a_line_on_the_configuration_page(
+    page: Page, site: str, stack
+) -> None:
+    business_id, _ = add_business(stack.database_url, "Wharf Road Dental")
+    await log_in(page, site, f"/admin/businesses/{business_id}/config")
+    line = page.get_by_label("Phone line")
+    await expect(line).to_have_value("telnyx_speech")
+    await line.select_option("realtime_sip")
+    await page.get_by_role("button", name="Save phone line").click()
+    await expect(page.locator("#phone-mode-status")).to_have_text("Saved. The next call is answered this way.")
+    with Session(get_engine(stack.database_url)) as session:
+        assert session.get(Business, business_id).phone_mode == "realtime_sip"
+    await page.reload()
+    await expect(page.get_by_label("Phone line")).to_have_value("realtime_sip")

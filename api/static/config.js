@@ -144,6 +144,16 @@ form.addEventListener("submit", async (event) => {
   }
 });
 
+document.getElementById("save-phone-mode").addEventListener("click", async () => {
+  const status = document.getElementById("phone-mode-status");
+  status.textContent = "Saving…";
+  const phoneMode = document.getElementById("phone-mode").value;
+  const result = await send("PUT", `/api/admin/businesses/${businessId}/phone-mode`, { phone_mode: phoneMode });
+  if (result.ok) status.textContent = "Saved. The next call is answered this way.";
+  else if (result.status === 401) status.textContent = "Your session has ended: log in again.";
+  else status.textContent = `Not saved: ${JSON.stringify(result.payload.detail)}`;
+});
+
 document.getElementById("add-service").addEventListener("click", () => {
   const row = document.getElementById("service-row").content.firstElementChild.cloneNode(true);
   document.getElementById("services").append(row);
