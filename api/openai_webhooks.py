@@ -47,7 +47,11 @@ class OpenAIWebhookAck(BaseModel):
 
 
 def _header(headers: list, name: str) -> str | None:
-    return next((h.value for h in headers if h.name.lower() == name.lower()), None)
+    for header in headers:
+        named, value = getattr(header, "name", None), getattr(header, "value", None)
+        if isinstance(named, str) and named.lower() == name.lower() and isinstance(value, str):
+            return value
+    return None
 
 
 def sip_call_of(sip_headers: list, received_at: float) -> SipCall:
@@ -94,11 +98,13 @@ async def openai_webhook(request: Request, settings: SettingsDep) -> OpenAIWebho
         return JSONResponse(status_code=400, content={"detail": "the body is not an OpenAI event"})
     if event.type != INCOMING_CALL:
         return OpenAIWebhookAck(status=WebhookDelivery.IGNORED, detail=f"{event.type} is not used")
-    call_id = event.data.call_id
+    call_id = getattr(event.data, "call_id", None)
+    if not isinstance(call_id, str) or not call_id:
+        return JSONResponse(status_code=400, content={"detail": "realtime.call.incoming without a call_id"})
     start = CallStart(
         call_control_id=call_id,
         channel=Channel.REALTIME_SIP,
-        sip=sip_call_of(event.data.sip_headers, received_at),
+        sip=sip_call_of(getattr(event.data, "sip_headers", None) or [], received_at),
         history_event_limit=settings.call_history_event_limit,
     )
     structlog.contextvars.bind_contextvars(call_id=call_id, workflow_id=call_workflow_id(call_id))

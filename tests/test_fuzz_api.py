@@ -90,6 +90,8 @@ def api_url(private_database_url: str, fuzz_worker: str, fake_llm: FakeOpenAISer
         ADMIN_API_KEY=ADMIN_KEY,
         # Webhooks can be verified (a fuzzer's are refused as unsigned, not as "not configured").
         TELNYX_PUBLIC_KEY=base64.b64encode(bytes(SigningKey.generate().verify_key)).decode(),
+        # OpenAI's webhooks too: a fuzzer's are refused as unsigned (400).
+        OPENAI_WEBHOOK_SECRET="whsec_" + base64.b64encode(b"the fuzzer never knows this secret").decode(),
         REALTIME_SESSIONS_PER_CLIENT=10_000,
         REALTIME_SESSIONS_PER_BUSINESS=10_000,
     )
