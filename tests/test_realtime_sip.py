@@ -19,6 +19,7 @@ import pytest
 from sqlmodel import Session, select
 from temporalio.client import WorkflowExecutionStatus
 
+from activities.realtime_calls import sip_number
 from business.config import BusinessConfig
 from database.engine import get_engine
 from database.models import Appointment, Business, Call, Callback, ConversationTurn, Escalation
@@ -322,6 +323,42 @@ async def test_when_nobody_can_be_referred_the_model_takes_a_message_and_a_call_
         assert (callback.caller_number, callback.message) == (caller, "My crown came loose")
         [escalation] = session.exec(select(Escalation).where(Escalation.call_id == call_id)).all()
         assert escalation.status == "nobody_answered"
+
+
+async def test_a_call_transferred_to_the_project_uri_finds_its_line_by_the_dialled_number_header(
+    stack, sip_api: str, fake_realtime: FakeOpenAIServer
+) -> None:
+    config = realtime_business(stack)
+    rang = await ring(
+        fake_realtime,
+        sip_api,
+        "+15559990002",
+        to_uri="sip:proj_cloudgreet@sip.api.openai.com",
+        headers={"X-CloudGreet-Dialed": config.phone_number},
+    )
+    await eventually(
+        lambda: fake_call(fake_realtime, rang["call_id"]), lambda c: c["sip_status"] == "accepted", what="accepted"
+    )
+    assert accepted_session(fake_realtime, rang["call_id"])["instructions"].startswith(
+        "You are the receptionist of Harbour Dental"
+    )
+    await hang_up(fake_realtime, rang["call_id"])
+    await stack.temporal_client.get_workflow_handle(call_workflow_id(rang["call_id"])).result()
+
+
+@pytest.mark.parametrize(
+    ("header", "number"),
+    [
+        ("<sip:+15550100@pstn.example>;tag=fake", "+15550100"),
+        ("<sip:15555550123@sip.telnyx.com;user=phone>", "+15555550123"),
+        ("tel:+442071838750", "+442071838750"),
+        ("<sip:proj_abc@sip.api.openai.com>", None),
+        ("+15555550123", "+15555550123"),
+        ("", None),
+    ],
+)
+def test_the_numbers_of_a_sip_call_are_read_from_its_headers(header: str, number: str | None) -> None:
+    assert sip_number(header) == number
 
 
 async def test_a_call_to_a_line_not_in_realtime_mode_is_declined(

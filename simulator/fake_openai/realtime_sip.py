@@ -34,6 +34,13 @@ class IncomingSipCall(BaseModel):
     secret: str = Field(description="The project's webhook secret (whsec_...), as OPENAI_WEBHOOK_SECRET holds it")
     from_number: str = "+15550100"
     to_number: str = "+15550199"
+    to_uri: str | None = Field(
+        default=None,
+        description="The To header's URI when it is not the number's (a Telnyx transfer to sip:<project-id>@...)",
+    )
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="Custom SIP headers the caller's side added (X-...), passed on as sent"
+    )
     forged: bool = Field(default=False, description="Sign with another secret")
     stale: bool = Field(default=False, description="Sign with a timestamp ten minutes old")
 
@@ -63,8 +70,9 @@ def incoming_event(call_id: str, request: IncomingSipCall) -> dict[str, Any]:
             "call_id": call_id,
             "sip_headers": [
                 {"name": "From", "value": f"<sip:{request.from_number}@pstn.example>;tag=fake"},
-                {"name": "To", "value": f"<sip:{request.to_number}@sip.api.openai.com>"},
+                {"name": "To", "value": f"<{request.to_uri or f'sip:{request.to_number}@sip.api.openai.com'}>"},
                 {"name": "Call-ID", "value": f"{uuid.uuid4().hex}@fake-telnyx"},
+                *({"name": name, "value": value} for name, value in request.headers.items()),
             ],
         },
     }
