@@ -221,7 +221,7 @@ async def test_a_business_without_a_number_offers_no_call_me(stack) -> None:
 
 async def test_limits_per_number_and_per_client_are_429s_and_dial_nobody(stack) -> None:
     business_id, _ = add_business(stack.database_url, "Limited Call Me Plumbing")
-    visitor, other = fresh_visitor_number(), fresh_visitor_number()
+    visitor, other, third = fresh_visitor_number(), fresh_visitor_number(), fresh_visitor_number()
     for number in (visitor, other):
         stack.simulator.expect_outbound_call(number, CallScript(callee="no_answer"))
     one, two = fresh_loopback_address(), fresh_loopback_address()
@@ -231,7 +231,7 @@ async def test_limits_per_number_and_per_client_are_429s_and_dial_nobody(stack) 
             dialled = await first.post(CALL_ME, json=ask | {"phone_number": visitor})
             same_number = await second.post(CALL_ME, json=ask | {"phone_number": visitor})
             other_number = await first.post(CALL_ME, json=ask | {"phone_number": other})
-            third_from_first = await first.post(CALL_ME, json=ask | {"phone_number": fresh_visitor_number()})
+            third_from_first = await first.post(CALL_ME, json=ask | {"phone_number": third})
     assert dialled.status_code == 202 and other_number.status_code == 202
     # The number had its call, whoever asks again; the first client had its two, whatever the number.
     for refused in (same_number, third_from_first):
@@ -242,3 +242,4 @@ async def test_limits_per_number_and_per_client_are_429s_and_dial_nobody(stack) 
         call = await stack.simulator.wait_for_outbound_call(number, timeout=30)
         await stack.simulator.wait_ended(call, timeout=60)
         assert len(dials_to(stack, number)) == 1
+    assert dials_to(stack, third) == []

@@ -5,7 +5,9 @@ Telnyx as a dial from the business's number, answered by the receptionist.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.async_api import Page, expect
@@ -72,6 +74,8 @@ async def test_when_webrtc_fails_the_visitor_can_be_called_instead(
     await page.get_by_role("button", name="Call me").click()
     await expect(page.locator("#call-me-status")).to_contain_text(f"Calling {visitor} now from +15555550100")
     await expect(page.get_by_role("button", name="Call me")).to_be_disabled()
+    if folder := os.environ.get("DEMO_SCREENSHOTS"):
+        await page.screenshot(path=Path(folder) / "demo-call-me.png", full_page=True)
 
     call = await offline_stack.simulator.wait_for_outbound_call(visitor, timeout=30)
     await offline_stack.simulator.wait_ended(call, timeout=60)

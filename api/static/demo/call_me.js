@@ -32,7 +32,7 @@
   function build(businessId, availability) {
     const form = node("form", { id: FORM_ID, class: "call-me", autocomplete: "on", "aria-label": "Call me" });
     form.append(node("h2", {}, "Or we call your phone"));
-    form.append(node("p", { class: "call-me-hint" }, `The receptionist calls you now from the business's number (numbers with country code ${availability.country_codes.join(" or ")}).`));
+    form.append(node("p", { class: "call-me-hint" }, `The receptionist calls you now from the business's number, with its saved configuration (numbers with country code ${availability.country_codes.join(" or ")}).`));
     const row = node("div", { class: "call-me-row" });
     const label = node("label", { for: "call-me-number" }, "Your phone number");
     const input = node("input", { id: "call-me-number", name: "phone_number", type: "tel", maxlength: "40", placeholder: "+1 212 555 0123", autocomplete: "tel", required: "" });
