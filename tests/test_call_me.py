@@ -243,3 +243,19 @@ async def test_limits_per_number_and_per_client_are_429s_and_dial_nobody(stack) 
         await stack.simulator.wait_ended(call, timeout=60)
         assert len(dials_to(stack, number)) == 1
     assert dials_to(stack, third) == []
+
+
+async def test_the_per_business_limit_counts_every_client(stack) -> None:
+    business_id, _ = add_business(stack.database_url, "Busy Line Call Me Plumbing")
+    visitor, other = fresh_visitor_number(), fresh_visitor_number()
+    stack.simulator.expect_outbound_call(visitor, CallScript(callee="no_answer"))
+    with call_me_api(stack, CALL_ME_PER_BUSINESS=1) as url:
+        async with page_client(url) as first, page_client(url) as second:
+            ask = {"business_id": business_id, "consent": True}
+            dialled = await first.post(CALL_ME, json=ask | {"phone_number": visitor})
+            refused = await second.post(CALL_ME, json=ask | {"phone_number": other})
+    assert dialled.status_code == 202
+    assert refused.status_code == 429 and "retry-after" in refused.headers
+    call = await stack.simulator.wait_for_outbound_call(visitor, timeout=30)
+    await stack.simulator.wait_ended(call, timeout=60)
+    assert dials_to(stack, other) == []
