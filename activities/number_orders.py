@@ -46,9 +46,12 @@ class NumberOrderFailed(Exception):
 
 
 class NumberOrderResult(BaseModel):
-    order_id: str
+    order_id: str | None = Field(description="Telnyx's number order; None when the number was ours already")
     phone_number: str
     status: str
+    already_ours: bool = Field(
+        default=False, description="The account held the number before this order (an order retried after it succeeded)"
+    )
 
 
 def telnyx_error_words(error: telnyx.APIStatusError) -> str:
@@ -93,6 +96,22 @@ async def available_numbers(
     return numbers
 
 
+async def _number_held(client: telnyx.AsyncTelnyx, phone_number: str) -> bool:
+    # Telnyx matches filter[phone_number] on digits only: a "+" in it finds nothing.
+    try:
+        held = await client.phone_numbers.list(filter={"phone_number": phone_number.lstrip("+")})
+    except telnyx.APIStatusError as error:
+        problem = OrderProblem.TELNYX_DOWN if error.status_code >= 500 else OrderProblem.REFUSED
+        raise NumberOrderFailed(
+            problem, f"Telnyx refused to list our numbers before ordering {phone_number}: {telnyx_error_words(error)}"
+        ) from None
+    except telnyx.APIConnectionError:
+        raise NumberOrderFailed(
+            OrderProblem.TELNYX_DOWN, f"Telnyx could not be reached to order {phone_number}; nothing was ordered"
+        ) from None
+    return any(number.phone_number == phone_number for number in held.data or [])
+
+
 async def order_number(
     client: telnyx.AsyncTelnyx,
     phone_number: str,
@@ -103,7 +122,12 @@ async def order_number(
     on_pending: Callable[[float], None] | None = None,
 ) -> NumberOrderResult:
     """Orders one number on our Call Control connection and waits until Telnyx settles the order.
-    NumberOrderFailed when Telnyx refuses it, fails it, or has not settled it within `wait_seconds`."""
+    NumberOrderFailed when Telnyx refuses it, fails it, or has not settled it within `wait_seconds`.
+
+    A number the account holds already is not ordered again: an order retried after its answer was lost
+    (a timeout, a closed terminal) finds the number bought and says so instead of "not for sale"."""
+    if await _number_held(client, phone_number):
+        return NumberOrderResult(order_id=None, phone_number=phone_number, status="success", already_ours=True)
     try:
         created = await client.number_orders.create(
             phone_numbers=[{"phone_number": phone_number}], connection_id=connection_id

@@ -210,38 +210,34 @@ class TelnyxCommands:
         if not self._connection_id:
             raise ApplicationError("TELNYX_CONNECTION_ID is not set: outbound calls are impossible", non_retryable=True)
         to = dialable(command)
-        client_state = self._signed(command.client_state_tag or unsigned_tag(command.client_state))
-        try:
-            response = await self._client.calls.dial(
-                connection_id=self._connection_id,
-                from_=command.from_number,
-                to=to.e164,
-                client_state=client_state,
-                command_id=command.command_id,
-                timeout_secs=command.ring_timeout_seconds,
-                answering_machine_detection="detect",
-            )
-        except (telnyx.BadRequestError, telnyx.AuthenticationError, telnyx.UnprocessableEntityError) as error:
-            raise ApplicationError(
-                f"Telnyx refused the call: {error.body}", type="TelnyxRejected", non_retryable=True
-            ) from error
-        return DialResult(call_control_id=response.data.call_control_id)
+        return await self._dial(
+            from_=command.from_number,
+            to=to.e164,
+            client_state=self._signed(command.client_state_tag or unsigned_tag(command.client_state)),
+            command_id=command.command_id,
+            timeout_secs=command.ring_timeout_seconds,
+        )
 
     @activity.defn(name="dial_on_call")
     async def dial_on_call(self, command: OnCallDial) -> DialResult:
         """Rings an on-call number with answering-machine detection, so a voicemail box is never bridged."""
         if not self._connection_id:
             raise ApplicationError("TELNYX_CONNECTION_ID is not set: outbound calls are impossible", non_retryable=True)
+        return await self._dial(
+            from_=command.from_number,
+            to=command.to,
+            link_to=command.caller_call_control_id,
+            client_state=self._signed(command.client_state_tag),
+            command_id=command.command_id,
+            timeout_secs=command.ring_timeout_seconds,
+        )
+
+    async def _dial(self, **call: Any) -> DialResult:
+        """An outbound call on our connection, always with answering-machine detection; a refusal is final."""
+        assert self._connection_id
         try:
             response = await self._client.calls.dial(
-                connection_id=self._connection_id,
-                from_=command.from_number,
-                to=command.to,
-                link_to=command.caller_call_control_id,
-                client_state=self._signed(command.client_state_tag),
-                command_id=command.command_id,
-                timeout_secs=command.ring_timeout_seconds,
-                answering_machine_detection="detect",
+                connection_id=self._connection_id, answering_machine_detection="detect", **call
             )
         except (telnyx.BadRequestError, telnyx.AuthenticationError, telnyx.UnprocessableEntityError) as error:
             raise ApplicationError(

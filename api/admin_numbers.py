@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import telnyx
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from activities.number_orders import (
@@ -23,9 +23,9 @@ from activities.number_orders import (
     order_number,
     telnyx_error_words,
 )
-from activities.recording_deletion import telnyx_client
 from api.admin_auth import AdminApi
 from api.dependencies import SessionDep
+from api.telnyx_account import telnyx_account
 from database.business_queries import business_with_number
 
 api = APIRouter(prefix="/api/admin", tags=["admin"], dependencies=[AdminApi])
@@ -52,13 +52,6 @@ class NumberOrderRequest(BaseModel):
     phone_number: str = Field(pattern=E164, description="A number the search offered, E.164")
 
 
-def _telnyx(request: Request) -> telnyx.AsyncTelnyx:
-    settings = request.app.state.settings
-    if not settings.telnyx_api_key:
-        raise HTTPException(503, "TELNYX_API_KEY is not set: numbers are bought at Telnyx")
-    return telnyx_client(settings)
-
-
 @api.get("/numbers/available", response_model=list[AvailableNumber], responses=TELNYX_PROBLEMS)
 async def numbers_for_sale(
     request: Request,
@@ -68,7 +61,7 @@ async def numbers_for_sale(
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> list[AvailableNumber]:
     """Numbers Telnyx sells now that take calls and texts."""
-    async with _telnyx(request) as client:
+    async with telnyx_account(request, "numbers are bought at Telnyx") as client:
         try:
             return await available_numbers(
                 client, country_code=country, area_code=area_code, contains=contains, limit=limit
@@ -85,16 +78,22 @@ async def numbers_for_sale(
     response_model=NumberOrderResult,
     responses=TELNYX_PROBLEMS | ORDER_PROBLEMS,
 )
-async def buy_number(wanted: NumberOrderRequest, request: Request, session: SessionDep) -> NumberOrderResult:
+async def buy_number(
+    wanted: NumberOrderRequest, request: Request, response: Response, session: SessionDep
+) -> NumberOrderResult:
     """Buys the number on this installation's Call Control connection and waits for Telnyx to complete the
-    order (up to a minute). Then add the business with `POST /api/admin/businesses`."""
+    order (up to a minute). Then add the business with `POST /api/admin/businesses`. A number the account
+    holds already (an order retried after its answer was lost) is not bought again: 200, `already_ours`."""
     settings = request.app.state.settings
     if (owner := business_with_number(session, wanted.phone_number)) is not None:
         raise HTTPException(409, f"{wanted.phone_number} is already the number of {owner.name}")
     if not settings.telnyx_connection_id:
         raise HTTPException(503, "TELNYX_CONNECTION_ID is not set: a number is bought on our Call Control connection")
-    async with _telnyx(request) as client:
+    async with telnyx_account(request, "numbers are bought at Telnyx") as client:
         try:
-            return await order_number(client, wanted.phone_number, connection_id=settings.telnyx_connection_id)
+            bought = await order_number(client, wanted.phone_number, connection_id=settings.telnyx_connection_id)
         except NumberOrderFailed as failed:
             raise HTTPException(STATUS_OF_PROBLEM[failed.problem], str(failed)) from None
+    if bought.already_ours:
+        response.status_code = 200
+    return bought

@@ -15,10 +15,11 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel
 from sqlmodel import Session
 
-from activities.recording_deletion import RecordingNotFound, delete_recording, live_recording, telnyx_client
+from activities.recording_deletion import RecordingNotFound, delete_recording, live_recording
 from api.admin_auth import AdminApi, AdminPage
 from api.dependencies import SessionDep
 from api.input_bounds import CallId
+from api.telnyx_account import telnyx_account
 from database.recording_models import CallRecording
 from database.recording_store import RecordingInfo, recording_info
 from domain.vocabulary import RecordingDeletion
@@ -36,13 +37,6 @@ TELNYX_DOWN = {
 class DeletedRecording(BaseModel):
     call_id: str
     recording: RecordingInfo
-
-
-def _telnyx(request: Request) -> telnyx.AsyncTelnyx:
-    settings = request.app.state.settings
-    if not settings.telnyx_api_key:
-        raise HTTPException(503, "TELNYX_API_KEY is not set: recordings are at Telnyx")
-    return telnyx_client(settings)
 
 
 def _live(session: Session, call_id: str) -> CallRecording:
@@ -70,7 +64,7 @@ def recording(call_id: CallId, session: SessionDep) -> RecordingInfo:
 async def recording_audio(call_id: CallId, request: Request, session: SessionDep) -> Response:
     """Redirects to a download URL Telnyx has just given (good for 10 minutes)."""
     kept = _live(session, call_id)
-    async with _telnyx(request) as client:
+    async with telnyx_account(request, "recordings are at Telnyx") as client:
         try:
             answer = await client.recordings.retrieve(kept.telnyx_recording_id)
         except telnyx.NotFoundError:
@@ -86,7 +80,7 @@ async def recording_audio(call_id: CallId, request: Request, session: SessionDep
 
 async def _delete(call_id: str, request: Request, session: Session) -> DeletedRecording:
     kept = _live(session, call_id)
-    async with _telnyx(request) as client:
+    async with telnyx_account(request, "recordings are at Telnyx") as client:
         try:
             await delete_recording(client, session, kept, RecordingDeletion.REQUESTED)
         except telnyx.APIError as error:

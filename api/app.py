@@ -14,6 +14,7 @@ from api import (
     admin_pages,
     admin_recordings,
     admin_replays,
+    call_me,
     demo_pages,
     health,
     messaging_webhooks,
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The browser path (issue 4): Realtime sessions, their tools, the /demo and /test-agent-simple pages.
     app.include_router(realtime_session.router)
     app.include_router(realtime_tools.router)
+    app.include_router(call_me.router)
     app.include_router(demo_pages.api)
     app.include_router(demo_pages.pages)
     app.mount("/demo/static", StaticFiles(directory=demo_pages.STATIC_DIR), name="demo-static")

@@ -69,3 +69,25 @@ def check_number(number: str | None, countries: list[str]) -> DialableNumber | C
     if country not in countries:
         return CallbackRefusal.COUNTRY_NOT_ALLOWED
     return DialableNumber(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164), str(country))
+
+
+def refusal_in_words(number: str, countries: list[str]) -> str:
+    """Why `check_number` refused `number`, for the person who typed it (the browser demo's "call me")."""
+    if not number.strip():
+        return "Enter the phone number to call, with its country code (such as +1 212 555 0123)."
+    codes = sorted({f"+{phonenumbers.country_code_for_region(c)}" for c in countries})
+    allowed = f"country code {' or '.join(codes)}" if codes else "no country code at all"
+    try:
+        parsed = phonenumbers.parse(number, countries[0] if countries else None)
+    except phonenumbers.NumberParseException:
+        return f"{number} is not a phone number: write it with its country code, such as +1 212 555 0123."
+    if phonenumbers.is_valid_number(parsed):
+        kind = phonenumbers.number_type(parsed)
+        if kind == PhoneNumberType.PREMIUM_RATE:
+            return f"{number} is a premium-rate number: we never call those."
+        if kind == PhoneNumberType.SHARED_COST:
+            return f"{number} is a shared-cost number: we never call those."
+        return f"We only call numbers with {allowed} from here; {number} is not one."
+    if phonenumbers.is_possible_short_number(parsed) or len(str(parsed.national_number)) < 7:
+        return f"{number} is a short number (like 411 or 911): we only call ordinary phone numbers."
+    return f"{number} is not a phone number in use: check the digits and the country code."

@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from cloudgreet.command_settings import settings_or_exit
+from cloudgreet.command_settings import settings_or_exit, telnyx_settings_or_exit
 
 businesses_app = typer.Typer(help="The businesses: list them, and add one on its own number.", no_args_is_help=True)
 
@@ -139,14 +139,6 @@ def phone_mode_command(
         typer.echo(f"{business.name} ({business.phone_number}) is answered by {chosen.value} from its next call on")
 
 
-def _telnyx_settings():
-    settings = settings_or_exit()
-    if not settings.telnyx_api_key:
-        typer.secho("TELNYX_API_KEY is not set: numbers are bought at Telnyx", fg="red", err=True)
-        raise typer.Exit(2)
-    return settings
-
-
 def _buy(settings, number: str) -> None:
     """Orders the number and waits for Telnyx to complete the order, saying so while it waits."""
     from activities.number_orders import NumberOrderFailed, order_number
@@ -174,7 +166,10 @@ def _buy(settings, number: str) -> None:
     except NumberOrderFailed as failed:
         typer.secho(f"{failed}; no business added", fg="red", err=True)
         raise typer.Exit(1) from None
-    typer.echo(f"Bought {number} (Telnyx order {bought.order_id})")
+    if bought.already_ours:
+        typer.echo(f"{number} is already on our Telnyx account: not ordered again")
+    else:
+        typer.echo(f"Bought {number} (Telnyx order {bought.order_id})")
 
 
 @businesses_app.command("numbers")
@@ -190,7 +185,7 @@ def numbers_command(
     from activities.number_orders import available_numbers, telnyx_error_words
     from activities.recording_deletion import telnyx_client
 
-    settings = _telnyx_settings()
+    settings = telnyx_settings_or_exit("numbers are bought at Telnyx")
 
     async def search():
         async with telnyx_client(settings) as client:

@@ -31,6 +31,16 @@ def settings_or_exit() -> Settings:
     return settings
 
 
+def telnyx_settings_or_exit(needed_for: str) -> Settings:
+    """The settings of a command that works on the Telnyx account; `needed_for` ends the message when the key
+    is missing ("numbers are bought at Telnyx")."""
+    settings = settings_or_exit()
+    if not settings.telnyx_api_key:
+        typer.secho(f"TELNYX_API_KEY is not set: {needed_for}", fg="red", err=True)
+        raise typer.Exit(2)
+    return settings
+
+
 def database_url_problem(url: str) -> str | None:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError

@@ -204,6 +204,8 @@ class DevStack:
         # rather than leave the admin side and the demo locked (a restart logs the admin out).
         env.setdefault("ADMIN_API_KEY", secrets.token_urlsafe(18))
         env.setdefault("SECRET_KEY", secrets.token_urlsafe(32))
+        from simulator.telnyx.simulator import DEFAULT_CONNECTION_ID as SIMULATOR_CONNECTION_ID
+
         env.update(
             {
                 "TEMPORAL_ADDRESS": f"127.0.0.1:{self.ports.temporal}",
@@ -213,6 +215,8 @@ class DevStack:
                 "TELNYX_API_KEY": "simulator-key",
                 "TELNYX_BASE_URL": f"http://127.0.0.1:{self.ports.simulator}/v2",
                 "TELNYX_PUBLIC_KEY": public_key,
+                # The simulator's Call Control connection: call-backs and the demo's "call me" dial through it.
+                "TELNYX_CONNECTION_ID": SIMULATOR_CONNECTION_ID,
                 "PYTHONUNBUFFERED": "1",
             }
         )

@@ -15,22 +15,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cloudgreet.command_settings import settings_or_exit
+from cloudgreet.command_settings import telnyx_settings_or_exit
 
 if TYPE_CHECKING:
-    from runtime.settings import Settings
+    pass
 
 recordings_app = typer.Typer(
     help="Call recordings: delete one on request, prune those past retention.", no_args_is_help=True
 )
-
-
-def _telnyx_settings() -> Settings:
-    settings = settings_or_exit()
-    if not settings.telnyx_api_key:
-        typer.secho("TELNYX_API_KEY is not set: recordings are deleted at Telnyx", fg="red", err=True)
-        raise typer.Exit(2)
-    return settings
 
 
 @recordings_app.command("delete")
@@ -44,7 +36,7 @@ def delete_command(
     from database.engine import get_engine
     from domain.vocabulary import RecordingDeletion
 
-    settings = _telnyx_settings()
+    settings = telnyx_settings_or_exit("recordings are deleted at Telnyx")
 
     async def delete() -> None:
         with Session(get_engine(settings.database_url)) as session:
@@ -76,7 +68,7 @@ def prune_command(
     from database.utc import as_utc, utcnow
     from domain.vocabulary import RecordingDeletion
 
-    settings = _telnyx_settings()
+    settings = telnyx_settings_or_exit("recordings are deleted at Telnyx")
     moment = as_utc(now) if now else utcnow()
 
     async def prune() -> int:

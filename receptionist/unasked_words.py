@@ -87,6 +87,11 @@ RETURNING_YOUR_CALL: Phrase = {
     "en": "Hello, this is {business} returning your call{about}. How can I help?",
     "es": "Hola, le llamamos de {business} para devolverle la llamada{about}. ¿En qué puedo ayudarle?",
 }
+# "Call me" on the browser demo: the visitor asked for this call a moment ago.
+CALLING_AS_ASKED: Phrase = {
+    "en": "Hello, this is {business}, calling you as you asked on our website. How can I help?",
+    "es": "Hola, le llamamos de {business}, como nos pidió en nuestra web. ¿En qué puedo ayudarle?",
+}
 RETURNING_ABOUT: Phrase = {"en": " about {reason}", "es": " sobre {reason}"}
 VOICEMAIL: Phrase = {
     "en": "Hello, this is {business} returning your call. Please call us back at {number}. Thank you!",

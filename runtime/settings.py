@@ -170,6 +170,15 @@ class Settings(BaseSettings):
     # A booking made in a demo or test session (browser demo, web channel) is a sandbox that expires after this.
     demo_booking_hours: float = Field(default=24, alias="DEMO_BOOKING_HOURS", gt=0, le=24 * 30)
 
+    # "Call me" (the browser demo's phone fallback): the business's line dials a visitor's number, so
+    # only numbers of these country calling codes (comma-separated, e.g. "1,44"), and only so often.
+    call_me_country_codes: str = Field(default="1", alias="CALL_ME_COUNTRY_CODES")
+    call_me_per_number: int = Field(default=2, alias="CALL_ME_PER_NUMBER", ge=1)
+    call_me_per_client: int = Field(default=5, alias="CALL_ME_PER_CLIENT", ge=1)
+    call_me_per_business: int = Field(default=30, alias="CALL_ME_PER_BUSINESS", ge=1)
+    call_me_window_seconds: float = Field(default=3600, alias="CALL_ME_WINDOW_SECONDS", gt=0)
+    call_me_ring_seconds: int = Field(default=30, alias="CALL_ME_RING_SECONDS", ge=5, le=120)
+
     @field_validator("database_url")
     @classmethod
     def _psycopg3_driver(cls, url: str) -> str:
@@ -329,6 +338,24 @@ class Settings(BaseSettings):
             if origin and origin != "*" and not origin.startswith(("http://", "https://")):
                 raise ValueError(f"REALTIME_ALLOWED_ORIGINS: {origin!r} is not an origin such as https://example.com")
         return value
+
+    @field_validator("call_me_country_codes")
+    @classmethod
+    def _calling_codes(cls, value: str) -> str:
+        import phonenumbers  # here, not at the top: every process reads settings, few check numbers
+
+        for code in (c.strip().lstrip("+") for c in value.split(",")):
+            if code and not (code.isdigit() and phonenumbers.region_codes_for_country_code(int(code))):
+                raise ValueError(f"CALL_ME_COUNTRY_CODES: {code!r} is not a country calling code such as 1 or 44")
+        return value
+
+    @property
+    def call_me_regions(self) -> list[str]:
+        """The countries (ISO codes) of CALL_ME_COUNTRY_CODES, main country first: what "call me" dials."""
+        import phonenumbers
+
+        codes = [int(c.strip().lstrip("+")) for c in self.call_me_country_codes.split(",") if c.strip()]
+        return [str(region) for code in codes for region in phonenumbers.region_codes_for_country_code(code)]
 
     @property
     def realtime_origins(self) -> frozenset[str]:

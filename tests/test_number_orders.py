@@ -65,10 +65,30 @@ async def test_an_order_settles_and_the_number_sold_is_no_longer_offered_nor_sol
         assert bought.status == "success" and bought.phone_number == first
         assert waited, "the order was pending first, as Telnyx's are, and the wait was reported"
         assert first not in [n.phone_number for n in await available_numbers(client, area_code="512", limit=50)]
-        with pytest.raises(NumberOrderFailed, match=f"could not sell {first.replace('+', '[+]')}"):
-            await order_number(client, first, connection_id="c-1", poll_seconds=0.1)
+        again = await order_number(client, first, connection_id="c-1", poll_seconds=0.1)
+        assert again.already_ours and again.status == "success", "a retried order finds the number bought"
+        assert len(telnyx_alone.simulator.numbers.orders) == 1, "and does not order it twice"
+        someone_elses = (await available_numbers(client, area_code="512", limit=1))[0].phone_number
+        telnyx_alone.simulator.numbers.sold.add(someone_elses)  # another Telnyx customer bought it meanwhile
+        with pytest.raises(NumberOrderFailed, match=f"could not sell {someone_elses.replace('+', '[+]')}"):
+            await order_number(client, someone_elses, connection_id="c-1", poll_seconds=0.1)
+    assert bought.order_id is not None
     order = telnyx_alone.simulator.numbers.orders[bought.order_id]
     assert order.connection_id == "c-1", "the number's calls go to our Call Control connection"
+
+
+async def test_our_numbers_are_listed_as_telnyx_lists_them(telnyx_alone) -> None:
+    """GET /v2/phone_numbers in the SDK's own model, matched on digits as Telnyx matches them."""
+    async with sdk(telnyx_alone) as client:
+        first = (await available_numbers(client, area_code="617", limit=1))[0].phone_number
+        await order_number(client, first, connection_id="c-1", poll_seconds=0.1)
+        by_digits = await client.phone_numbers.list(filter={"phone_number": first.lstrip("+")})
+        with_plus = await client.phone_numbers.list(filter={"phone_number": first})
+    assert [(n.phone_number, n.status, n.connection_id) for n in by_digits.data] == [(first, "active", "c-1")]
+    assert with_plus.data == [], "Telnyx finds nothing for a filter with a non-digit in it"
+    auth = {"Authorization": "Bearer test-key"}
+    async with httpx.AsyncClient(base_url=telnyx_alone.base_url, headers=auth) as http:
+        assert (await http.get("/phone_numbers", params={"filter[colour]": "red"})).status_code == 400
 
 
 async def test_the_simulator_refuses_what_telnyx_refuses_in_a_search_or_an_order(telnyx_alone) -> None:
@@ -116,8 +136,10 @@ async def test_a_number_bought_from_the_admin_api_answers_as_the_business_given_
     bought = admin.post("/api/admin/numbers/orders", json={"phone_number": number})
     assert bought.status_code == 201, bought.text
     assert bought.json()["status"] == "success"
-    again = admin.post("/api/admin/numbers/orders", json={"phone_number": number})
-    assert again.status_code == 409 and "could not sell" in again.json()["detail"]
+    orders_before = len(stack.simulator.simulator.numbers.orders)
+    again = admin.post("/api/admin/numbers/orders", json={"phone_number": number})  # a retry after a lost answer
+    assert again.status_code == 200 and again.json()["already_ours"], again.text
+    assert len(stack.simulator.simulator.numbers.orders) == orders_before, "not ordered a second time"
 
     assert admin.post("/api/admin/businesses", json={"name": "Beacon Hill Barbers", "phone_number": number}).is_success
     # Taken here now: not bought a second time at Telnyx.

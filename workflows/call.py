@@ -49,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
         Utterance,
     )
     from receptionist.unasked_words import (
+        CALLING_AS_ASKED,
         OUR_USUAL_NUMBER,
         RETURNING_ABOUT,
         RETURNING_YOUR_CALL,
@@ -427,7 +428,8 @@ class CallWorkflow:
         workflow.continue_as_new(start.model_copy(update={"carried": carry(progress, self._callbacks.refusals)}))
 
     async def _return_call(self, start: CallStart) -> CallSummary:
-        """An outbound call dialled by a `CallbackWorkflow`: talk if a person answers, leave a message if a machine does."""
+        """An outbound call dialled by a `CallbackWorkflow`: talk if a person answers, leave a message if a machine
+        does (unless the browser demo's visitor asked for the call: then hang up, saying nothing)."""
         progress = self._progress
         progress.live.status = CallStatus.DIALING
         await wait_until(lambda: progress.answered or progress.over, WAIT_FOR_OUTBOUND_ANSWER)
@@ -436,6 +438,14 @@ class CallWorkflow:
         await wait_until(lambda: progress.machine_detection is not None or progress.over, WAIT_FOR_MACHINE_DETECTION)
         business = progress.context.business
         language = language_of(progress)
+        dialled_for = progress.initiated.callback if progress.initiated else None
+        asked_online = bool(dialled_for and dialled_for.asked_online)
+        if progress.machine_detection == "machine" and asked_online:
+            # The visitor asked on the web page a moment ago: a message on their machine would be noise.
+            await self._books.set_status(CallStatus.VOICEMAIL)
+            if not progress.over:
+                await self._channel.hang_up("machine-answered")
+            return await self._report(CallbackCallOutcome.VOICEMAIL, CallStatus.ENDED, CallOutcome.NO_ANSWER)
         if progress.machine_detection == "machine":
             number = business.phone_number or words_in(OUR_USUAL_NUMBER, language)
             await self._books.set_status(CallStatus.VOICEMAIL)
@@ -444,10 +454,13 @@ class CallWorkflow:
                 await self._channel.hang_up("voicemail-done")
             progress.live.outcome = CallOutcome.VOICEMAIL
             return await self._report(CallbackCallOutcome.VOICEMAIL, CallStatus.ENDED, CallOutcome.VOICEMAIL)
-        callback = progress.context.callback
-        reason = callback.reason.rstrip(" .!?") if callback and callback.reason else ""
-        about = words_in(RETURNING_ABOUT, language, reason=reason) if reason else ""
-        await self._begin_conversation(words_in(RETURNING_YOUR_CALL, language, business=business.name, about=about))
+        if asked_online:
+            await self._begin_conversation(words_in(CALLING_AS_ASKED, language, business=business.name))
+        else:
+            callback = progress.context.callback
+            reason = callback.reason.rstrip(" .!?") if callback and callback.reason else ""
+            about = words_in(RETURNING_ABOUT, language, reason=reason) if reason else ""
+            await self._begin_conversation(words_in(RETURNING_YOUR_CALL, language, business=business.name, about=about))
         await self._converse(start)
         return await self._report(CallbackCallOutcome.ANSWERED, CallStatus.ENDED, self._outcome())
 

@@ -48,6 +48,8 @@ class CallbackDial(BaseModel):
 
     callback_id: int
     callback_workflow_id: str
+    # Asked for on the browser demo ("call me"): said so in the greeting, and a machine is left no message.
+    asked_online: bool = False
 
 
 def client_state_tag(tag: TransferLeg | CallbackDial) -> str:

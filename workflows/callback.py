@@ -36,6 +36,8 @@ class CallbackPlan(BaseModel):
     ring_seconds: int = 30
     # None in a plan made before they were checked: the dial activity then allows the line's own country.
     callback_countries: list[str] | None = None
+    # A visitor of the browser demo asked to be called now ("call me", api/call_me.py).
+    asked_online: bool = False
 
 
 class NumberRefused(Exception):
@@ -105,7 +107,11 @@ class CallbackWorkflow:
                     to=plan.caller_number,
                     from_number=plan.from_number,
                     client_state_tag=client_state_tag(
-                        CallbackDial(callback_id=plan.callback_id, callback_workflow_id=workflow.info().workflow_id)
+                        CallbackDial(
+                            callback_id=plan.callback_id,
+                            callback_workflow_id=workflow.info().workflow_id,
+                            asked_online=plan.asked_online,
+                        )
                     ),
                     ring_timeout_seconds=plan.ring_seconds,
                     callback_countries=plan.callback_countries,

@@ -103,6 +103,13 @@ def create_simulator_app(simulator: TelnyxSimulator) -> FastAPI:
         status, answer = simulator.numbers.search(list(request.query_params.multi_items()))
         return JSONResponse(answer, status)
 
+    @app.get("/v2/phone_numbers")
+    async def our_numbers(request: Request) -> JSONResponse:
+        if not authorized(request.headers.get("authorization")):
+            return JSONResponse(AUTH_FAILED, 401)
+        status, answer = simulator.numbers.owned(list(request.query_params.multi_items()))
+        return JSONResponse(answer, status)
+
     @app.post("/v2/number_orders")
     async def order_numbers(request: Request) -> JSONResponse:
         if not authorized(request.headers.get("authorization")):

@@ -86,11 +86,27 @@ def _order_refusal(body: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def search_filter(query: list[tuple[str, str]]) -> dict[str, Any] | str:
+@cache
+def _owned_filter_shape() -> TypeAdapter[Any]:
+    from telnyx.types.phone_number_list_params import Filter
+
+    return TypeAdapter(Filter)
+
+
+# GET /v2/phone_numbers takes these besides its filter (the SDK's PhoneNumberListParams).
+OWNED_LIST_PARAMETERS = ("page[number]", "page[size]", "sort", "handle_messaging_profile_error")
+
+
+def search_filter(
+    query: list[tuple[str, str]], shape: TypeAdapter[Any] | None = None, others: tuple[str, ...] = ()
+) -> dict[str, Any] | str:
     """The `filter` of a query string (`filter[country_code]=US&filter[phone_number][contains]=55`),
-    or what is wrong with it."""
+    or what is wrong with it, by the SDK's Filter type of the endpoint (`shape`)."""
+    shape = shape or _filter_shape()
     found: dict[str, Any] = {}
     for key, value in query:
+        if key in others:
+            continue
         if not (key.startswith("filter[") and key.endswith("]")):
             return f"unknown parameter {key!r}"
         path = key[len("filter[") : -1].split("][")
@@ -98,11 +114,11 @@ def search_filter(query: list[tuple[str, str]]) -> dict[str, Any] | str:
         for part in path[:-1]:
             into = into.setdefault(part, {})
         into[path[-1]] = value.split(",") if path[-1] == "features" else value
-    allowed = set(_filter_shape().json_schema()["properties"])
+    allowed = set(shape.json_schema()["properties"])
     if unknown := sorted(set(found) - allowed):
         return f"unknown filter {unknown[0]!r}"
     try:
-        return _filter_shape().validate_python(found)  # lax: a query's "5" is the int 5, as Telnyx reads it
+        return shape.validate_python(found)  # lax: a query's "5" is the int 5, as Telnyx reads it
     except ValidationError as error:
         first = error.errors()[0]
         return f"filter[{']['.join(map(str, first['loc']))}]: {first['msg']}"
@@ -122,6 +138,27 @@ class NumberOrder:
         if time.time() - self.created_at < ORDER_SETTLES_AFTER_SECONDS:
             return "pending"
         return "success" if self.for_sale[number] else "failure"
+
+    def owned_number(self, number: str) -> dict[str, Any]:
+        """The number as GET /v2/phone_numbers shows it once the order bought it (the SDK's NumbersPhoneNumberDetailed)."""
+        bought = datetime.fromtimestamp(self.created_at + ORDER_SETTLES_AFTER_SECONDS, UTC)
+        stamp = bought.isoformat().replace("+00:00", "Z")
+        return {
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"owned/{number}")),
+            "record_type": "phone_number",
+            "phone_number": number,
+            "phone_number_type": "local",
+            "status": "active",
+            "connection_id": self.connection_id,
+            "customer_reference": self.customer_reference,
+            "messaging_profile_id": self.messaging_profile_id,
+            "created_at": stamp,
+            "purchased_at": stamp,
+            "updated_at": stamp,
+            "deletion_lock_enabled": False,
+            "tags": [],
+            "source_type": "number_order",
+        }
 
     def resource(self) -> dict[str, Any]:
         statuses = [self.status_of(number) for number in self.numbers]
@@ -230,6 +267,26 @@ class NumberInventory:
         )
         self.orders[order.id] = order
         return 200, {"data": order.resource()}
+
+    def owned(self, query: list[tuple[str, str]]) -> tuple[int, dict[str, Any]]:
+        """GET /v2/phone_numbers: the numbers our settled orders bought. Telnyx matches `filter[phone_number]`
+        on digits, and a value with anything else in it (a "+") finds nothing."""
+        wanted = search_filter(query, _owned_filter_shape(), OWNED_LIST_PARAMETERS)
+        if isinstance(wanted, str):
+            return 400, telnyx_error("10015", "Invalid filter", wanted)
+        digits = wanted.get("phone_number")
+        found = []
+        for order in self.orders.values():
+            for number in order.numbers:
+                if order.status_of(number) != "success":
+                    continue
+                if digits is not None and (not str(digits).isdigit() or str(digits) not in number):
+                    continue
+                found.append(order.owned_number(number))
+        return 200, {
+            "data": found,
+            "meta": {"total_results": len(found), "total_pages": 1, "page_number": 1, "page_size": max(len(found), 1)},
+        }
 
     def retrieve(self, order_id: str) -> tuple[int, dict[str, Any]]:
         order = self.orders.get(order_id)

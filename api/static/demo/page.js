@@ -175,6 +175,7 @@
     }
     show(el.error, false);
     show(el.notice, false);
+    window.CloudGreet.CallMe.withdraw();
     clearList(el.transcript);
     if (el.tools) clearList(el.tools);
     agent = new window.CloudGreet.VoiceAgent({
@@ -193,6 +194,7 @@
         failed: (message) => {
           el.errorText.textContent = message;
           show(el.error, true);
+          window.CloudGreet.CallMe.offer(Number(el.business.value), el.error); // beside the web channel: call_me.js
         },
         fallback: (message) => {
           el.notice.textContent = message;
