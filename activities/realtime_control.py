@@ -147,9 +147,13 @@ class RealtimeControl:
         hang_up_at: datetime | None = None,
         goodbye: str | None = None,
         on_transcript: OnTranscript | None = None,
+        first_words: str | None = None,
     ) -> ControlOutcome:
         """Joins the control channel and serves the call until it ends. Cancelling it leaves the
-        call going (the owner hangs up first when it means to end it)."""
+        call going (the owner hangs up first when it means to end it).
+
+        `first_words`: the agent says them as soon as the channel is joined (the greeting, as on
+        the phone, where the receptionist speaks first)."""
         started_at = datetime.now(UTC)
         self._run_tool = run_tool
         self._on_transcript = on_transcript
@@ -163,6 +167,11 @@ class RealtimeControl:
                 try:
                     async with self.client.realtime.connect(call_id=self.call_id) as connection:
                         self._connection = connection
+                        if first_words is not None:
+                            await self._request_response(
+                                {"instructions": f'Greet the caller with exactly these words: "{first_words}"'}
+                            )
+                            first_words = None
                         async for raw in self._events(connection):
                             rejoins = 0
                             await self._on_event(raw)
@@ -323,7 +332,7 @@ class RealtimeControl:
         log.info("realtime.cap_reached", call_id=self.call_id)
         self._ending = ControlEnd.CAP_REACHED
         self._spawn(self._hang_up_later())
-        goodbye = {"instructions": f"Say exactly these words: {self._goodbye}"}
+        goodbye = {"instructions": f'Say goodbye with exactly these words: "{self._goodbye}"'}
         if self._response_active:
             # Whatever the agent was saying gives way to the goodbye, asked once it is over.
             self._response_wanted = (goodbye, True)
