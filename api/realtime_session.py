@@ -163,7 +163,7 @@ class RealtimeSessionResponse(BaseModel):
     max_session_seconds: int = Field(description="The server says goodbye and hangs up after this long")
     business_id: int
     business_name: str
-    greeting: str = Field(description="What the agent says first, as on the phone (the server asks for it)")
+    greeting: str = Field(description="What the agent says first, as on the phone (the page asks for it)")
     instructions: str
     tools: list[str]
 
@@ -327,7 +327,8 @@ async def create_realtime_session(
         demo_tool_runner(settings, business.id, config, call_id),
         max_seconds=settings.realtime_max_session_seconds,
         goodbye=goodbye_words(config),
-        first_words=greeting,
+        # The page asks for the greeting when its data channel opens: only then does it hear it.
+        first_words=None,
         minutes=minutes,
     )
     return RealtimeSessionResponse(
