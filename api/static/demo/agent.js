@@ -322,9 +322,11 @@
           this.emit("line", event.item_id, "agent", event.transcript !== undefined ? event.transcript : event.text, true);
           break;
         case "response.function_call_arguments.done":
+          (this.timings.toolAskedAt = this.timings.toolAskedAt || {})[event.call_id] = performance.now();
           this.emit("tool", { call_id: event.call_id, name: event.name, arguments: event.arguments, status: "running" });
           break;
         case "output_audio_buffer.started":
+          this.timings.firstAudioAt = this.timings.firstAudioAt || performance.now();
           this.audioPlaying = true;
           this.emit("orb", "speaking");
           break;
@@ -369,6 +371,8 @@
     }
 
     toolAnswered(item) {
+      const asked = (this.timings.toolAskedAt || {})[item.call_id];
+      if (asked) (this.timings.toolMs = this.timings.toolMs || []).push(performance.now() - asked);
       const pending = (this.pendingTools || {})[item.call_id];
       const record = Object.assign(pending || { call_id: item.call_id, name: "", arguments: "" }, { output: item.output, status: "done" });
       if (this.pendingTools) delete this.pendingTools[item.call_id];
