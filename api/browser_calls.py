@@ -19,6 +19,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import openai
 import structlog
@@ -104,6 +105,7 @@ class BrowserCalls:
         max_seconds: int,
         goodbye: str,
         first_words: str | None,
+        keep_session: dict[str, Any] | None = None,
         minutes: MinutesReserved,
         on_end: Callable[[ControlOutcome], Awaitable[None]] | None = None,
     ) -> None:
@@ -114,7 +116,13 @@ class BrowserCalls:
             started = time.monotonic()
             outcome: ControlOutcome | None = None
             try:
-                outcome = await control.run(run_tool, hang_up_at=hang_up_at, goodbye=goodbye, first_words=first_words)
+                outcome = await control.run(
+                    run_tool,
+                    hang_up_at=hang_up_at,
+                    goodbye=goodbye,
+                    first_words=first_words,
+                    keep_session=keep_session,
+                )
                 self.ended[call_id] = outcome
                 while len(self.ended) > 100:
                     del self.ended[next(iter(self.ended))]

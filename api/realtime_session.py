@@ -329,6 +329,8 @@ async def create_realtime_session(
         goodbye=goodbye_words(config),
         # The page asks for the greeting when its data channel opens: only then does it hear it.
         first_words=None,
+        # The page's data channel could send session.update: what the agent is told stays the server's.
+        keep_session={key: wanted[key] for key in ("instructions", "tools", "tool_choice")},
         minutes=minutes,
     )
     return RealtimeSessionResponse(
