@@ -192,6 +192,25 @@ async def test_a_tool_call_is_run_by_the_server_over_the_control_channel(
     assert after["type"] == "response.create"
 
 
+async def test_when_the_agent_ends_the_call_the_server_hangs_up_after_its_goodbye(
+    page: Page, site: str, fake_realtime, offline_stack
+) -> None:
+    script(fake_realtime, FakeReplyRule(contains="goodbye", tool_call=FakeToolCall(name="end_call")))
+    await page.goto(f"{site}/demo?business={demo_business_id(offline_stack.database_url)}")
+    await page.locator("#orb").click()
+    await expect(page.locator('#transcript li[data-role="agent"][data-final="true"]')).to_have_count(1)  # greeting
+    await page.get_by_label("Type instead of speaking").fill("That is all, goodbye")
+    await page.get_by_role("button", name="Send").click()
+    # The server ran end_call, the agent answered it, and then the server hung up.
+    await expect(page.locator('#transcript li[data-role="agent"] .text').last).to_contain_text(
+        "Done: Say a short goodbye"
+    )
+    await expect(page.locator("#status")).to_have_text("The assistant ended the conversation.")
+    await expect(page.get_by_role("button", name="Reconnect")).to_be_hidden()
+    [call] = calls(fake_realtime)
+    assert call["hung_up"] is True
+
+
 async def test_typing_during_a_reply_is_answered_after_it(page: Page, site: str, fake_realtime, offline_stack) -> None:
     script(fake_realtime, FakeReplyRule(contains="saturday", reply="We are closed on Saturdays."))
     # Every reply stays in progress after its first words until the test lets it go on.
