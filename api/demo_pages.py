@@ -2,9 +2,11 @@
 `/test-agent-simple` (try a configuration: pick or paste one, talk or type, see the tool calls).
 
 Plain HTML from Jinja2 templates with plain JavaScript (`api/static/demo/`), no build step. The
-page opens a Realtime session (`api/realtime_session.py`) and talks to OpenAI by WebRTC; when
-that fails it retries, shows a reconnect button and falls back to the phone brain over the web
-channel (`api/web_conversations.py`).
+page sends its WebRTC offer to the API, which creates the Realtime call and controls it
+(`api/realtime_session.py`); when that fails it retries, shows a reconnect button and falls back
+to the phone brain over the web channel (`api/web_conversations.py`). `/demo` lists only the
+businesses an admin opted in (`PUT /api/admin/businesses/{id}/demo`); `/test-agent-simple`, where
+a draft configuration is tried, is an admin's page.
 """
 
 from __future__ import annotations
