@@ -117,6 +117,7 @@ class RealtimeControl:
         self._on_transcript: OnTranscript | None = None
         self._goodbye = "Our time is up. Thank you for calling, goodbye."
         self._tool_calls: list[FunctionCall] = []
+        self._keep: dict[str, Any] | None = None
 
     # --- from outside -----------------------------------------------------------------------
 
@@ -147,13 +148,21 @@ class RealtimeControl:
         hang_up_at: datetime | None = None,
         goodbye: str | None = None,
         on_transcript: OnTranscript | None = None,
+        first_words: str | None = None,
+        keep_session: dict[str, Any] | None = None,
     ) -> ControlOutcome:
         """Joins the control channel and serves the call until it ends. Cancelling it leaves the
-        call going (the owner hangs up first when it means to end it)."""
+        call going (the owner hangs up first when it means to end it).
+
+        `first_words`: the agent says them as soon as the channel is joined (the greeting, as on
+        the phone, where the receptionist speaks first).
+        `keep_session`: session fields (instructions, tools, ...) the call keeps: whoever else
+        changes them (a page's `session.update` over its data channel) sees them put back at once."""
         started_at = datetime.now(UTC)
         self._run_tool = run_tool
         self._on_transcript = on_transcript
         self._goodbye = goodbye or self._goodbye
+        self._keep = keep_session
         cap = None
         if hang_up_at is not None:
             cap = asyncio.create_task(self._cap_at(hang_up_at))
@@ -163,6 +172,11 @@ class RealtimeControl:
                 try:
                     async with self.client.realtime.connect(call_id=self.call_id) as connection:
                         self._connection = connection
+                        if first_words is not None:
+                            await self._request_response(
+                                {"instructions": f'Greet the caller with exactly these words: "{first_words}"'}
+                            )
+                            first_words = None
                         async for raw in self._events(connection):
                             rejoins = 0
                             await self._on_event(raw)
@@ -247,6 +261,8 @@ class RealtimeControl:
                 await self.hang_up(self._ending or ControlEnd.HUNG_UP)
         elif kind == "response.done":
             await self._response_done(event.get("response") or {})
+        elif kind == "session.updated" and self._keep is not None:
+            await self._keep_session(event.get("session") or {})
         elif kind == "error":
             error = event.get("error") or {}
             if error.get("code") == ACTIVE_RESPONSE and error.get("event_id") == self._our_request:
@@ -314,6 +330,13 @@ class RealtimeControl:
         )
         return reply
 
+    async def _keep_session(self, session: dict[str, Any]) -> None:
+        assert self._keep is not None
+        changed = [key for key, kept in self._keep.items() if not same_field(key, session.get(key), kept)]
+        if changed:
+            log.warning("realtime.session_restored", call_id=self.call_id, changed=changed)
+            await self._send({"type": "session.update", "session": {"type": "realtime", **self._keep}})
+
     # --- the cap ----------------------------------------------------------------------------
 
     async def _cap_at(self, hang_up_at: datetime) -> None:
@@ -323,7 +346,7 @@ class RealtimeControl:
         log.info("realtime.cap_reached", call_id=self.call_id)
         self._ending = ControlEnd.CAP_REACHED
         self._spawn(self._hang_up_later())
-        goodbye = {"instructions": f"Say exactly these words: {self._goodbye}"}
+        goodbye = {"instructions": f'Say goodbye with exactly these words: "{self._goodbye}"'}
         if self._response_active:
             # Whatever the agent was saying gives way to the goodbye, asked once it is over.
             self._response_wanted = (goodbye, True)
@@ -335,6 +358,13 @@ class RealtimeControl:
         """The last words have LAST_WORDS_SECONDS; then the call ends whatever it is doing."""
         await asyncio.sleep(LAST_WORDS_SECONDS)
         await self.hang_up(self._ending or ControlEnd.HUNG_UP)
+
+
+def same_field(key: str, now: Any, kept: Any) -> bool:
+    """Tools are compared by name (the service may fill in defaults); other fields as they are."""
+    if key == "tools":
+        return [t.get("name") for t in now or [] if isinstance(t, dict)] == [t.get("name") for t in kept or []]
+    return bool(now == kept)
 
 
 def transcript_line(event: dict[str, Any]) -> TranscriptLine | None:

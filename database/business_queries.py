@@ -18,6 +18,7 @@ class BusinessSummary(BaseModel):
     name: str
     phone_number: str | None
     phone_mode: PhoneMode = PhoneMode.TELNYX_SPEECH
+    demo_enabled: bool = False  # on the public /demo page
     updated_at: datetime
 
 

@@ -46,6 +46,8 @@ class Business(SQLModel, table=True):
         sa_type=words_of(PhoneMode),
         description="Telnyx speech with the workflow's brain, or Realtime voice over SIP",
     )
+    # Listed on the public /demo page, where any visitor may talk to its receptionist (an admin opts in).
+    demo_enabled: bool = False
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 

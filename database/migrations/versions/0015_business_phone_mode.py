@@ -1,18 +1,16 @@
 """business phone mode: Telnyx speech with the workflow's brain, or Realtime voice over SIP
 
 Revision ID: 0015
-Revises: 0013 (0014 at merge)
+Revises: 0014
 Create Date: 2026-11-30 04:00:00.000000
 
-0014 is another branch's (the demo opt-in): when both are merged, this revises 0014.
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = '0015'
-# At merge: '0014' once the demo opt-in's 0014 (which revises 0013) is in; '0013' until then.
-down_revision = '0013'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 
