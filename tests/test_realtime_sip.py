@@ -30,6 +30,7 @@ from simulator.fake_openai.realtime_sip import signed_webhook, webhook_body
 from simulator.fake_openai.realtime_state import FakeRealtimeBehaviour
 from simulator.fake_openai.server import FakeOpenAIServer
 from tests.businesses import open_every_day, store_business
+from tests.in_process import ADMIN_KEY
 from tests.waiting import eventually
 from tests.web_visitors import web_api
 from workflows.call_messages import call_workflow_id
@@ -44,7 +45,7 @@ ON_CALL = ["+15555550197", "+15555550196"]
 @pytest.fixture(scope="module")
 def sip_api(stack) -> Iterator[str]:
     """An API with the project's OpenAI webhook secret, on the stack's Temporal and database."""
-    with web_api(stack, OPENAI_WEBHOOK_SECRET=SECRET) as url:
+    with web_api(stack, OPENAI_WEBHOOK_SECRET=SECRET, ADMIN_API_KEY=ADMIN_KEY) as url:
         yield url
 
 
@@ -196,6 +197,14 @@ async def test_a_signed_incoming_call_is_accepted_with_the_business_session_its_
     assert any(words.startswith("Done: ") for words in agent_words), turns
     tools = [c for t in turns for c in (t.tool_calls or [])]
     assert [c["name"] for c in tools] == ["book_appointment"], tools
+
+    # The admin pages read it like any call: its transcript, its booking, its workflow in the Temporal UI.
+    async with httpx.AsyncClient(base_url=sip_api) as admin:
+        shown = await admin.get(f"/api/admin/calls/{call_id}", headers={"Authorization": f"Bearer {ADMIN_KEY}"})
+    assert shown.status_code == 200, shown.text
+    inspection = shown.json()
+    assert any("Can I book a cleaning please" in line["text"] for line in inspection["transcript"])
+    assert len(inspection["bookings"]) == 1 and call_workflow_id(call_id) in inspection["temporal_ui_url"]
 
 
 async def test_a_worker_killed_mid_call_another_joins_the_control_channel_and_the_tools_still_run_once(
