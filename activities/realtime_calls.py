@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import openai
 import structlog
@@ -247,22 +246,6 @@ HANGUP_CAUSES = {
 }
 
 
-class GreetingControl(RealtimeControl):
-    """The one control-channel client, greeting the caller as the channel opens: on a phone call
-    the model would otherwise wait for the caller to speak first."""
-
-    def __init__(self, client: openai.AsyncOpenAI, call_id: str, greeting: str | None) -> None:
-        super().__init__(client, call_id)
-        self._greeting = greeting
-
-    async def _events(self, connection: Any) -> Any:  # type: ignore[override]
-        if self._greeting:
-            greeting, self._greeting = self._greeting, None
-            await self._request_response({"instructions": f"Say exactly these words: {greeting}"})
-        async for event in RealtimeControl._events(connection):
-            yield event
-
-
 async def control_channel(
     client: openai.AsyncOpenAI,
     channel: ControlChannel,
@@ -272,7 +255,7 @@ async def control_channel(
     greet: bool,
 ) -> str:
     """Serves the call's control channel (`activities.realtime_control`) until the call ends; how it ended."""
-    control = GreetingControl(client, channel.call_id, channel.greeting if greet else None)
+    control = RealtimeControl(client, channel.call_id)
 
     async def tool(call: FunctionCall) -> ToolReply:
         reply = await run_tool(RealtimeFunctionCall(call_id=call.call_id, name=call.name, arguments=call.arguments))
@@ -283,5 +266,11 @@ async def control_channel(
         await heard(RealtimeWords(item_id=line.item_id, speaker=speaker, text=line.text))
 
     hang_up_at = datetime.fromtimestamp(channel.hang_up_at, UTC) if channel.hang_up_at is not None else None
-    outcome = await control.run(tool, hang_up_at=hang_up_at, goodbye=channel.goodbye, on_transcript=transcript)
+    outcome = await control.run(
+        tool,
+        hang_up_at=hang_up_at,
+        goodbye=channel.goodbye,
+        on_transcript=transcript,
+        first_words=channel.greeting if greet else None,
+    )
     return HANGUP_CAUSES[outcome.ended]
