@@ -253,6 +253,27 @@ async def test_a_worker_killed_mid_call_another_joins_the_control_channel_and_th
         assert len(session.exec(select(Appointment).where(Appointment.call_id == call_id)).all()) == 1
 
 
+async def test_the_end_call_tool_says_goodbye_then_hangs_up_the_call(
+    stack, sip_api: str, fake_realtime: FakeOpenAIServer
+) -> None:
+    config = realtime_business(stack)
+    fake_realtime.fake.set_behaviour(
+        FakeLLMBehaviour(rules=[FakeReplyRule(contains="bye", tool_call=FakeToolCall(name="end_call"))])
+    )
+    call_id = (await ring(fake_realtime, sip_api, config.phone_number))["call_id"]
+    await eventually(lambda: agent_said(fake_realtime, call_id), lambda s: bool(s), what="the greeting")
+    await say(fake_realtime, call_id, "That is all, bye")
+    summary = await stack.temporal_client.get_workflow_handle(call_workflow_id(call_id)).result()
+    assert (summary["status"], summary["outcome"], summary["hangup_cause"]) == (
+        CallStatus.ENDED,
+        CallOutcome.COMPLETED,
+        "normal_clearing",
+    )
+    assert tool_outputs(fake_realtime, call_id) == ["Ending the call."]
+    assert agent_said(fake_realtime, call_id)[-1].startswith("Done: Ending the call")  # the goodbye, then the hang-up
+    assert fake_call(fake_realtime, call_id)["hung_up"] is True
+
+
 async def test_escalation_refers_the_caller_down_the_on_call_ladder(
     stack, sip_api: str, fake_realtime: FakeOpenAIServer
 ) -> None:
