@@ -28,6 +28,7 @@ from api.telnyx_events import WebhookRejected
 from api.telnyx_webhooks import read_body
 from api.upstream_errors import upstream_failure
 from domain.vocabulary import Channel, WebhookDelivery
+from runtime import metrics
 from workflows.call_messages import CALL_WORKFLOW, CallStart, SipCall, call_workflow_id
 from workflows.call_options import CALL_WORKFLOW_TASK_TIMEOUT
 
@@ -82,10 +83,12 @@ def _webhooks(request: Request) -> openai.AsyncOpenAI:
 async def openai_webhook(request: Request, settings: SettingsDep) -> OpenAIWebhookAck | JSONResponse:
     received_at = time.time()
     if settings.openai_webhook_secret is None:
+        metrics.openai_webhook("cannot_verify")
         return JSONResponse(status_code=503, content={"detail": "OPENAI_WEBHOOK_SECRET is not set"})
     try:
         body = await read_body(request, settings.webhook_max_body_bytes)
     except WebhookRejected as rejection:
+        metrics.openai_webhook("too_large")
         return JSONResponse(status_code=rejection.status_code, content={"detail": rejection.detail})
     try:
         event = _webhooks(request).webhooks.unwrap(
@@ -93,13 +96,17 @@ async def openai_webhook(request: Request, settings: SettingsDep) -> OpenAIWebho
         )
     except openai.InvalidWebhookSignatureError:
         log.warning("OpenAI webhook refused: forged or stale signature")
+        metrics.openai_webhook("bad_signature")
         return JSONResponse(status_code=400, content={"detail": "the webhook signature is forged or stale"})
     except (ValueError, UnicodeDecodeError):  # signed, but no JSON event: not OpenAI's
+        metrics.openai_webhook("not_an_event")
         return JSONResponse(status_code=400, content={"detail": "the body is not an OpenAI event"})
     if event.type != INCOMING_CALL:
+        metrics.openai_webhook("ignored")
         return OpenAIWebhookAck(status=WebhookDelivery.IGNORED, detail=f"{event.type} is not used")
     call_id = getattr(event.data, "call_id", None)
     if not isinstance(call_id, str) or not call_id:
+        metrics.openai_webhook("not_an_event")
         return JSONResponse(status_code=400, content={"detail": "realtime.call.incoming without a call_id"})
     start = CallStart(
         call_control_id=call_id,
@@ -121,6 +128,7 @@ async def openai_webhook(request: Request, settings: SettingsDep) -> OpenAIWebho
         )
     except WorkflowAlreadyStartedError:
         log.warning("OpenAI webhook for a call already started: replayed or delivered again")
+        metrics.openai_webhook("duplicate")
         return JSONResponse(
             status_code=409,
             content=OpenAIWebhookAck(
@@ -128,7 +136,9 @@ async def openai_webhook(request: Request, settings: SettingsDep) -> OpenAIWebho
             ).model_dump(mode="json"),
         )
     except (RPCError, TimeoutError) as error:
+        metrics.openai_webhook("temporal_unavailable")
         failure = upstream_failure(503, "Temporal is unavailable; deliver the webhook again", "temporal", error)
         return JSONResponse(status_code=failure.status_code, content={"detail": failure.detail})
+    metrics.openai_webhook("delivered")
     log.info("Realtime call handed to its workflow", caller=start.sip and start.sip.caller_number)
     return OpenAIWebhookAck(status=WebhookDelivery.DELIVERED, call_id=call_id)

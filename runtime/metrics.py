@@ -53,6 +53,25 @@ REJECTION_REASONS = {
     503: "cannot_verify",
 }
 
+# OpenAI's webhooks (POST /api/openai/webhooks: Realtime-SIP calls), by what the API did with each.
+OPENAI_WEBHOOKS = Counter(
+    "cloudgreet_openai_webhooks_total",
+    "OpenAI webhooks: delivered (a call's workflow started), duplicate (its call already started: 409), ignored "
+    "(an event type not used), bad_signature (forged or stale: 400), not_an_event (400), cannot_verify "
+    "(OPENAI_WEBHOOK_SECRET not set: 503), temporal_unavailable (503)",
+    ["result"],
+)
+OPENAI_WEBHOOK_RESULTS = (
+    "delivered",
+    "duplicate",
+    "ignored",
+    "bad_signature",
+    "not_an_event",
+    "too_large",
+    "cannot_verify",
+    "temporal_unavailable",
+)
+
 # --- the API: the last rung, calls it answers itself while Temporal is unreachable ------------
 
 LAST_RUNG = Counter(
@@ -227,6 +246,10 @@ def callback_refused(reason: CallbackRefusal) -> None:
     CALLBACKS_REFUSED.labels(_known(reason, CallbackRefusal)).inc()
 
 
+def openai_webhook(result: str) -> None:
+    OPENAI_WEBHOOKS.labels(_known(result, OPENAI_WEBHOOK_RESULTS)).inc()
+
+
 def client_state_refused(reason: ClientStateRefusal) -> None:
     CLIENT_STATES_REFUSED.labels(_known(reason, ClientStateRefusal)).inc()
 
@@ -238,6 +261,8 @@ for _result in WebhookDelivery:
     WEBHOOK_DELIVERIES.labels(_result)
 for _step in LAST_RUNG_STEPS:
     LAST_RUNG.labels(_step)
+for _result in OPENAI_WEBHOOK_RESULTS:
+    OPENAI_WEBHOOKS.labels(_result)
 for _outcome in CallOutcome:
     CALL_OUTCOMES.labels(_outcome)
 for _level in FallbackLevel:

@@ -31,6 +31,7 @@ from simulator.fake_openai.realtime_state import FakeRealtimeBehaviour
 from simulator.fake_openai.server import FakeOpenAIServer
 from tests.businesses import open_every_day, store_business
 from tests.in_process import ADMIN_KEY
+from tests.test_metrics import sample
 from tests.waiting import eventually
 from tests.web_visitors import web_api
 from workflows.call_messages import call_workflow_id
@@ -407,8 +408,13 @@ async def test_a_forged_or_stale_webhook_is_refused_and_starts_nothing(
     stack, sip_api: str, fake_realtime: FakeOpenAIServer, how: dict
 ) -> None:
     config = realtime_business(stack)
-    rang = await ring(fake_realtime, sip_api, config.phone_number, **how)
+    async with httpx.AsyncClient(base_url=sip_api) as client:
+        before = (await client.get("/metrics")).text
+        rang = await ring(fake_realtime, sip_api, config.phone_number, **how)
+        after = (await client.get("/metrics")).text
     assert rang["webhook_status"] == 400
+    counted = "cloudgreet_openai_webhooks_total"
+    assert sample(after, counted, result="bad_signature") == sample(before, counted, result="bad_signature") + 1
     assert not await workflow_exists(stack, rang["call_id"])
     assert fake_call(fake_realtime, rang["call_id"])["sip_status"] == "ringing"
 
@@ -432,8 +438,13 @@ async def test_a_replayed_webhook_is_refused_and_starts_nothing_twice(stack, sip
     )
     headers = signed_webhook(body, SECRET)
     async with httpx.AsyncClient(base_url=sip_api) as client:
+        before = (await client.get("/metrics")).text
         first = await client.post("/api/openai/webhooks", content=body, headers=headers)
         again = await client.post("/api/openai/webhooks", content=body, headers=headers)
+        after = (await client.get("/metrics")).text
+    counted = "cloudgreet_openai_webhooks_total"
+    for result in ("delivered", "duplicate"):
+        assert sample(after, counted, result=result) == sample(before, counted, result=result) + 1
     assert first.status_code == 200 and first.json()["call_id"] == call_id
     assert again.status_code == 409 and again.json()["status"] == "duplicate"
     runs = [w async for w in stack.temporal_client.list_workflows(f"WorkflowId = '{call_workflow_id(call_id)}'")]
