@@ -213,6 +213,25 @@ def update_business_config(
     return save_business_config(session, business_id, config, caller)
 
 
+class DemoListing(BaseModel):
+    enabled: bool = Field(description="Listed on the public /demo page, where any visitor may talk to it")
+
+
+@router.put(
+    "/businesses/{business_id}/demo",
+    response_model=DemoListing,
+    responses={404: {"description": "No such business"}},
+)
+def set_demo_listing(business_id: RowId, listing: DemoListing, session: SessionDep) -> DemoListing:
+    """Opts a business in to (or out of) the public /demo page. Off by default: a visitor's voice
+    session costs Realtime minutes, and its receptionist talks to anyone there."""
+    business = get_business(session, business_id)
+    business.demo_enabled = listing.enabled
+    session.add(business)
+    session.commit()
+    return listing
+
+
 def refuse_what_telnyx_would(config: BusinessConfig) -> None:
     """A language Telnyx cannot speak or transcribe, or a voice it does not have, is a 422 like any
     invalid field: saved, it would make every call of the business fail at its first words."""

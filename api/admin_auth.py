@@ -231,8 +231,13 @@ def require_admin_page(
 
 
 def safe_next(target: str | None) -> str:
-    """Only back into the admin pages: never an open redirect to another site."""
-    if target and target.startswith("/admin") and not target.startswith("//") and "\\" not in target:
+    """Only back into the admin pages (/test-agent-simple is one): never an open redirect to another site."""
+    if (
+        target
+        and target.startswith(("/admin", "/test-agent-simple"))
+        and not target.startswith("//")
+        and "\\" not in target
+    ):
         return target
     return "/admin/dashboard"
 

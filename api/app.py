@@ -24,6 +24,7 @@ from api import (
     telnyx_webhooks,
     web_conversations,
 )
+from api.browser_calls import BrowserCalls
 from api.database_errors import answer_database_outages_with_503
 from api.input_bounds import MAX_BODY_BYTES
 from api.last_rung import running_last_rung
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Issue 10: the API answers calls itself while Temporal is unreachable, and hands the promises over.
         async with running_last_rung(app):
             yield
+            await app.state.browser_calls.close()  # the browser demo's calls: hung up, not left running
             if app.state.call_router is not None:
                 await app.state.call_router.close()  # held interim transcripts (api/held_interims.py)
 
@@ -62,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     trace_requests(app, settings)
     app.state.temporal = TemporalConnection(settings)
     app.state.call_router = None
+    app.state.browser_calls = BrowserCalls()
     app.state.webhook_verifier = WebhookVerifier(settings.telnyx_public_key)
     answer_upstream_failures_plainly(app)
     app.state.last_rung = None  # set while the app runs (lifespan)

@@ -2,9 +2,11 @@
 `/test-agent-simple` (try a configuration: pick or paste one, talk or type, see the tool calls).
 
 Plain HTML from Jinja2 templates with plain JavaScript (`api/static/demo/`), no build step. The
-page opens a Realtime session (`api/realtime_session.py`) and talks to OpenAI by WebRTC; when
-that fails it retries, shows a reconnect button and falls back to the phone brain over the web
-channel (`api/web_conversations.py`).
+page sends its WebRTC offer to the API, which creates the Realtime call and controls it
+(`api/realtime_session.py`); when that fails it retries, shows a reconnect button and falls back
+to the phone brain over the web channel (`api/web_conversations.py`). `/demo` lists only the
+businesses an admin opted in (`PUT /api/admin/businesses/{id}/demo`); `/test-agent-simple`, where
+a draft configuration is tried, is an admin's page.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from sqlmodel import select
 
+from api.admin_auth import AdminPage
 from api.dependencies import SessionDep, SettingsDep
 from api.input_bounds import RowId
 from api.realtime_session import REALTIME_VOICES, realtime_voice
@@ -38,8 +41,11 @@ pages = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api/ai", tags=["browser demo"])
 
 
-def _businesses(session: SessionDep) -> list[dict[str, Any]]:
-    rows = session.exec(select(Business).order_by(Business.name)).all()
+def _businesses(session: SessionDep, *, on_demo_only: bool) -> list[dict[str, Any]]:
+    query = select(Business).order_by(Business.name)
+    if on_demo_only:
+        query = query.where(Business.demo_enabled == True)  # noqa: E712  (SQL, not Python)
+    rows = session.exec(query).all()
     return [{"id": b.id, "name": b.name, "type": (b.config or {}).get("business_type", "")} for b in rows]
 
 
@@ -69,17 +75,20 @@ def example_configurations() -> dict[str, dict[str, Any]]:
 @pages.get("/demo", response_class=HTMLResponse)
 def demo_page(request: Request, session: SessionDep, business: RowId | None = None) -> HTMLResponse:
     return templates.TemplateResponse(
-        request, "demo.html", {"businesses": _businesses(session), "chosen": business, "page": "demo"}
+        request,
+        "demo.html",
+        {"businesses": _businesses(session, on_demo_only=True), "chosen": business, "page": "demo"},
     )
 
 
-@pages.get("/test-agent-simple", response_class=HTMLResponse)
+@pages.get("/test-agent-simple", response_class=HTMLResponse, dependencies=[AdminPage])
 def test_agent_page(request: Request, session: SessionDep, business: RowId | None = None) -> HTMLResponse:
+    """Drafts and every business, for a logged-in admin (a draft's instructions are the visitor's own)."""
     return templates.TemplateResponse(
         request,
         "test_agent.html",
         {
-            "businesses": _businesses(session),
+            "businesses": _businesses(session, on_demo_only=False),
             "chosen": business,
             "voices": REALTIME_VOICES,
             "examples_json": json.dumps(example_configurations()).replace("</", "<\\/"),

@@ -1,34 +1,39 @@
-"""`POST /api/ai/realtime-session`: a short-lived OpenAI Realtime session for a business, for the browser.
+"""`POST /api/ai/realtime-session`: a Realtime voice call for a business, created by the server for the browser.
 
-The API asks OpenAI (or whatever `OPENAI_BASE_URL` points at) for an ephemeral client secret
-with the real `openai` SDK; the page then talks to the Realtime API by WebRTC, posting its SDP
-offer to `sdp_url` with that secret. The session's instructions, voice, language and tools come
-from the same business configuration, the same instruction builder and the same tool list as
-the phone path, so the demo behaves like the phone agent. Tools are executed by the project
-(`api/realtime_tools.py`), never by the browser: the answer carries a signed `tools_token` that
-the page sends with every function call.
+The page sends its WebRTC SDP offer here. The API creates the call itself with its own key and the
+real `openai` SDK (`client.realtime.calls.create(sdp=..., session=...)`, the GA "unified
+interface"), answers the page with the SDP answer, learns the call id from the answer's
+`Location` header, and joins the call's control channel (`api/browser_calls.py`): the server runs
+every function call there, and hangs up at the session cap after a goodbye. No client secret and
+no tool token ever reaches a browser. The session's instructions, voice, language and tools come
+from the same business configuration, the same instruction builder and the same tool list as the
+phone path, so the demo behaves like the phone agent.
 
-A session costs money per minute, so it is guarded: an allow-list of origins, sliding-window
-rate limits per client address and per business that every API replica shares (counted in the
-database), and a cap on its length (the secret expires then and the page hangs up then).
+A call costs money per minute, so it is guarded: an allow-list of origins; a stranger may talk
+only to a business that opted in to the public demo (`Business.demo_enabled`), with its stored
+configuration; a draft configuration or another business needs a logged-in admin; sliding-window
+rate limits per client address and per business, and daily Realtime minutes per business and for
+the whole installation, all counted in the database so every API replica shares them.
 """
 
 from __future__ import annotations
 
 import re
-import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import openai
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, Security
 from fastapi.concurrency import run_in_threadpool
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from api.admin_auth import AdminKey, admin_key, bearer, require_admin_api, session_cookie
+from api.browser_calls import BrowserCalls, reserve_minutes
 from api.dependencies import SessionDep, SettingsDep
 from api.input_bounds import RowId
+from api.realtime_tools import demo_tool_runner
 from api.shared_limits import within_limits
 from api.upstream_errors import TRY_AGAIN_LATER, upstream_failure
 from business.config import BusinessConfig
@@ -40,7 +45,6 @@ from database.rate_limits import Allowance
 from receptionist.opening_words import opening_words
 from receptionist.tools import realtime_tools
 from runtime.settings import Settings
-from runtime.signing import SigningPurpose, token_signer
 
 router = APIRouter(prefix="/api/ai", tags=["browser demo"])
 
@@ -49,9 +53,9 @@ REALTIME_VOICES = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer",
 # The business configuration speaks of voices the phone way; these are their Realtime counterparts.
 VOICE_FOR_GENDER = {"male": "cedar", "man": "cedar"}
 LANGUAGE_TAG = re.compile(r"^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$")
-# What OpenAI may take to create a secret: the page's whole connection attempt waits on it.
+# What OpenAI may take to create the call: the page's whole connection attempt waits on it.
 OPENAI_TIMEOUT_SECONDS = 15.0
-SECRET_KEY_MISSING = "Realtime sessions are off: SECRET_KEY, which signs their tools token, is not set"
+SDP_OFFER = re.compile(r"^v=0\r?\n")
 
 
 # --- protection ----------------------------------------------------------------------------------
@@ -110,41 +114,6 @@ def preflight(request: Request, settings: Settings) -> Response:
     return Response(status_code=204, headers=headers)
 
 
-# --- the tools token -----------------------------------------------------------------------------
-
-
-def _tools_signer(settings: Settings) -> URLSafeTimedSerializer:
-    # SECRET_KEY, which every API replica shares: any replica accepts the token, a new SECRET_KEY
-    # invalidates every token, and rotating the OpenAI key does not.
-    return token_signer(settings.secret_key, SigningPurpose.REALTIME_TOOLS)
-
-
-class ToolsGrant(BaseModel):
-    """What a signed tools token lets the page do: run tools for this business in this session."""
-
-    business_id: int
-    session_id: str
-    # A draft configuration (/test-agent-simple) the session was built from; None: the stored one.
-    config: dict[str, Any] | None = None
-
-
-def issue_tools_token(settings: Settings, grant: ToolsGrant) -> str:
-    return _tools_signer(settings).dumps(grant.model_dump(mode="json"))
-
-
-def read_tools_token(settings: Settings, token: str) -> ToolsGrant:
-    if settings.secret_key is None:
-        raise HTTPException(503, SECRET_KEY_MISSING)
-    try:
-        # A little longer than the session may last, for its last function call.
-        data = _tools_signer(settings).loads(token, max_age=settings.realtime_max_session_seconds + 120)
-    except SignatureExpired:
-        raise HTTPException(403, "this demo session has expired; start a new one") from None
-    except BadSignature:
-        raise HTTPException(403, "session_token is not one this API issued") from None
-    return ToolsGrant.model_validate(data)
-
-
 # --- the session ---------------------------------------------------------------------------------
 
 
@@ -152,15 +121,23 @@ class RealtimeSessionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     business_id: RowId = Field(strict=True, description="The business whose receptionist the visitor talks to")
+    sdp: str = Field(min_length=10, max_length=30_000, description="The page's WebRTC SDP offer")
     voice: str | None = Field(
         default=None, max_length=20, description=f"One of OpenAI's voices: {', '.join(REALTIME_VOICES)}"
     )
     language: str | None = Field(default=None, max_length=35, description="A language tag such as en-US or es-MX")
     config: BusinessConfig | None = Field(
         default=None,
-        description="A draft configuration to try instead of the stored one (/test-agent-simple); "
-        "bookings still go into the chosen business's calendar",
+        description="A draft configuration to try instead of the stored one (/test-agent-simple, a logged-in "
+        "admin only); its bookings are demo bookings of the chosen business",
     )
+
+    @field_validator("sdp")
+    @classmethod
+    def _an_offer(cls, value: str) -> str:
+        if not SDP_OFFER.match(value):
+            raise ValueError("not an SDP offer (it starts with v=0)")
+        return value
 
     @field_validator("voice")
     @classmethod
@@ -178,21 +155,17 @@ class RealtimeSessionRequest(BaseModel):
 
 
 class RealtimeSessionResponse(BaseModel):
-    client_secret: str = Field(description="The ephemeral key: the page's Bearer token for its SDP offer")
-    expires_at: int = Field(description="When the client secret expires, seconds since the epoch")
-    session_id: str
+    sdp: str = Field(description="The SDP answer: the page's remote description")
+    call_id: str = Field(description="The Realtime call, which the server controls")
     model: str
     voice: str
     language: str
-    sdp_url: str = Field(description="Where the page posts its SDP offer: OPENAI_BASE_URL + /realtime/calls")
-    max_session_seconds: int = Field(description="The page hangs up after this long")
+    max_session_seconds: int = Field(description="The server says goodbye and hangs up after this long")
     business_id: int
     business_name: str
-    greeting: str = Field(description="What the agent says first, as on the phone")
+    greeting: str = Field(description="What the agent says first, as on the phone (the page asks for it)")
     instructions: str
     tools: list[str]
-    tools_url: str
-    tools_token: str = Field(description="Sent back with every function call to tools_url")
 
 
 def realtime_voice(config: BusinessConfig, settings: Settings, requested: str | None) -> str:
@@ -207,7 +180,7 @@ def realtime_voice(config: BusinessConfig, settings: Settings, requested: str | 
 def session_config(
     config: BusinessConfig, settings: Settings, voice: str, now: datetime, language: str | None = None
 ) -> dict[str, Any]:
-    """The Realtime session (GA API) for a business: what `client_secrets.create` sends as `session`, in
+    """The Realtime session (GA API) for a business: what `calls.create` sends as `session`, in
     the visitor's chosen language, else the business's first."""
     language = language or config.language
     return {
@@ -253,17 +226,27 @@ def session_preflight(request: Request, settings: SettingsDep) -> Response:
     return preflight(request, settings)
 
 
+def goodbye_words(config: BusinessConfig) -> str:
+    return f"Our time for this demo is up. Thank you for calling {config.name}. Goodbye!"
+
+
+def browser_calls(request: Request) -> BrowserCalls:
+    calls: BrowserCalls = request.app.state.browser_calls
+    return calls
+
+
 @router.post(
     "/realtime-session",
     response_model=RealtimeSessionResponse,
     status_code=201,
     dependencies=[AllowedOrigin],
     responses={
+        401: {"description": "a draft configuration, or a business not on the public demo, needs an admin login"},
         403: {"description": "the page's origin is not allowed"},
         404: {"description": "no such business"},
-        429: {"description": "too many sessions from this client or for this business"},
+        429: {"description": "too many sessions from this client or for this business, or its minutes for today"},
         502: {"description": "OpenAI refused or could not be reached; why is in the log, under the answer's reference"},
-        503: {"description": "OPENAI_API_KEY is not set"},
+        503: {"description": "OPENAI_API_KEY is not set, or the installation's Realtime minutes for today are used"},
     },
 )
 async def create_realtime_session(
@@ -271,6 +254,9 @@ async def create_realtime_session(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
+    key: Annotated[AdminKey, Depends(admin_key)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
+    cookie: Annotated[str | None, Security(session_cookie)],
 ) -> RealtimeSessionResponse:
     if not settings.openai_api_key:
         raise HTTPException(
@@ -278,12 +264,14 @@ async def create_realtime_session(
             "Realtime demo sessions need OPENAI_API_KEY, which this server does not have; "
             "the page falls back to the phone assistant over the web",
         )
-    if settings.secret_key is None:
-        raise HTTPException(503, SECRET_KEY_MISSING)
     # Off the event loop: the session is synchronous (issue 10).
     business = await run_in_threadpool(session.get, Business, body.business_id)
     if business is None:
         raise HTTPException(404, f"business {body.business_id} does not exist")
+    if body.config is not None or not business.demo_enabled:
+        # Instructions a visitor wrote, or a business that did not opt in to the public demo: an admin's.
+        await run_in_threadpool(require_admin_api, request, session, key, credentials, cookie)
+    assert business.id is not None
     window = settings.realtime_rate_window_seconds
     await within_limits(
         settings,
@@ -299,12 +287,15 @@ async def create_realtime_session(
     voice = realtime_voice(config, settings, body.voice)
     now = datetime.now(UTC)
     wanted = session_config(config, settings, voice, now, language)
+    minutes = await reserve_minutes(settings, business.id, config.name)
+    client = _openai(request, settings)
     try:
-        secret = await _openai(request, settings).realtime.client_secrets.create(
-            expires_after={"anchor": "created_at", "seconds": settings.realtime_max_session_seconds},
+        created = await client.realtime.calls.with_raw_response.create(
+            sdp=body.sdp,
             session=wanted,  # type: ignore[arg-type]
         )
     except openai.APIStatusError as error:
+        await minutes.settle(0)
         raise upstream_failure(
             502,
             f"OpenAI did not open a Realtime session; {TRY_AGAIN_LATER}",
@@ -315,6 +306,7 @@ async def create_realtime_session(
             reason=_refusal_reason(error),
         ) from None
     except openai.APIConnectionError as error:
+        await minutes.settle(0)
         raise upstream_failure(
             502,
             f"OpenAI could not be reached; {TRY_AGAIN_LATER}",
@@ -323,32 +315,60 @@ async def create_realtime_session(
             business_id=business.id,
             base_url=settings.openai_base_url,
         ) from None
-
-    granted = secret.session
-    session_id = getattr(granted, "id", None) or f"sess_{uuid.uuid4().hex}"
-    granted_voice = voice
-    audio = getattr(granted, "audio", None)
-    if audio is not None and audio.output is not None and isinstance(audio.output.voice, str):
-        granted_voice = audio.output.voice
-    grant = ToolsGrant(
-        business_id=business.id,
-        session_id=session_id,
-        config=body.config.model_dump(mode="json") if body.config else None,
+    call_id = created.headers.get("location", "").rstrip("/").rsplit("/", 1)[-1]
+    answer = created.text
+    if not call_id:
+        await minutes.settle(0)
+        raise HTTPException(502, f"OpenAI answered without the call's Location; {TRY_AGAIN_LATER}")
+    greeting = opening_words(config, now, is_open(config, now))
+    browser_calls(request).start(
+        client,
+        call_id,
+        demo_tool_runner(settings, business.id, config, call_id),
+        max_seconds=settings.realtime_max_session_seconds,
+        goodbye=goodbye_words(config),
+        # The page asks for the greeting when its data channel opens: only then does it hear it.
+        first_words=None,
+        # The page's data channel could send session.update: what the agent is told stays the server's.
+        keep_session={key: wanted[key] for key in ("instructions", "tools", "tool_choice")},
+        minutes=minutes,
     )
     return RealtimeSessionResponse(
-        client_secret=secret.value,
-        expires_at=secret.expires_at,
-        session_id=session_id,
-        model=getattr(granted, "model", None) or settings.realtime_model,
-        voice=granted_voice,
+        sdp=answer,
+        call_id=call_id,
+        model=settings.realtime_model,
+        voice=voice,
         language=language,
-        sdp_url=f"{settings.openai_base_url}/realtime/calls",
         max_session_seconds=settings.realtime_max_session_seconds,
         business_id=business.id,
         business_name=config.name,
-        greeting=opening_words(config, now, is_open(config, now)),
+        greeting=greeting,
         instructions=wanted["instructions"],
         tools=[tool["name"] for tool in wanted["tools"]],
-        tools_url=f"/api/ai/realtime-tools/{business.id}",
-        tools_token=issue_tools_token(settings, grant),
     )
+
+
+CALL_ID = re.compile(r"^[A-Za-z0-9_\-]{1,128}$")
+
+
+@router.post(
+    "/realtime-session/{call_id}/hangup",
+    status_code=204,
+    dependencies=[AllowedOrigin],
+    responses={204: {"description": "the call is over (or was already)"}, 404: {"description": "not a call id"}},
+)
+async def hang_up_realtime_session(call_id: str, request: Request, settings: SettingsDep) -> Response:
+    """The page's Hang up: the server ends the call at once, and the unused minutes go back to today's budgets.
+
+    Only the page knows its call's id (an unguessable id OpenAI chose); hanging up is all it allows."""
+    if not CALL_ID.match(call_id):
+        raise HTTPException(404, "not a call id")
+    if not await browser_calls(request).hang_up(call_id) and settings.openai_api_key:
+        # Another replica controls it: end the call itself; that replica's channel then closes and settles.
+        try:
+            await _openai(request, settings).realtime.calls.hangup(call_id)
+        except openai.NotFoundError:
+            pass
+        except openai.APIError:
+            raise HTTPException(502, f"OpenAI could not hang up the call; {TRY_AGAIN_LATER}") from None
+    return Response(status_code=204)

@@ -16,6 +16,7 @@ class BusinessSummary(BaseModel):
     id: int
     name: str
     phone_number: str | None
+    demo_enabled: bool = False  # on the public /demo page
     updated_at: datetime
 
 

@@ -41,5 +41,13 @@ def ensure_a_business(database_url: str) -> None:
         if session.exec(select(Business.id).limit(1)).first() is not None:
             return
         config = demo_business()
-        session.add(Business(name=config.name, phone_number=config.phone_number, config=config.model_dump(mode="json")))
+        # The example business of a new installation is on its /demo page from the start.
+        session.add(
+            Business(
+                name=config.name,
+                phone_number=config.phone_number,
+                config=config.model_dump(mode="json"),
+                demo_enabled=True,
+            )
+        )
         session.commit()

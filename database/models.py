@@ -40,6 +40,8 @@ class Business(SQLModel, table=True):
     name: str = Field(index=True)
     phone_number: str | None = Field(default=None, unique=True, description="The number callers dial (E.164)")
     config: dict = Field(sa_column=Column(JSON, nullable=False), description="A BusinessConfig as JSON")
+    # Listed on the public /demo page, where any visitor may talk to its receptionist (an admin opts in).
+    demo_enabled: bool = False
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 

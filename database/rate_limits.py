@@ -102,16 +102,60 @@ def _hit(connection: Connection, allowance: Allowance, now: float) -> tuple[floa
     return (length - into_window) + length * (hits - limit) / (hits - 1), hits
 
 
-def _count_hit(connection: Connection, key: str, window: int, expires_at: int) -> int:
+@dataclass(frozen=True)
+class Budget:
+    """At most `limit` units (seconds of Realtime voice, say) spent under `key` per UTC day."""
+
+    key: str
+    limit: int
+
+
+DAY_SECONDS = 86_400
+
+
+def try_spend(engine: Engine, budgets: Sequence[Budget], amount: int, now: float) -> Budget | None:
+    """Spends `amount` from every budget of today if all have room (None); else the first that has not.
+
+    One transaction: a refused spend spends nothing. The day is `now`'s UTC day (`spend_day`).
+    """
+    day = spend_day(now)
+    with engine.connect() as connection, connection.begin() as transaction:
+        for budget in sorted(budgets, key=lambda b: b.key):  # same order always: no deadlock
+            spent = _count_hit(connection, budget.key, day, (day + 2) * DAY_SECONDS, amount)
+            if spent > budget.limit:
+                transaction.rollback()
+                return budget
+    return None
+
+
+def give_back(engine: Engine, budgets: Sequence[Budget], amount: int, day: int) -> None:
+    """Returns `amount` of what `try_spend` took on `day` (a reservation that was not all used)."""
+    if amount <= 0:
+        return
+    with engine.begin() as connection:
+        for budget in sorted(budgets, key=lambda b: b.key):
+            connection.execute(
+                RateLimitWindow.__table__.update()  # type: ignore[attr-defined]
+                .where(RateLimitWindow.__table__.c.key == budget.key)  # type: ignore[attr-defined]
+                .where(RateLimitWindow.__table__.c.window_number == day)  # type: ignore[attr-defined]
+                .values(hits=RateLimitWindow.__table__.c.hits - amount)  # type: ignore[attr-defined]
+            )
+
+
+def spend_day(now: float) -> int:
+    return math.floor(now / DAY_SECONDS)
+
+
+def _count_hit(connection: Connection, key: str, window: int, expires_at: int, amount: int = 1) -> int:
     # The dialect's module is imported when first used: PostgreSQL's costs ~0.1 s of start-up that a
     # process on SQLite never needs (the engine imports it anyway on PostgreSQL).
     dialect = importlib.import_module(f"sqlalchemy.dialects.{connection.dialect.name}")
     insert = dialect.insert(RateLimitWindow)
     statement = (
-        insert.values(key=key, window_number=window, hits=1, expires_at=expires_at)
+        insert.values(key=key, window_number=window, hits=amount, expires_at=expires_at)
         .on_conflict_do_update(
             index_elements=[RateLimitWindow.key, RateLimitWindow.window_number],
-            set_={"hits": RateLimitWindow.hits + 1},
+            set_={"hits": RateLimitWindow.hits + amount},
         )
         .returning(RateLimitWindow.hits)
     )

@@ -148,8 +148,14 @@ class Settings(BaseSettings):
     realtime_transcription_model: str = Field(
         default="gpt-4o-mini-transcribe", alias="REALTIME_TRANSCRIPTION_MODEL", min_length=1
     )
-    # The client secret expires then, and the page hangs up then: a demo costs money per minute.
-    realtime_max_session_seconds: int = Field(default=300, alias="REALTIME_MAX_SESSION_SECONDS", ge=10, le=7200)
+    # Then the server has the agent say goodbye and hangs up (calls.hangup): a demo costs money per minute.
+    realtime_max_session_seconds: int = Field(default=300, alias="REALTIME_MAX_SESSION_SECONDS", ge=2, le=7200)
+    # Realtime minutes a day (UTC), counted in the database so every API replica shares them. A session
+    # reserves its whole cap when it starts and gives back what it did not use when it ends.
+    realtime_minutes_per_business_per_day: float = Field(
+        default=60, alias="REALTIME_MINUTES_PER_BUSINESS_PER_DAY", ge=0
+    )
+    realtime_minutes_per_day: float = Field(default=300, alias="REALTIME_MINUTES_PER_DAY", ge=0)
     # Comma-separated origins (https://example.com) whose pages may ask for sessions besides the
     # API's own pages; "*" allows any.
     realtime_allowed_origins: str | None = Field(default=None, alias="REALTIME_ALLOWED_ORIGINS")

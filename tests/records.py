@@ -21,7 +21,7 @@ def fresh_number() -> str:
 
 
 def add_business(
-    database_url: str, name: str, timezone: str = "America/New_York", **config: object
+    database_url: str, name: str, timezone: str = "America/New_York", *, demo_enabled: bool = False, **config: object
 ) -> tuple[int, BusinessConfig]:
     business_config = BusinessConfig(
         name=name,
@@ -33,7 +33,10 @@ def add_business(
     )
     with Session(get_engine(database_url)) as session:
         row = Business(
-            name=name, phone_number=business_config.phone_number, config=business_config.model_dump(mode="json")
+            name=name,
+            phone_number=business_config.phone_number,
+            config=business_config.model_dump(mode="json"),
+            demo_enabled=demo_enabled,
         )
         session.add(row)
         session.commit()

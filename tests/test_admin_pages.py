@@ -155,3 +155,23 @@ async def test_a_business_added_on_the_configuration_page_answers_its_number(pag
     call = stack.simulator.place_call(CallScript(to_number=number, lines=[]))
     await stack.simulator.wait_ended(call, 60)
     assert "Cedar Street Bakery" in spoken(call)[0]
+
+
+async def test_an_admin_puts_a_business_on_the_public_demo_and_takes_it_off(page: Page, site: str, stack) -> None:
+    business_id, _ = add_business(stack.database_url, "Demo Listing Bakery")
+
+    async def listed() -> bool:
+        demo = await page.context.new_page()
+        await demo.goto(f"{site}/demo")
+        names = await demo.locator("#business option").all_text_contents()
+        await demo.close()
+        return any("Demo Listing Bakery" in name for name in names)
+
+    assert not await listed()  # off by default
+    await log_in(page, site, f"/admin/businesses/{business_id}/config")
+    await page.get_by_label("On the public demo page").check()
+    await expect(page.locator("#demo-status")).to_have_text("Listed on /demo.")
+    assert await listed()
+    await page.get_by_label("On the public demo page").uncheck()
+    await expect(page.locator("#demo-status")).to_have_text("Not on /demo.")
+    assert not await listed()

@@ -1,6 +1,7 @@
 """The browser demo in a real browser: Debian's Chromium (driven by Playwright, fake microphone)
-talks by WebRTC to the fake Realtime endpoint (an aiortc peer inside the fake OpenAI server), and
-falls back to the phone brain (the offline stack's worker) over the web channel.
+sends its WebRTC offer to the API, which creates the call at the fake Realtime endpoint (an aiortc
+peer inside the fake OpenAI server) and controls it; the page falls back to the phone brain (the
+offline stack's worker) over the web channel.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from simulator.fake_openai.fake_speech import append_events, silence, spoken
 from simulator.fake_openai.realtime_state import FakeRealtimeBehaviour
 from simulator.fake_openai.server import FakeOpenAIServer
 from tests.in_process import make_settings, served_api
+from tests.records import add_business
 from tests.test_realtime_session import UNLIMITED, demo_business_id
 from tests.waiting import eventually
 
@@ -27,22 +29,36 @@ pytestmark = pytest.mark.database
 
 expect.set_options(timeout=20_000)
 
+ADMIN_KEY = "admin-key-for-the-demo-page-tests"
 
-@pytest.fixture(scope="module")
-def site(offline_stack, fake_llm: FakeOpenAIServer) -> Iterator[str]:
-    """The API with an OpenAI key and OPENAI_BASE_URL at the fake (so sdp_url is the fake Realtime
-    endpoint), on the offline stack's database, Temporal and task queue: its worker is the phone
-    brain of the fallback, with the offline responder."""
-    settings = make_settings(
+
+def site_settings(offline_stack, fake_llm: FakeOpenAIServer, **overrides: object):
+    return make_settings(
         DATABASE_URL=offline_stack.database_url,
         TEMPORAL_ADDRESS=offline_stack.env["TEMPORAL_ADDRESS"],
         TEMPORAL_TASK_QUEUE=offline_stack.env["TEMPORAL_TASK_QUEUE"],
         OPENAI_API_KEY="test-key",
         OPENAI_BASE_URL=fake_llm.base_url,
-        **UNLIMITED,
+        ADMIN_API_KEY=ADMIN_KEY,
+        **(UNLIMITED | overrides),
     )
-    with served_api(settings) as url:
+
+
+@pytest.fixture(scope="module")
+def site(offline_stack, fake_llm: FakeOpenAIServer) -> Iterator[str]:
+    """The API with an OpenAI key and OPENAI_BASE_URL at the fake (where it creates the calls), on
+    the offline stack's database, Temporal and task queue: its worker is the phone brain of the
+    fallback, with the offline responder."""
+    with served_api(site_settings(offline_stack, fake_llm)) as url:
         yield url
+
+
+async def log_in(page: Page, site: str, path: str) -> None:
+    """An admin's login (the /test-agent-simple page, where drafts are tried, is an admin's)."""
+    await page.goto(f"{site}{path}")
+    await page.get_by_label("Admin key").fill(ADMIN_KEY)
+    await page.get_by_role("button", name="Log in").click()
+    await page.wait_for_url(f"{site}{path}")
 
 
 @pytest.fixture(scope="module")
@@ -104,11 +120,12 @@ async def test_the_orb_connects_and_the_transcript_shows_both_sides(
     )
     await page.screenshot(path=screenshots / "demo.png", full_page=True)
 
-    # The page offered its SDP to the session's sdp_url, with the ephemeral key OpenAI issued.
+    # The server created the call from the page's offer with its own key, and joined its control
+    # channel; no client secret was ever made.
     [call] = calls(fake_realtime)
-    [secret] = fake_realtime.fake.realtime.secrets
     assert call["status_code"] == 201 and call["channel_open"] is True
-    assert call["authorization"] == f"Bearer {secret}"
+    assert (call["created_with"], call["authorization"], call["control_channels"]) == ("api_key", "Bearer test-key", 1)
+    assert fake_realtime.fake.realtime.secrets == {}
 
     await page.get_by_role("button", name="Hang up").click()
     await expect(page.locator("#status")).to_have_text("You hung up.")
@@ -116,22 +133,28 @@ async def test_the_orb_connects_and_the_transcript_shows_both_sides(
     await expect(page.get_by_role("button", name="Hang up")).to_be_hidden()
 
 
-async def test_the_page_hangs_up_when_the_session_reaches_its_cap(
-    page: Page, site: str, fake_realtime, offline_stack
+async def test_the_server_says_goodbye_and_hangs_up_at_the_cap(
+    page: Page, offline_stack, fake_llm: FakeOpenAIServer, fake_realtime
 ) -> None:
-    await page.clock.install()  # the page's clock, which the test may move forward
-    await page.goto(f"{site}/demo?business={demo_business_id(offline_stack.database_url)}")
-    await page.locator("#orb").click()
-    await expect(page.locator("#timer")).to_have_text("5:00 left in this demo")
-    await page.clock.fast_forward("04:00")
-    await expect(page.locator("#timer")).to_have_text("1:00 left in this demo")
-    await page.clock.fast_forward("01:01")
-    await expect(page.locator("#status")).to_have_text("The demo ended after its limit of 5 minutes.")
-    await expect(page.locator("#orb")).to_have_attribute("data-state", "idle")
-    await expect(page.locator("#timer")).to_be_hidden()
+    with served_api(site_settings(offline_stack, fake_llm, REALTIME_MAX_SESSION_SECONDS=4)) as short_site:
+        await page.goto(f"{short_site}/demo?business={demo_business_id(offline_stack.database_url)}")
+        await page.locator("#orb").click()
+        await expect(page.locator("#status")).to_have_text("Connected to Bright Smile Dental: speak now")
+        # At the cap the server asks the agent for a goodbye, then hangs up the call itself.
+        await expect(page.locator('#transcript li[data-role="agent"] .text').last).to_have_text(
+            "Our time for this demo is up. Thank you for calling Bright Smile Dental. Goodbye!"
+        )
+        await expect(page.locator("#status")).to_have_text("The demo ended after its limit of 0.1 minutes.")
+        await expect(page.locator("#orb")).to_have_attribute("data-state", "idle")
+        await expect(page.locator("#timer")).to_be_hidden()
+        await expect(page.get_by_role("button", name="Reconnect")).to_be_hidden()
+    [call] = calls(fake_realtime)
+    assert call["hung_up"] is True
+    goodbye = [e for e in call["client_events"] if e["type"] == "response.create"][-1]
+    assert "Goodbye!" in goodbye["response"]["instructions"]
 
 
-async def test_a_tool_call_round_trips_through_the_api(
+async def test_a_tool_call_is_run_by_the_server_over_the_control_channel(
     page: Page, site: str, fake_realtime, offline_stack, screenshots
 ) -> None:
     script(
@@ -140,7 +163,7 @@ async def test_a_tool_call_round_trips_through_the_api(
             contains="free times", tool_call=FakeToolCall(name="check_availability", arguments={"service": "Cleaning"})
         ),
     )
-    await page.goto(f"{site}/test-agent-simple?business={demo_business_id(offline_stack.database_url)}")
+    await log_in(page, site, f"/test-agent-simple?business={demo_business_id(offline_stack.database_url)}")
     await page.locator("#orb").click()
     await expect(page.locator("#orb")).to_have_attribute("data-state", "listening")
 
@@ -167,6 +190,25 @@ async def test_a_tool_call_round_trips_through_the_api(
     assert sent[0]["item"]["output"].startswith("Free times for a cleaning: ")
     after = call["client_events"][call["client_events"].index(sent[0]) + 1]
     assert after["type"] == "response.create"
+
+
+async def test_when_the_agent_ends_the_call_the_server_hangs_up_after_its_goodbye(
+    page: Page, site: str, fake_realtime, offline_stack
+) -> None:
+    script(fake_realtime, FakeReplyRule(contains="goodbye", tool_call=FakeToolCall(name="end_call")))
+    await page.goto(f"{site}/demo?business={demo_business_id(offline_stack.database_url)}")
+    await page.locator("#orb").click()
+    await expect(page.locator('#transcript li[data-role="agent"][data-final="true"]')).to_have_count(1)  # greeting
+    await page.get_by_label("Type instead of speaking").fill("That is all, goodbye")
+    await page.get_by_role("button", name="Send").click()
+    # The server ran end_call, the agent answered it, and then the server hung up.
+    await expect(page.locator('#transcript li[data-role="agent"] .text').last).to_contain_text(
+        "Done: Say a short goodbye"
+    )
+    await expect(page.locator("#status")).to_have_text("The assistant ended the conversation.")
+    await expect(page.get_by_role("button", name="Reconnect")).to_be_hidden()
+    [call] = calls(fake_realtime)
+    assert call["hung_up"] is True
 
 
 async def test_typing_during_a_reply_is_answered_after_it(page: Page, site: str, fake_realtime, offline_stack) -> None:
@@ -212,7 +254,7 @@ async def test_when_realtime_refuses_the_page_retries_then_falls_back_to_the_pho
 
     await expect(page.get_by_role("button", name="Reconnect")).to_be_visible()
     await expect(page.locator("#error-text")).to_contain_text(
-        "Could not connect to the voice assistant: the Realtime endpoint refused the connection (HTTP 503"
+        "Could not connect to the voice assistant: OpenAI did not open a Realtime session; try again later"
     )
     await expect(page.locator("#notice")).to_contain_text("Switched to the phone assistant over the web")
     await expect(page.locator("#status")).to_have_text(
@@ -221,9 +263,9 @@ async def test_when_realtime_refuses_the_page_retries_then_falls_back_to_the_pho
     await expect(page.locator('#transcript li[data-role="agent"] .text').first).to_have_text(
         "Thank you for calling Bright Smile Dental. How can I help you today?"
     )
-    # Three attempts, all with the one session (its key is still good): retries cost no new session.
-    assert [c["status_code"] for c in calls(fake_realtime)] == [503, 503, 503]
-    assert len(fake_realtime.fake.realtime.secret_requests) == 1
+    # Three attempts of the page, each the server's (which retries once itself); no secret ever made.
+    assert [c["status_code"] for c in calls(fake_realtime)] == [503] * 6
+    assert fake_realtime.fake.realtime.secret_requests == []
 
     await page.get_by_label("Type instead of speaking").fill("How much is a cleaning?")
     await page.get_by_role("button", name="Send").click()
@@ -243,7 +285,7 @@ async def test_when_realtime_refuses_the_page_retries_then_falls_back_to_the_pho
 async def test_a_draft_configuration_is_checked_and_then_used(
     page: Page, site: str, fake_realtime, offline_stack
 ) -> None:
-    await page.goto(f"{site}/test-agent-simple?business={demo_business_id(offline_stack.database_url)}")
+    await log_in(page, site, f"/test-agent-simple?business={demo_business_id(offline_stack.database_url)}")
     await page.get_by_label("A draft (paste or edit JSON below)").check()
     draft = demo_business().model_dump(mode="json")
     draft["services"][0]["duration_minutes"] = 0
@@ -256,7 +298,7 @@ async def test_a_draft_configuration_is_checked_and_then_used(
     # Pressing the orb with a bad draft opens no session.
     await page.locator("#orb").click()
     await expect(page.locator("#status")).to_have_text("Fix the configuration first.")
-    assert fake_realtime.fake.realtime.secret_requests == []
+    assert calls(fake_realtime) == []
 
     # No opening hours: the greeting (not the after-hours words) whatever the hour the test runs.
     draft = demo_business().model_dump(mode="json") | {
@@ -274,6 +316,21 @@ async def test_a_draft_configuration_is_checked_and_then_used(
     await expect(page.locator('#transcript li[data-role="agent"] .text').first).to_have_text(
         "Draft Dental, Robin speaking."
     )
-    [request] = fake_realtime.fake.realtime.secret_requests
-    assert request["session"]["instructions"].startswith("You are the receptionist of Draft Dental")
+    [call] = calls(fake_realtime)
+    assert call["requested_session"]["instructions"].startswith("You are the receptionist of Draft Dental")
     await page.get_by_role("button", name="Hang up").click()
+    await eventually(lambda: calls(fake_realtime)[0]["hung_up"], bool, what="the server hanging up the call")
+
+
+async def test_the_public_demo_lists_only_businesses_that_opted_in_and_drafts_need_a_login(
+    page: Page, site: str, offline_stack
+) -> None:
+    add_business(offline_stack.database_url, "Opted In Bakery", demo_enabled=True)
+    add_business(offline_stack.database_url, "Private Plumbing")
+    await page.goto(f"{site}/demo")
+    names = await page.locator("select option").all_text_contents()
+    assert any("Opted In Bakery" in name for name in names)
+    assert not any("Private Plumbing" in name for name in names)
+    # The page where drafts are tried sends a stranger to the login form.
+    await page.goto(f"{site}/test-agent-simple")
+    assert page.url.startswith(f"{site}/admin/login")

@@ -27,7 +27,7 @@ from database.models import Business, Call
 from tests.conftest import free_port
 from tests.in_process import ADMIN_KEY, make_settings, served_api
 from tests.records import add_business
-from tests.test_realtime_session import SESSION, page_client, realtime_api
+from tests.test_realtime_session import SESSION, open_session, page_client, realtime_api
 
 pytestmark = pytest.mark.database
 
@@ -148,50 +148,33 @@ def test_the_demo_check_names_each_field_past_its_limit(demo_api, field: str) ->
 
 async def test_a_draft_past_a_limit_opens_no_session_and_one_at_every_limit_works(database_url, fake_realtime) -> None:
     business_id, saved = add_business(database_url, "Bounded Dental")
-    with realtime_api(database_url, fake_realtime) as url:
+    admin_key = "admin-key-for-the-input-bounds-tests"
+    with realtime_api(database_url, fake_realtime, ADMIN_API_KEY=admin_key) as url:
         async with page_client(url) as page:
-            too_long = await page.post(
-                SESSION, json={"business_id": business_id, "config": past_a_limit("custom_instructions")}
-            )
-            bad_voice = await page.post(SESSION, json={"business_id": business_id, "voice": "a" * 21})
-            too_big_id = await page.post(SESSION, json={"business_id": TOO_BIG_ID})
-            assert fake_realtime.fake.realtime.secret_requests == []
+            page.headers["Authorization"] = f"Bearer {admin_key}"  # drafts are an admin's
+            too_long = await open_session(page, business_id=business_id, config=past_a_limit("custom_instructions"))
+            bad_voice = await open_session(page, business_id=business_id, voice="a" * 21)
+            too_big_id = await open_session(page, business_id=TOO_BIG_ID)
+            too_long_offer = await page.post(SESSION, json={"business_id": business_id, "sdp": "v=0\n" + "a" * 30_000})
+            assert fake_realtime.fake.realtime.calls == []
 
-            at_limits = await page.post(SESSION, json={"business_id": business_id, "config": config_at_every_limit()})
+            at_limits = await open_session(page, business_id=business_id, config=config_at_every_limit())
             assert at_limits.status_code == 201, at_limits.text
-            # The signed tools token carries the whole draft, and the tools route still takes it.
-            session = at_limits.json()
-            tool = await page.post(
-                session["tools_url"],
-                json={"session_token": session["tools_token"], "call_id": "c1", "name": "end_call", "arguments": "{}"},
-            )
     assert "at most 4000 characters" in limit_named(too_long, ["body", "config", "custom_instructions"])
     assert "at most 20 characters" in limit_named(bad_voice, ["body", "voice"])
     assert "less than or equal to 2147483647" in limit_named(too_big_id, ["body", "business_id"])
-    assert tool.status_code == 200, tool.text
-    assert tool.json()["end_session"] is True
+    assert "at most 30000 characters" in limit_named(too_long_offer, ["body", "sdp"])
     # A draft is only tried, never saved.
     assert stored_config(database_url, business_id) == saved.model_dump(mode="json")
 
 
-async def test_the_tools_route_bounds_its_path_and_body(database_url, fake_realtime) -> None:
+async def test_the_page_forwarded_tools_route_is_gone(database_url, fake_realtime) -> None:
     with realtime_api(database_url, fake_realtime) as url:
         async with page_client(url) as page:
-            too_big_id = await page.post(
-                f"/api/ai/realtime-tools/{TOO_BIG_ID}",
-                json={"session_token": "t", "call_id": "c1", "name": "end_call"},
+            gone = await page.post(
+                "/api/ai/realtime-tools/1", json={"session_token": "t", "call_id": "c1", "name": "end_call"}
             )
-            long_arguments = await page.post(
-                "/api/ai/realtime-tools/1",
-                json={"session_token": "t", "call_id": "c1", "name": "end_call", "arguments": "{" + " " * 4000 + "}"},
-            )
-            long_token = await page.post(
-                "/api/ai/realtime-tools/1",
-                json={"session_token": "t" * 100_001, "call_id": "c1", "name": "end_call"},
-            )
-    assert "less than or equal to 2147483647" in limit_named(too_big_id, ["path", "business_id"])
-    assert "at most 4000 characters" in limit_named(long_arguments, ["body", "arguments"])
-    assert "at most 100000 characters" in limit_named(long_token, ["body", "session_token"])
+    assert gone.status_code == 410 and "control channel" in gone.json()["detail"]
 
 
 def test_the_web_channel_bounds_its_ids_and_words(database_url) -> None:

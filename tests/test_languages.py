@@ -32,7 +32,7 @@ from tests.businesses import open_every_day, store_business
 from tests.in_process import ADMIN_KEY, make_settings, served_api
 from tests.records import add_business, fresh_number
 from tests.test_phone_call import finished_workflow, place
-from tests.test_realtime_session import SESSION, page_client, realtime_api
+from tests.test_realtime_session import created_sessions, open_session, page_client, realtime_api
 from tests.web_visitors import WebVisitor, loopback_client, web_api
 from workflows.call import CallWorkflow
 from workflows.call_messages import call_workflow_id
@@ -446,13 +446,15 @@ def test_the_configuration_page_shows_each_language_with_its_voice_and_key(admin
 async def test_the_realtime_session_speaks_the_configured_language_unless_the_visitor_chooses(
     database_url, fake_realtime
 ) -> None:
-    business_id, _ = add_business(database_url, "Solo Español Plumbing", languages=["es-MX", "en-US"])
+    business_id, _ = add_business(
+        database_url, "Solo Español Plumbing", languages=["es-MX", "en-US"], demo_enabled=True
+    )
     with realtime_api(database_url, fake_realtime) as url:
         async with page_client(url) as page:
-            configured = await page.post(SESSION, json={"business_id": business_id})
-            chosen = await page.post(SESSION, json={"business_id": business_id, "language": "en-US"})
+            configured = await open_session(page, business_id=business_id)
+            chosen = await open_session(page, business_id=business_id, language="en-US")
     assert (configured.json()["language"], chosen.json()["language"]) == ("es-MX", "en-US")
-    first, second = (request["session"] for request in fake_realtime.fake.realtime.secret_requests[-2:])
+    first, second = created_sessions(fake_realtime)[-2:]
     assert first["audio"]["input"]["transcription"]["language"] == "es"
     assert "Speak es-MX. The business also speaks English (en-US)" in first["instructions"]
     assert second["audio"]["input"]["transcription"]["language"] == "en"

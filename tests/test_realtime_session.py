@@ -1,15 +1,18 @@
-"""`POST /api/ai/realtime-session` through the real openai SDK against the fake OpenAI server:
-what the session is made of, each error a page can meet, origins and rate limits.
+"""`POST /api/ai/realtime-session` through the real openai SDK against the fake OpenAI server: the
+page's SDP offer becomes a call the server creates and controls; what the session is made of,
+who may ask for which session, each error a page can meet, origins, rate limits and minutes.
 """
 
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
 import httpx
 import pytest
+from aiortc import RTCPeerConnection
 from sqlmodel import Session, select
 from structlog.testing import capture_logs
 
@@ -21,6 +24,9 @@ from simulator.fake_openai.realtime_state import FakeRealtimeBehaviour
 from simulator.fake_openai.server import FakeOpenAIServer
 from tests.in_process import make_settings, served_api
 from tests.records import add_business
+from tests.waiting import eventually
+
+ADMIN_KEY = "admin-key-for-realtime-session-tests"
 
 pytestmark = pytest.mark.database
 
@@ -33,6 +39,8 @@ UNLIMITED = {
     "REALTIME_SESSIONS_PER_CLIENT": 100_000,
     "REALTIME_SESSIONS_PER_BUSINESS": 100_000,
     "WEB_CONVERSATIONS_PER_BUSINESS_PER_HOUR": 100_000,
+    "REALTIME_MINUTES_PER_BUSINESS_PER_DAY": 1_000_000,
+    "REALTIME_MINUTES_PER_DAY": 1_000_000,
 }
 
 
@@ -65,6 +73,27 @@ async def page_client(
         yield client
 
 
+async def sdp_offer() -> str:
+    """A browser's WebRTC offer: one audio track and the "oai-events" data channel."""
+    pc = RTCPeerConnection()
+    pc.createDataChannel("oai-events")
+    pc.addTransceiver("audio", direction="sendrecv")
+    await pc.setLocalDescription(await pc.createOffer())
+    offer = str(pc.localDescription.sdp)
+    await pc.close()
+    return offer
+
+
+async def open_session(page: httpx.AsyncClient, **fields: object) -> httpx.Response:
+    """What the page posts: its SDP offer and the business (and what else the test gives)."""
+    return await page.post(SESSION, json={"sdp": await sdp_offer(), **fields})
+
+
+def created_sessions(fake: FakeOpenAIServer) -> list[dict]:
+    """The sessions the server asked the fake to create calls with."""
+    return [c["requested_session"] for c in fake.fake.realtime.snapshot()["calls"] if c["requested_session"]]
+
+
 def demo_business_id(database_url: str) -> int:
     with Session(get_engine(database_url)) as session:
         return session.exec(select(Business.id).where(Business.phone_number == "+15555550100")).one()
@@ -74,12 +103,26 @@ async def test_a_session_carries_the_business_instructions_voice_and_tools(datab
     business_id = demo_business_id(database_url)
     with realtime_api(database_url, fake_realtime) as url:
         async with page_client(url) as page:
-            response = await page.post(SESSION, json={"business_id": business_id})
-    assert response.status_code == 201, response.text
-    session = response.json()
+            response = await open_session(page, business_id=business_id)
+        assert response.status_code == 201, response.text
+        session = response.json()
+        # The server joined the call's control channel (it runs the tools there).
+        await eventually(
+            lambda: fake_realtime.fake.realtime.snapshot()["calls"][0]["control_channels"],
+            lambda joined: joined == 1,
+            what="the server's control channel",
+        )
 
-    [sent] = fake_realtime.fake.realtime.secret_requests
-    wanted = sent["session"]
+    [call] = fake_realtime.fake.realtime.snapshot()["calls"]
+    # The server created the call with its own key: no client secret was ever made.
+    assert call["created_with"] == "api_key" and call["authorization"] == "Bearer test-key"
+    assert fake_realtime.fake.realtime.secret_requests == [] and call["secret"] is None
+    assert call["call_id"] == session["call_id"] and session["sdp"].startswith("v=0")
+    assert "client_secret" not in session and "tools_token" not in session
+    # The API stopped: the call it still controlled was hung up, not left running.
+    assert call["hung_up"] is True
+
+    wanted = call["requested_session"]
     assert wanted["type"] == "realtime"
     assert wanted["model"] == session["model"] == "gpt-realtime-1.5"
     # The phone path's instructions, from the same builder and configuration.
@@ -100,32 +143,23 @@ async def test_a_session_carries_the_business_instructions_voice_and_tools(datab
         "end_call",
     }
     assert wanted["tool_choice"] == "auto"
-    assert sent["expires_after"] == {"anchor": "created_at", "seconds": 300}
-
-    # What the page needs: the ephemeral key OpenAI issued, where to send the SDP offer, the cap.
-    assert session["client_secret"] in fake_realtime.fake.realtime.secrets
-    assert session["sdp_url"] == f"{fake_realtime.base_url}/realtime/calls"
-    assert session["expires_at"] == fake_realtime.fake.realtime.secrets[session["client_secret"]]["expires_at"]
     assert session["max_session_seconds"] == 300
     assert session["business_name"] == "Bright Smile Dental"
     assert session["greeting"].startswith("Thank you for calling Bright Smile Dental.")
-    assert session["tools_url"] == f"/api/ai/realtime-tools/{business_id}"
-    assert session["tools_token"]
 
 
-async def test_voice_language_and_a_draft_configuration_shape_the_session(database_url, fake_realtime) -> None:
+async def test_voice_language_and_an_admins_draft_configuration_shape_the_session(database_url, fake_realtime) -> None:
     business_id = demo_business_id(database_url)
     draft = demo_business().model_copy(
         update={"name": "Draft Dental", "voice": "male", "custom_instructions": "Speak like a pirate."}
     )
-    with realtime_api(database_url, fake_realtime, REALTIME_MAX_SESSION_SECONDS=120) as url:
+    with realtime_api(database_url, fake_realtime, ADMIN_API_KEY=ADMIN_KEY) as url:
         async with page_client(url) as page:
-            chosen = await page.post(SESSION, json={"business_id": business_id, "voice": "coral", "language": "es-MX"})
-            drafted = await page.post(
-                SESSION, json={"business_id": business_id, "config": draft.model_dump(mode="json")}
-            )
+            chosen = await open_session(page, business_id=business_id, voice="coral", language="es-MX")
+            page.headers["Authorization"] = f"Bearer {ADMIN_KEY}"
+            drafted = await open_session(page, business_id=business_id, config=draft.model_dump(mode="json"))
     assert chosen.status_code == 201 and drafted.status_code == 201, (chosen.text, drafted.text)
-    first, second = (request["session"] for request in fake_realtime.fake.realtime.secret_requests)
+    first, second = created_sessions(fake_realtime)
     assert first["audio"]["output"]["voice"] == chosen.json()["voice"] == "coral"
     assert "Speak es-MX." in first["instructions"] and first["audio"]["input"]["transcription"]["language"] == "es"
     assert chosen.json()["language"] == "es-MX"
@@ -133,36 +167,65 @@ async def test_voice_language_and_a_draft_configuration_shape_the_session(databa
     assert "Speak like a pirate." in second["instructions"]
     assert second["audio"]["output"]["voice"] == "cedar"  # a "male" voice
     assert drafted.json()["business_name"] == "Draft Dental"
-    assert fake_realtime.fake.realtime.secret_requests[0]["expires_after"]["seconds"] == 120
-    assert drafted.json()["max_session_seconds"] == 120
+
+
+async def test_a_stranger_gets_no_session_with_its_own_instructions_nor_for_a_business_off_the_demo(
+    database_url, fake_realtime
+) -> None:
+    """A script that forges the API's own Origin, without an admin login: no draft, no hidden business."""
+    hidden, _ = add_business(database_url, "Private Plumbing")  # not opted in to the public demo
+    draft = demo_business().model_copy(update={"custom_instructions": "Tell every caller a secret."})
+    with realtime_api(database_url, fake_realtime, ADMIN_API_KEY=ADMIN_KEY) as url:
+        async with page_client(url) as script:
+            drafted = await open_session(
+                script, business_id=demo_business_id(database_url), config=draft.model_dump(mode="json")
+            )
+            off_demo = await open_session(script, business_id=hidden)
+            script.cookies.set("cloudgreet_admin", "forged")
+            forged_cookie = await open_session(script, business_id=hidden)
+            tools = await script.post(
+                f"/api/ai/realtime-tools/{hidden}",
+                json={"session_token": "x", "call_id": "c", "name": "book_appointment", "arguments": "{}"},
+            )
+        async with page_client(url) as admin:
+            admin.headers["Authorization"] = f"Bearer {ADMIN_KEY}"
+            admins = await open_session(admin, business_id=hidden)
+    assert drafted.status_code == off_demo.status_code == forged_cookie.status_code == 401
+    assert "admin login required" in drafted.json()["detail"]
+    # The page-forwarded tool endpoint is gone: the server runs the tools itself.
+    assert tools.status_code == 410
+    assert admins.status_code == 201, admins.text
+    assert [
+        s["instructions"].startswith("You are the receptionist of Private Plumbing")
+        for s in created_sessions(fake_realtime)
+    ] == [True]
+    assert fake_realtime.fake.realtime.secret_requests == []
 
 
 async def test_without_an_openai_key_the_page_is_told_clearly(database_url, fake_realtime) -> None:
     with realtime_api(database_url, fake_realtime, OPENAI_API_KEY=None) as url:
         async with page_client(url) as page:
-            response = await page.post(SESSION, json={"business_id": demo_business_id(database_url)})
+            response = await open_session(page, business_id=demo_business_id(database_url))
     assert response.status_code == 503
     assert "OPENAI_API_KEY" in response.json()["detail"]
-    assert fake_realtime.fake.realtime.secret_requests == []
+    assert fake_realtime.fake.realtime.calls == []
 
 
 async def test_openai_refusing_is_a_502_whose_reason_goes_to_the_log_only(database_url, fake_realtime) -> None:
     fake_realtime.fake.realtime.set_behaviour(
-        FakeRealtimeBehaviour(
-            refuse_secrets_next=1, refuse_secrets_status=403, refuse_secrets_message="Project lacks Realtime access."
-        )
-    )
+        FakeRealtimeBehaviour(refuse_calls_next=2, refuse_calls_status=500)
+    )  # the SDK retries once
     with realtime_api(database_url, fake_realtime) as url, capture_logs() as logs:
         async with page_client(url) as page:
-            refused = await page.post(SESSION, json={"business_id": demo_business_id(database_url)})
-            again = await page.post(SESSION, json={"business_id": demo_business_id(database_url)})
+            refused = await open_session(page, business_id=demo_business_id(database_url))
+            again = await open_session(page, business_id=demo_business_id(database_url))
     assert refused.status_code == 502
     detail = refused.json()["detail"]
     assert detail.startswith("OpenAI did not open a Realtime session; try again later (reference ")
-    assert "Project lacks" not in refused.text and fake_realtime.base_url not in refused.text
+    assert "refused by the fake" not in refused.text and fake_realtime.base_url not in refused.text
     [failure] = [line for line in logs if line["event"] == "upstream failed"]
     assert failure["reference"] in detail
-    assert failure["reason"] == "Project lacks Realtime access." and failure["status"] == 403
+    assert "refused by the fake" in failure["reason"] and failure["status"] == 500
     assert again.status_code == 201
 
 
@@ -174,7 +237,7 @@ async def test_openai_unreachable_is_a_502_that_names_no_address(database_url, f
         dead = f"http://127.0.0.1:{probe.getsockname()[1]}/v1"
     with realtime_api(database_url, fake_realtime, OPENAI_BASE_URL=dead) as url, capture_logs() as logs:
         async with page_client(url) as page:
-            response = await page.post(SESSION, json={"business_id": demo_business_id(database_url)})
+            response = await open_session(page, business_id=demo_business_id(database_url))
     assert response.status_code == 502
     assert response.json()["detail"].startswith("OpenAI could not be reached; try again later (reference ")
     assert dead.removeprefix("http://").removesuffix("/v1") not in response.text
@@ -184,20 +247,21 @@ async def test_openai_unreachable_is_a_502_that_names_no_address(database_url, f
 
 async def test_unknown_businesses_and_bad_bodies_are_refused_clearly(database_url, fake_realtime) -> None:
     business_id = demo_business_id(database_url)
-    with realtime_api(database_url, fake_realtime) as url:
+    with realtime_api(database_url, fake_realtime, ADMIN_API_KEY=ADMIN_KEY) as url:
         async with page_client(url) as page:
-            unknown = await page.post(SESSION, json={"business_id": 999_999})
+            unknown = await open_session(page, business_id=999_999)
+            page.headers["Authorization"] = f"Bearer {ADMIN_KEY}"
             bad = {
-                "not a number": await page.post(SESSION, json={"business_id": "many"}),
-                "no business": await page.post(SESSION, json={}),
-                "robot voice": await page.post(SESSION, json={"business_id": business_id, "voice": "robot"}),
-                "bad language": await page.post(
-                    SESSION, json={"business_id": business_id, "language": "english please"}
+                "not a number": await open_session(page, business_id="many"),
+                "no business": await open_session(page),
+                "no offer": await page.post(SESSION, json={"business_id": business_id}),
+                "not an offer": await page.post(SESSION, json={"business_id": business_id, "sdp": "hello there"}),
+                "robot voice": await open_session(page, business_id=business_id, voice="robot"),
+                "bad language": await open_session(page, business_id=business_id, language="english please"),
+                "bad draft": await open_session(
+                    page, business_id=business_id, config={"name": "X", "timezone": "Mars/Base"}
                 ),
-                "bad draft": await page.post(
-                    SESSION, json={"business_id": business_id, "config": {"name": "X", "timezone": "Mars/Base"}}
-                ),
-                "unknown field": await page.post(SESSION, json={"business_id": business_id, "model": "gpt-5"}),
+                "unknown field": await open_session(page, business_id=business_id, model="gpt-5"),
                 "not JSON": await page.post(SESSION, content=b"{", headers={"Content-Type": "application/json"}),
             }
     assert unknown.status_code == 404
@@ -205,23 +269,24 @@ async def test_unknown_businesses_and_bad_bodies_are_refused_clearly(database_ur
     assert {name: r.status_code for name, r in bad.items()} == dict.fromkeys(bad, 422)
     assert "choose one of alloy" in bad["robot voice"].text
     assert "unknown timezone 'Mars/Base'" in bad["bad draft"].text
-    assert fake_realtime.fake.realtime.secret_requests == []
+    assert "not an SDP offer" in bad["not an offer"].text
+    assert fake_realtime.fake.realtime.calls == []
 
 
 async def test_only_allowed_origins_open_sessions(database_url, fake_realtime) -> None:
-    body = {"business_id": demo_business_id(database_url)}
+    business_id = demo_business_id(database_url)
     partner = "https://partner.example"
     with realtime_api(database_url, fake_realtime, REALTIME_ALLOWED_ORIGINS=f"{partner}, https://other.example") as url:
         async with page_client(url, origin=None) as script:
-            no_origin = await script.post(SESSION, json=body)
+            no_origin = await open_session(script, business_id=business_id)
         async with page_client(url, origin="https://evil.example") as evil:
-            foreign = await evil.post(SESSION, json=body)
+            foreign = await open_session(evil, business_id=business_id)
             foreign_preflight = await evil.options(SESSION, headers={"Access-Control-Request-Method": "POST"})
         async with page_client(url, origin=partner) as friend:
             friendly_preflight = await friend.options(SESSION, headers={"Access-Control-Request-Method": "POST"})
-            friendly = await friend.post(SESSION, json=body)
+            friendly = await open_session(friend, business_id=business_id)
         async with page_client(url) as own:
-            own_page = await own.post(SESSION, json=body)
+            own_page = await open_session(own, business_id=business_id)
     assert no_origin.status_code == 403 and "Origin" in no_origin.json()["detail"]
     assert foreign.status_code == 403
     assert (
@@ -233,23 +298,23 @@ async def test_only_allowed_origins_open_sessions(database_url, fake_realtime) -
     assert friendly_preflight.headers["access-control-allow-origin"] == partner
     assert friendly.status_code == 201 and friendly.headers["access-control-allow-origin"] == partner
     assert own_page.status_code == 201 and "access-control-allow-origin" not in own_page.headers
-    assert len(fake_realtime.fake.realtime.secret_requests) == 2
+    assert len(created_sessions(fake_realtime)) == 2
 
 
 async def test_sessions_are_rate_limited_per_client_and_per_business(database_url, fake_realtime) -> None:
-    dental, _ = add_business(database_url, "Rate Limited Dental")
-    plumber, _ = add_business(database_url, "Rate Limited Plumbing")
+    dental, _ = add_business(database_url, "Rate Limited Dental", demo_enabled=True)
+    plumber, _ = add_business(database_url, "Rate Limited Plumbing", demo_enabled=True)
     limits = {"REALTIME_SESSIONS_PER_CLIENT": 2, "REALTIME_SESSIONS_PER_BUSINESS": 3}
     one, two, three = (fresh_loopback_address() for _ in range(3))
     with realtime_api(database_url, fake_realtime, **limits) as url:
         async with page_client(url, address=one) as first, page_client(url, address=two) as second:
-            a = [(await first.post(SESSION, json={"business_id": dental})).status_code for _ in range(3)]
-            limited = await first.post(SESSION, json={"business_id": plumber})
-            b = [(await second.post(SESSION, json={"business_id": dental})).status_code for _ in range(2)]
-            other_business = await second.post(SESSION, json={"business_id": plumber})
+            a = [(await open_session(first, business_id=dental)).status_code for _ in range(3)]
+            limited = await open_session(first, business_id=plumber)
+            b = [(await open_session(second, business_id=dental)).status_code for _ in range(2)]
+            other_business = await open_session(second, business_id=plumber)
         async with page_client(url, address=three) as third:
-            business_full = await third.post(SESSION, json={"business_id": dental})
-            fresh = await third.post(SESSION, json={"business_id": plumber})
+            business_full = await open_session(third, business_id=dental)
+            fresh = await open_session(third, business_id=plumber)
     # Two per client: the first client's third request is refused, whichever business it asks for.
     assert a == [201, 201, 429]
     assert limited.status_code == 429 and "too many demo sessions" in limited.json()["detail"]
@@ -260,11 +325,62 @@ async def test_sessions_are_rate_limited_per_client_and_per_business(database_ur
     # ... for a third client too, while another business still takes sessions.
     assert business_full.status_code == 429
     assert fresh.status_code == 201
-    assert len(fake_realtime.fake.realtime.secret_requests) == 5
+    assert len(created_sessions(fake_realtime)) == 5
+
+
+async def test_daily_realtime_minutes_are_capped_per_business_and_for_the_installation(
+    database_url, fake_realtime
+) -> None:
+    """Each session reserves its whole cap (here 60 s) from today's minutes, and gives back what it
+    did not use when it ends; the counts are in the database, shared by every replica."""
+    dental, _ = add_business(database_url, "Minute Capped Dental", demo_enabled=True)
+    plumber, _ = add_business(database_url, "Minute Capped Plumbing", demo_enabled=True)
+    other, _ = add_business(database_url, "Minute Capped Bakery", demo_enabled=True)
+    limits = {
+        "REALTIME_MAX_SESSION_SECONDS": 60,
+        "REALTIME_MINUTES_PER_BUSINESS_PER_DAY": 2,  # two sessions of a minute
+        # The installation's budget is shared with every other test's sessions today: room for 3.5 more here.
+        "REALTIME_MINUTES_PER_DAY": installation_minutes_spent(database_url) + 3.5,
+    }
+    with realtime_api(database_url, fake_realtime, **limits) as url:
+        async with page_client(url, address=fresh_loopback_address()) as page:
+            dental_sessions = [await open_session(page, business_id=dental) for _ in range(3)]
+            plumbing = await open_session(page, business_id=plumber)
+            installation_full = await open_session(page, business_id=other)
+            # A session that ends gives back what it did not use: the bakery gets its turn.
+            first_call = dental_sessions[0].json()["call_id"]
+            hung_up = await page.post(f"/api/ai/realtime-session/{first_call}/hangup")
+            await eventually(
+                lambda: installation_minutes_spent(database_url),
+                lambda spent: spent < limits["REALTIME_MINUTES_PER_DAY"] - 1,
+                what="the ended session's minutes given back",
+            )
+            bakery = await open_session(page, business_id=other)
+    assert [r.status_code for r in dental_sessions] == [201, 201, 429]
+    business_full = dental_sessions[2]
+    assert business_full.json()["detail"].startswith("Minute Capped Dental's voice demo has used its minutes for today")
+    assert 1 <= int(business_full.headers["retry-after"]) <= 86_400
+    assert plumbing.status_code == 201
+    assert installation_full.status_code == 503
+    assert installation_full.json()["detail"].startswith("The voice demo has used all its minutes for today")
+    assert hung_up.status_code == 204
+    assert bakery.status_code == 201, bakery.text
+
+
+def installation_minutes_spent(database_url: str) -> float:
+    from database.rate_limits import RateLimitWindow, spend_day
+
+    with Session(get_engine(database_url)) as session:
+        seconds = session.exec(
+            select(RateLimitWindow.hits).where(
+                RateLimitWindow.key == "realtime-seconds-all", RateLimitWindow.window_number == spend_day(time.time())
+            )
+        ).first()
+    return (seconds or 0) / 60
 
 
 async def test_two_api_replicas_on_one_database_allow_the_limit_once(database_url, fake_realtime) -> None:
-    business_id, _ = add_business(database_url, "Replicated Plumbing")
+    business_id, _ = add_business(database_url, "Replicated Plumbing", demo_enabled=True)
     limits = {"REALTIME_SESSIONS_PER_BUSINESS": 3}
     with (
         realtime_api(database_url, fake_realtime, **limits) as one,
@@ -273,7 +389,7 @@ async def test_two_api_replicas_on_one_database_allow_the_limit_once(database_ur
         answers = []
         for url in [one, two, one, two, one, two]:
             async with page_client(url, address=fresh_loopback_address()) as page:
-                answers.append((await page.post(SESSION, json={"business_id": business_id})).status_code)
+                answers.append((await open_session(page, business_id=business_id)).status_code)
     assert answers == [201, 201, 201, 429, 429, 429]
 
 

@@ -10,10 +10,11 @@ import json
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
 from sqlmodel import Session, select
 
+from activities.realtime_control import FunctionCall
+from api.realtime_tools import demo_tool_runner
 from database.engine import get_engine
 from database.models import Appointment, ConversationTurn
 from receptionist.appointment_requests import (
@@ -31,9 +32,9 @@ from receptionist.tools import ToolCall
 from simulator.call_script import CallScript
 from simulator.fake_openai.behaviour import FakeReplyRule, FakeToolCall
 from tests.businesses import open_every_day, store_business
+from tests.in_process import make_settings
 from tests.records import fresh_number
 from tests.test_phone_call import finished_workflow
-from tests.test_realtime_session import SESSION, page_client, realtime_api
 
 
 def in_two_days_at(hour: int) -> str:
@@ -84,29 +85,18 @@ async def test_a_refused_booking_reads_the_same_on_the_phone_and_in_a_realtime_s
         fake.set_behaviour(fake.behaviour.model_copy(update={"rules": []}))
     on_the_phone = tool_results(database_url, call.call_control_id)
 
-    with realtime_api(database_url, fake_realtime) as url:
-        async with page_client(url) as page:
-            session = (await page.post(SESSION, json={"business_id": business_id})).json()
+    # The same function calls, run as the server runs a browser demo call's (over its control channel).
+    tools = demo_tool_runner(
+        make_settings(DATABASE_URL=database_url), business_id, open_every_day(number), "rtc_dispatch"
+    )
+    refused = await tools(FunctionCall("call_1", "book_appointment", json.dumps(at_night)))
+    unfit = await tools(FunctionCall("call_2", "book_appointment", json.dumps(nameless)))
 
-            async def run(arguments: dict) -> httpx.Response:
-                body = {
-                    "session_token": session["tools_token"],
-                    "call_id": "call_1",
-                    "name": "book_appointment",
-                    "arguments": json.dumps(arguments),
-                }
-                return await page.post(session["tools_url"], json=body)
-
-            refused = await run(at_night)
-            unfit = await run(nameless)
-
-    assert refused.status_code == 200 and refused.json()["ok"] is False
-    assert refused.json()["output"].startswith("That's outside our opening hours that day (9 AM to 5 PM).")
-    assert "The nearest free times:" in refused.json()["output"]
-    # A malformed call is the page's error (422) and the model's refusal, in the same words.
-    assert unfit.status_code == 422
-    assert on_the_phone == [refused.json()["output"], unfit.json()["detail"]]
-    assert unfit.json()["detail"] == "book_appointment needs caller_name"
+    assert refused.output.startswith("That's outside our opening hours that day (9 AM to 5 PM).")
+    assert "The nearest free times:" in refused.output
+    # A malformed call is the model's refusal, in the same words on both paths.
+    assert on_the_phone == [refused.output, unfit.output]
+    assert unfit.output == "book_appointment needs caller_name"
     with Session(get_engine(database_url)) as db:
         assert db.exec(select(Appointment).where(Appointment.business_id == business_id)).all() == []
 

@@ -18,7 +18,7 @@ from database.engine import get_engine
 from database.models import Call
 from tests.conftest import free_port
 from tests.in_process import make_settings, served_api
-from tests.test_realtime_session import SESSION, demo_business_id, page_client, realtime_api
+from tests.test_realtime_session import SESSION, demo_business_id, open_session, page_client, realtime_api
 from tests.test_webhook_input import reference_event, signed_headers
 
 pytestmark = pytest.mark.database
@@ -94,7 +94,7 @@ async def test_with_the_database_down_a_page_hears_try_again_later_not_the_drive
     database_url = f"postgresql+psycopg://cloudgreet@127.0.0.1:{database_port}/cloudgreet"
     with realtime_api(database_url, fake_realtime) as url, capture_logs() as logs:
         async with page_client(url) as page:
-            answer = await page.post(SESSION, json={"business_id": 1})
+            answer = await open_session(page, business_id=1)
     assert answer.status_code == 503
     assert answer.json()["detail"].startswith("The service is busy or down; try again later (reference ")
     assert str(database_port) not in answer.text and "psycopg" not in answer.text.lower()

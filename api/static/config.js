@@ -157,3 +157,19 @@ form.addEventListener("click", (event) => {
     schedulePreview();
   }
 });
+
+// The public /demo page lists a business only when an admin opts it in.
+const demoEnabled = document.getElementById("demo-enabled");
+if (demoEnabled) {
+  demoEnabled.addEventListener("change", async () => {
+    const status = document.getElementById("demo-status");
+    status.textContent = "Saving…";
+    const result = await send("PUT", `/api/admin/businesses/${demoEnabled.dataset.businessId}/demo`, { enabled: demoEnabled.checked });
+    if (result.ok) {
+      status.textContent = result.payload.enabled ? "Listed on /demo." : "Not on /demo.";
+    } else {
+      demoEnabled.checked = !demoEnabled.checked;
+      status.textContent = `Not saved: ${result.payload.detail}`;
+    }
+  });
+}

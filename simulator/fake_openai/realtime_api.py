@@ -140,6 +140,7 @@ def install_realtime_api(app: FastAPI, llm: FakeOpenAI) -> None:
                 wanted = json.loads(raw_session) if raw_session else {"type": "realtime"}
                 if not isinstance(wanted, dict):
                     raise RealtimeRefusal("invalid_type", "Invalid type for 'session': expected an object.", "session")
+                record.requested_session = wanted
                 check_session(wanted)
             except ValueError:
                 return answered(_error(400, "The session part is not valid JSON.", code="invalid_json"))

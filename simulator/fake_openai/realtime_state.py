@@ -65,6 +65,9 @@ class FakeRealtimeCall(BaseModel):
         default="client_secret",
         description="client_secret (a browser's SDP) or api_key (the server's multipart create)",
     )
+    requested_session: dict[str, Any] | None = Field(
+        default=None, description="The session the server's multipart create asked for (api_key calls)"
+    )
     control_channels: int = Field(default=0, description="WebSockets that joined the call (call_id=...)")
     hung_up: bool = False
     sip_status: str | None = Field(default=None, description="ringing, accepted, rejected or referred (SIP calls)")

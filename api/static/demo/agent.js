@@ -1,12 +1,14 @@
 /* CloudGreet's browser voice agent: OpenAI Realtime over WebRTC, with the phone brain as fallback.
  *
- * start():  POST /api/ai/realtime-session -> ephemeral key + sdp_url, microphone, RTCPeerConnection
- *           with the data channel "oai-events", SDP offer to sdp_url (Bearer: the ephemeral key).
+ * start():  microphone, RTCPeerConnection with the data channel "oai-events", and the SDP offer
+ *           to POST /api/ai/realtime-session: the CloudGreet server creates the call with its own
+ *           key and answers with the SDP answer. The page never holds a key or a token.
  *           A failed attempt is retried (RETRY.attempts, exponential backoff); then the page gets an
  *           error with a reconnect button, and the agent falls back by itself to the web channel
  *           (/api/web-calls: the phone brain), where typed or recognised words get spoken replies.
- * Function calls of the Realtime model are run by the API (tools_url, with tools_token) and their
- * results go back to the session as function_call_output, followed by response.create.
+ * Function calls of the Realtime model are run by the server over the call's control channel; the
+ * page only shows them (and their results, as the function_call_output items arrive). The server
+ * also ends the call: at the session cap (after a goodbye) and after the end_call tool.
  * The service refuses a response.create while a response is active
  * (conversation_already_has_active_response), so requestResponse() holds one back until the
  * active response is done: typing during a reply is answered after it.
@@ -128,8 +130,8 @@
       return false;
     }
 
-    async createSession() {
-      const body = { business_id: this.options.businessId };
+    async createSession(offer) {
+      const body = { business_id: this.options.businessId, sdp: offer };
       if (this.options.voice) body.voice = this.options.voice;
       if (this.options.language) body.language = this.options.language;
       if (this.options.config) body.config = this.options.config;
@@ -140,7 +142,8 @@
         throw new ConnectError(`the CloudGreet server could not be reached (${error.message})`);
       }
       if (!response.ok) {
-        // 4xx (bad request, unknown business, origin, rate limit) and 503 (no OpenAI key) do not get better by retrying.
+        // 4xx (bad request, unknown business, login, origin, rate limit, minutes) and 503 (no OpenAI key,
+        // the day's minutes used) do not get better by retrying.
         const retryable = response.status >= 500 && response.status !== 503;
         throw new ConnectError(await problem(response), retryable);
       }
@@ -158,9 +161,6 @@
     }
 
     async connectOnce(generation) {
-      const fresh = this.session && this.session.expires_at * 1000 - Date.now() > 30000;
-      if (!fresh) this.session = await this.createSession();
-      this.timings.sessionAt = this.timings.sessionAt || performance.now();
       await this.openMic();
       this.timings.micAt = performance.now();
       if (generation !== this.generation) throw new ConnectError("hung up", false);
@@ -188,27 +188,27 @@
       await pc.setLocalDescription(await pc.createOffer());
       await iceGathered(pc, RETRY.iceGatheringMs);
       this.timings.offerAt = performance.now();
-      let response;
-      try {
-        response = await fetch(this.session.sdp_url, {
-          method: "POST",
-          body: pc.localDescription.sdp,
-          headers: { Authorization: `Bearer ${this.session.client_secret}`, "Content-Type": "application/sdp" },
-        });
-      } catch (error) {
-        throw new ConnectError(`the Realtime endpoint could not be reached (${error.message})`);
-      }
-      if (!response.ok) {
-        if (response.status === 401) this.session = null; // expired or refused key: ask for a new one next time
-        throw new ConnectError(`the Realtime endpoint refused the connection (HTTP ${response.status}: ${await problem(response)})`);
-      }
-      const answer = await response.text();
+      // The server creates the call with the offer, and answers with the SDP answer.
+      this.session = await this.createSession(pc.localDescription.sdp);
+      this.timings.sessionAt = this.timings.sessionAt || performance.now();
       this.timings.answerAt = performance.now();
-      if (generation !== this.generation) throw new ConnectError("hung up", false);
-      await pc.setRemoteDescription({ type: "answer", sdp: answer });
-      await withTimeout(ready, RETRY.connectTimeoutMs, "the voice session did not start in time");
+      if (generation !== this.generation) { this.endServerCall(); throw new ConnectError("hung up", false); }
+      await pc.setRemoteDescription({ type: "answer", sdp: this.session.sdp });
+      try {
+        await withTimeout(ready, RETRY.connectTimeoutMs, "the voice session did not start in time");
+      } catch (error) {
+        this.endServerCall(); // a call the page will not use: ended now, not at its cap
+        throw error;
+      }
       this.readyWaiter = null;
       this.connected(generation);
+    }
+
+    endServerCall() {
+      // The page's Hang up (or an attempt given up): the server ends the call and gives its minutes back.
+      const session = this.session;
+      if (!session || !session.call_id) return;
+      fetch(`/api/ai/realtime-session/${encodeURIComponent(session.call_id)}/hangup`, { method: "POST", keepalive: true }).catch(() => {});
     }
 
     connected(generation) {
@@ -224,20 +224,30 @@
     }
 
     startCap(generation, seconds) {
-      const endsAt = Date.now() + seconds * 1000;
+      // The server says goodbye and hangs up at the cap; the page only shows the time left.
+      const endsAt = (this.capEndsAt = Date.now() + seconds * 1000);
+      this.capSeconds = seconds;
       clearInterval(this.capTimer);
       const tick = () => {
         if (generation !== this.generation) { clearInterval(this.capTimer); return; }
         const left = Math.max(0, Math.round((endsAt - Date.now()) / 1000));
         this.emit("timer", left);
-        if (left <= 0) this.hangUp(`The demo ended after its limit of ${Math.round(seconds / 60 * 10) / 10} minutes.`);
+        // Should the server's hang-up never arrive, the page stops after a grace period.
+        if (Date.now() > endsAt + 30000) this.hangUp(this.capReason());
       };
       tick();
       this.capTimer = setInterval(tick, 1000);
     }
 
+    capReason() {
+      return `The demo ended after its limit of ${Math.round(this.capSeconds / 60 * 10) / 10} minutes.`;
+    }
+
     connectionLost(reason) {
-      this.hangUp(`Disconnected: ${reason}. Press Reconnect to start again.`, true);
+      // The server ends the call at the cap and after the end_call tool: that is no failure.
+      if (this.capEndsAt && Date.now() >= this.capEndsAt - 2000) this.hangUp(this.capReason());
+      else if (this.endAfterResponse) this.hangUp("The assistant ended the conversation.");
+      else this.hangUp(`Disconnected: ${reason}. Press Reconnect to start again.`, true);
     }
 
     // --- the Realtime session ---------------------------------------------------------------
@@ -289,6 +299,7 @@
         case "conversation.item.added":
         case "conversation.item.created": {
           const item = event.item || {};
+          if (item.type === "function_call_output") this.toolAnswered(item);
           if (item.type === "message" && item.role === "user") {
             const typed = (item.content || []).filter((p) => p.type === "input_text").map((p) => p.text).join(" ");
             this.emit("line", item.id, "user", typed || "…", Boolean(typed));
@@ -311,17 +322,18 @@
           this.emit("line", event.item_id, "agent", event.transcript !== undefined ? event.transcript : event.text, true);
           break;
         case "response.function_call_arguments.done":
+          (this.timings.toolAskedAt = this.timings.toolAskedAt || {})[event.call_id] = performance.now();
           this.emit("tool", { call_id: event.call_id, name: event.name, arguments: event.arguments, status: "running" });
           break;
         case "output_audio_buffer.started":
+          this.timings.firstAudioAt = this.timings.firstAudioAt || performance.now();
           this.audioPlaying = true;
           this.emit("orb", "speaking");
           break;
         case "output_audio_buffer.stopped":
         case "output_audio_buffer.cleared":
           this.audioPlaying = false;
-          if (this.endWhenQuiet) this.hangUp("The assistant ended the conversation.");
-          else this.emit("orb", "listening");
+          this.emit("orb", "listening");
           break;
         case "response.done":
           this.responseFinished();
@@ -343,55 +355,29 @@
       }
     }
 
-    async responseDone(response) {
+    responseDone(response) {
       const calls = (response.output || []).filter((item) => item.type === "function_call");
-      if (calls.length === 0) {
-        if (this.endAfterResponse) {
-          if (this.audioPlaying) this.endWhenQuiet = true;
-          else this.hangUp("The assistant ended the conversation.");
-        } else if (!this.audioPlaying) {
-          this.emit("orb", "listening");
+      if (calls.length > 0) {
+        // The server runs them over the call's control channel, then asks for the answer.
+        this.emit("orb", "thinking");
+        for (const call of calls) {
+          if (call.name === "end_call") this.endAfterResponse = true;
+          this.pendingTools = this.pendingTools || {};
+          this.pendingTools[call.call_id] = { call_id: call.call_id, name: call.name, arguments: call.arguments, status: "running" };
         }
         return;
       }
-      this.emit("orb", "thinking");
-      const generation = this.generation;
-      const outputs = await Promise.all(calls.map((call) => this.runTool(call)));
-      if (generation !== this.generation) return;
-      calls.forEach((call, i) => {
-        this.send({ type: "conversation.item.create", item: { type: "function_call_output", call_id: call.call_id, output: outputs[i] } });
-      });
-      this.requestResponse();
+      if (!this.audioPlaying) this.emit("orb", "listening");
     }
 
-    async runTool(call) {
-      const record = { call_id: call.call_id, name: call.name, arguments: call.arguments, status: "running" };
-      let output;
-      try {
-        const response = await postJSON(this.session.tools_url, {
-          session_token: this.session.tools_token,
-          call_id: call.call_id,
-          name: call.name,
-          arguments: call.arguments || "{}",
-        });
-        if (response.ok) {
-          const result = await response.json();
-          output = result.output;
-          record.ok = result.ok;
-          if (result.end_session) this.endAfterResponse = true;
-        } else {
-          output = `Error: ${await problem(response)}`;
-          record.ok = false;
-        }
-      } catch (error) {
-        output = "Error: the tool could not be run just now.";
-        record.ok = false;
-      }
-      record.output = output;
-      record.status = "done";
+    toolAnswered(item) {
+      const asked = (this.timings.toolAskedAt || {})[item.call_id];
+      if (asked) (this.timings.toolMs = this.timings.toolMs || []).push(performance.now() - asked);
+      const pending = (this.pendingTools || {})[item.call_id];
+      const record = Object.assign(pending || { call_id: item.call_id, name: "", arguments: "" }, { output: item.output, status: "done" });
+      if (this.pendingTools) delete this.pendingTools[item.call_id];
       this.toolCalls.push(record);
       this.emit("tool", record);
-      return output;
     }
 
     // --- words from the page ----------------------------------------------------------------
@@ -515,6 +501,7 @@
 
     hangUp(reason = "You hung up.", failed = false) {
       this.generation += 1;
+      if (this.mode === "realtime" || this.mode === "connecting") this.endServerCall();
       clearInterval(this.capTimer);
       clearTimeout(this.speechGuard);
       if (this.readyWaiter) { this.readyWaiter.reject(new ConnectError("hung up", false)); this.readyWaiter = null; }
@@ -523,7 +510,8 @@
       this.mic = null;
       this.session = null;
       this.endAfterResponse = false;
-      this.endWhenQuiet = false;
+      this.pendingTools = {};
+      this.capEndsAt = null;
       if (this.webCall) {
         const call = this.webCall;
         this.webCall = null;

@@ -88,8 +88,8 @@
     }
     item.dataset.status = call.status;
     item.dataset.ok = String(call.ok);
-    item.querySelector(".tool-name").textContent = call.name;
-    item.querySelector(".tool-args").textContent = call.arguments || "{}";
+    if (call.name) item.querySelector(".tool-name").textContent = call.name;
+    if (call.name) item.querySelector(".tool-args").textContent = call.arguments || "{}";
     item.querySelector(".tool-output").textContent = call.status === "done" ? `→ ${call.output}` : "running…";
   }
 
