@@ -43,6 +43,7 @@ from business.opening_hours import is_open
 from database.models import Business
 from database.rate_limits import Allowance
 from receptionist.opening_words import opening_words
+from receptionist.unasked_words import DEMO_TIME_UP, words_in
 from receptionist.tools import realtime_tools
 from runtime.settings import Settings
 
@@ -226,8 +227,8 @@ def session_preflight(request: Request, settings: SettingsDep) -> Response:
     return preflight(request, settings)
 
 
-def goodbye_words(config: BusinessConfig) -> str:
-    return f"Our time for this demo is up. Thank you for calling {config.name}. Goodbye!"
+def goodbye_words(config: BusinessConfig, language: str | None) -> str:
+    return words_in(DEMO_TIME_UP, language, business=config.name)
 
 
 def browser_calls(request: Request) -> BrowserCalls:
@@ -326,7 +327,7 @@ async def create_realtime_session(
         call_id,
         demo_tool_runner(settings, business.id, config, call_id),
         max_seconds=settings.realtime_max_session_seconds,
-        goodbye=goodbye_words(config),
+        goodbye=goodbye_words(config, language),
         # The page asks for the greeting when its data channel opens: only then does it hear it.
         first_words=None,
         # The page's data channel could send session.update: what the agent is told stays the server's.
