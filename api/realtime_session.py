@@ -43,8 +43,8 @@ from business.opening_hours import is_open
 from database.models import Business
 from database.rate_limits import Allowance
 from receptionist.opening_words import opening_words
-from receptionist.unasked_words import DEMO_TIME_UP, words_in
 from receptionist.tools import realtime_tools
+from receptionist.unasked_words import DEMO_TIME_UP, words_in
 from runtime.settings import Settings
 
 router = APIRouter(prefix="/api/ai", tags=["browser demo"])
