@@ -27,6 +27,7 @@ import openai
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, Security
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials
+from itsdangerous import BadSignature
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.admin_auth import AdminKey, admin_key, bearer, require_admin_api, session_cookie
@@ -38,12 +39,15 @@ from api.shared_limits import within_limits
 from api.upstream_errors import TRY_AGAIN_LATER, upstream_failure
 from business.config import BusinessConfig
 from business.opening_hours import is_open
+from business.private_numbers import without_private_numbers
 from database.models import Business
 from database.rate_limits import Allowance
 from receptionist.opening_words import opening_words
 from receptionist.realtime_sessions import REALTIME_VOICES, realtime_session
 from receptionist.realtime_sessions import realtime_voice as business_realtime_voice
+from receptionist.unasked_words import DEMO_TIME_UP, words_in
 from runtime.settings import Settings
+from runtime.signing import SecretKeyMissing, SigningPurpose, token_signer
 
 router = APIRouter(prefix="/api/ai", tags=["browser demo"])
 
@@ -159,8 +163,8 @@ class RealtimeSessionResponse(BaseModel):
     business_id: int
     business_name: str
     greeting: str = Field(description="What the agent says first, as on the phone (the page asks for it)")
-    instructions: str
     tools: list[str]
+    call_token: str = Field(description="Proves to `.../{call_id}/hangup` that this page started the call")
 
 
 def realtime_voice(config: BusinessConfig, settings: Settings, requested: str | None) -> str:
@@ -206,8 +210,8 @@ def session_preflight(request: Request, settings: SettingsDep) -> Response:
     return preflight(request, settings)
 
 
-def goodbye_words(config: BusinessConfig) -> str:
-    return f"Our time for this demo is up. Thank you for calling {config.name}. Goodbye!"
+def goodbye_words(config: BusinessConfig, language: str | None) -> str:
+    return words_in(DEMO_TIME_UP, language, business=config.name)
 
 
 def browser_calls(request: Request) -> BrowserCalls:
@@ -226,7 +230,10 @@ def browser_calls(request: Request) -> BrowserCalls:
         404: {"description": "no such business"},
         429: {"description": "too many sessions from this client or for this business, or its minutes for today"},
         502: {"description": "OpenAI refused or could not be reached; why is in the log, under the answer's reference"},
-        503: {"description": "OPENAI_API_KEY is not set, or the installation's Realtime minutes for today are used"},
+        503: {
+            "description": "OPENAI_API_KEY or SECRET_KEY is not set, or the installation's Realtime minutes for today "
+            "are used"
+        },
     },
 )
 async def create_realtime_session(
@@ -243,6 +250,10 @@ async def create_realtime_session(
             503,
             "Realtime demo sessions need OPENAI_API_KEY, which this server does not have; "
             "the page falls back to the phone assistant over the web",
+        )
+    if settings.secret_key is None:
+        raise HTTPException(
+            503, "Realtime demo sessions need SECRET_KEY, which signs the page's proof of its call; it is not set"
         )
     # Off the event loop: the session is synchronous (issue 10).
     business = await run_in_threadpool(session.get, Business, body.business_id)
@@ -267,6 +278,8 @@ async def create_realtime_session(
     voice = realtime_voice(config, settings, body.voice)
     now = datetime.now(UTC)
     wanted = session_config(config, settings, voice, now, language)
+    # A visitor is a stranger: the owner's instructions may name private numbers, which the agent must not say.
+    wanted["instructions"] = without_private_numbers(wanted["instructions"], config)
     minutes = await reserve_minutes(settings, business.id, config.name)
     client = _openai(request, settings)
     try:
@@ -306,7 +319,7 @@ async def create_realtime_session(
         call_id,
         demo_tool_runner(settings, business.id, config, call_id),
         max_seconds=settings.realtime_max_session_seconds,
-        goodbye=goodbye_words(config),
+        goodbye=goodbye_words(config, language),
         # The page asks for the greeting when its data channel opens: only then does it hear it.
         first_words=None,
         # The page's data channel could send session.update: what the agent is told stays the server's.
@@ -323,12 +336,28 @@ async def create_realtime_session(
         business_id=business.id,
         business_name=config.name,
         greeting=greeting,
-        instructions=wanted["instructions"],
         tools=[tool["name"] for tool in wanted["tools"]],
+        call_token=token_signer(settings.secret_key, SigningPurpose.BROWSER_CALL).dumps(call_id),
     )
 
 
 CALL_ID = re.compile(r"^[A-Za-z0-9_\-]{1,128}$")
+
+
+class BrowserCallProof(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    call_token: str = Field(min_length=1, max_length=512, description="The session answer's call_token")
+
+
+def _started_here(settings: Settings, call_id: str, token: str) -> bool:
+    # A token outlives its call by a margin only: the page hangs up within the session's cap.
+    max_age = settings.realtime_max_session_seconds + 600
+    try:
+        signed = token_signer(settings.secret_key, SigningPurpose.BROWSER_CALL).loads(token, max_age=max_age)
+    except (BadSignature, SecretKeyMissing):
+        return False
+    return bool(signed == call_id)
 
 
 @router.post(
@@ -337,12 +366,15 @@ CALL_ID = re.compile(r"^[A-Za-z0-9_\-]{1,128}$")
     dependencies=[AllowedOrigin],
     responses={204: {"description": "the call is over (or was already)"}, 404: {"description": "not a call id"}},
 )
-async def hang_up_realtime_session(call_id: str, request: Request, settings: SettingsDep) -> Response:
+async def hang_up_realtime_session(
+    call_id: str, proof: BrowserCallProof, request: Request, settings: SettingsDep
+) -> Response:
     """The page's Hang up: the server ends the call at once, and the unused minutes go back to today's budgets.
 
-    Only the page knows its call's id (an unguessable id OpenAI chose); hanging up is all it allows."""
-    if not CALL_ID.match(call_id):
-        raise HTTPException(404, "not a call id")
+    Only with the `call_token` the session's answer gave the page that started the call: a call id seen
+    elsewhere (a log, a SIP phone call's id) ends nothing. Every other call id is 404."""
+    if not CALL_ID.match(call_id) or not _started_here(settings, call_id, proof.call_token):
+        raise HTTPException(404, "no browser call of yours has this id")
     if not await browser_calls(request).hang_up(call_id) and settings.openai_api_key:
         # Another replica controls it: end the call itself; that replica's channel then closes and settles.
         try:

@@ -163,6 +163,12 @@ NOT_SHARED: Phrase = {
     "horarios o una cita.",
 }
 
+# The browser demo's last words at its length cap, before the server hangs up (api/realtime_session.py).
+DEMO_TIME_UP: Phrase = {
+    "en": "Our time for this demo is up. Thank you for calling {business}. Goodbye!",
+    "es": "Se ha terminado el tiempo de esta demostración. Gracias por llamar a {business}. ¡Adiós!",
+}
+
 # --- texts to the caller ----------------------------------------------------------------------------
 
 BOOKING_TEXTED: Phrase = {

@@ -24,6 +24,7 @@ class SigningPurpose(StrEnum):
     REALTIME_TOOLS = "cloudgreet.realtime-tools"
     WEB_CONVERSATION = "cloudgreet.web-conversation"
     TELNYX_CLIENT_STATE = "cloudgreet.telnyx-client-state"
+    BROWSER_CALL = "cloudgreet.browser-call"
 
 
 # itsdangerous still defaults to HMAC-SHA1 for compatibility; nothing old needs reading here.

@@ -97,6 +97,7 @@ async def test_a_business_without_a_number_is_not_offered_call_me(
     with Session(get_engine(offline_stack.database_url)) as session:
         business = session.get(Business, business_id)
         business.phone_number = None
+        business.demo_enabled = True  # on the public demo, as a business must be to be tried there
         session.add(business)
         session.commit()
     fake_realtime.fake.realtime.set_behaviour(FakeRealtimeBehaviour(refuse_calls_always=True, refuse_calls_status=503))

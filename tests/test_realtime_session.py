@@ -127,7 +127,7 @@ async def test_a_session_carries_the_business_instructions_voice_and_tools(datab
     assert wanted["model"] == session["model"] == "gpt-realtime-1.5"
     # The phone path's instructions, from the same builder and configuration.
     instructions = wanted["instructions"]
-    assert instructions == session["instructions"]
+    assert "instructions" not in session, "what the agent is told stays on the server"
     assert instructions.startswith("You are the receptionist of Bright Smile Dental, a dental office.")
     assert "- Cleaning: 30 minutes, $90" in instructions
     assert "Offer the earliest free slot when someone wants to book." in instructions
@@ -200,6 +200,45 @@ async def test_a_stranger_gets_no_session_with_its_own_instructions_nor_for_a_bu
         for s in created_sessions(fake_realtime)
     ] == [True]
     assert fake_realtime.fake.realtime.secret_requests == []
+
+
+async def test_only_the_page_that_started_a_call_hangs_it_up_and_no_private_number_reaches_the_agent(
+    database_url, fake_realtime
+) -> None:
+    """A call id seen elsewhere (a log, another visitor's page, a SIP phone call) ends nothing without the
+    token the session's answer gave its own page; the owner's private numbers are not in the agent's words."""
+    plumber, _ = add_business(
+        database_url,
+        "Burst Pipe Plumbing",
+        demo_enabled=True,
+        on_call_numbers=["+13125550187"],
+        custom_instructions="For a burst pipe out of hours, give callers the owner's cell, 312-555-0144.",
+    )
+    with realtime_api(database_url, fake_realtime) as url:
+        async with page_client(url, address=fresh_loopback_address()) as page:
+            mine = (await open_session(page, business_id=plumber)).json()
+            theirs = (await open_session(page, business_id=plumber)).json()
+            hang_up = f"/api/ai/realtime-session/{mine['call_id']}/hangup"
+            async with page_client(url, address=fresh_loopback_address()) as stranger:
+                refused = [
+                    await stranger.post(hang_up, json={"call_token": token})
+                    for token in ("forged", theirs["call_token"], mine["call_token"] + "x")
+                ]
+                no_token = await stranger.post(hang_up)
+            calls = {c["call_id"]: c for c in fake_realtime.fake.realtime.snapshot()["calls"]}
+            still_up = not calls[mine["call_id"]]["hung_up"]
+            mine_ended = await page.post(hang_up, json={"call_token": mine["call_token"]})
+            await eventually(
+                lambda: fake_realtime.fake.realtime.snapshot()["calls"],
+                lambda now: any(c["call_id"] == mine["call_id"] and c["hung_up"] for c in now),
+                what="the page's own call hung up",
+            )
+    assert [r.status_code for r in refused] == [404, 404, 404] and no_token.status_code == 422
+    assert still_up, "a stranger's hang-up ended nothing"
+    assert mine_ended.status_code == 204
+    instructions = calls[mine["call_id"]]["requested_session"]["instructions"]
+    assert "For a burst pipe" in instructions
+    assert "555-0144" not in instructions and "5550144" not in instructions and "5550187" not in instructions
 
 
 async def test_without_an_openai_key_the_page_is_told_clearly(database_url, fake_realtime) -> None:
@@ -348,8 +387,10 @@ async def test_daily_realtime_minutes_are_capped_per_business_and_for_the_instal
             plumbing = await open_session(page, business_id=plumber)
             installation_full = await open_session(page, business_id=other)
             # A session that ends gives back what it did not use: the bakery gets its turn.
-            first_call = dental_sessions[0].json()["call_id"]
-            hung_up = await page.post(f"/api/ai/realtime-session/{first_call}/hangup")
+            first = dental_sessions[0].json()
+            hung_up = await page.post(
+                f"/api/ai/realtime-session/{first['call_id']}/hangup", json={"call_token": first["call_token"]}
+            )
             await eventually(
                 lambda: installation_minutes_spent(database_url),
                 lambda spent: spent < limits["REALTIME_MINUTES_PER_DAY"] - 1,

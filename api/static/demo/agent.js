@@ -208,7 +208,12 @@
       // The page's Hang up (or an attempt given up): the server ends the call and gives its minutes back.
       const session = this.session;
       if (!session || !session.call_id) return;
-      fetch(`/api/ai/realtime-session/${encodeURIComponent(session.call_id)}/hangup`, { method: "POST", keepalive: true }).catch(() => {});
+      fetch(`/api/ai/realtime-session/${encodeURIComponent(session.call_id)}/hangup`, {
+        method: "POST",
+        keepalive: true,
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ call_token: session.call_token }),
+      }).catch(() => {});
     }
 
     connected(generation) {
