@@ -35,7 +35,7 @@ from domain.vocabulary import (
 from receptionist.caller_memory import ReturningCaller, welcome_back
 from receptionist.caller_mood import turn_mood
 from receptionist.opening_words import opening_words
-from runtime.call_cost import CallPrices, estimated_cost_usd
+from runtime.call_cost import CallPrices, RealtimeUsage, estimated_cost_usd
 
 if TYPE_CHECKING:
     from activities.caller_memory import CallerMemories
@@ -120,6 +120,8 @@ class CallClosing(BaseModel):
     llm_completion_tokens: int = 0
     # None from a workflow that did not measure them (before the speculative-replies patch).
     turn_costs: TurnCosts | None = None
+    # A Realtime-SIP call's model tokens (None: no Realtime model on the call).
+    realtime_usage: RealtimeUsage | None = None
 
 
 class ErrorRecord(BaseModel):
@@ -316,7 +318,11 @@ class CallRecords:
             metrics.llm_prompt_tokens = closing.llm_prompt_tokens
             metrics.llm_completion_tokens = closing.llm_completion_tokens
             metrics.estimated_cost_usd = estimated_cost_usd(
-                self._prices, metrics.duration_seconds, closing.llm_prompt_tokens, closing.llm_completion_tokens
+                self._prices,
+                metrics.duration_seconds,
+                closing.llm_prompt_tokens,
+                closing.llm_completion_tokens,
+                closing.realtime_usage,
             )
             if closing.turn_costs is not None:
                 for name, value in closing.turn_costs.model_dump().items():

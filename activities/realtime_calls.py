@@ -15,10 +15,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import openai
 import structlog
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -29,6 +30,7 @@ from database.engine import get_engine
 from database.models import Business
 from domain.vocabulary import PhoneMode, Speaker
 from receptionist.realtime_sessions import realtime_session, realtime_voice
+from runtime.call_cost import RealtimeUsage
 
 log = structlog.get_logger(__name__)
 
@@ -95,6 +97,7 @@ class ControlChannel(BaseModel):
 
 class ControlChannelEnded(BaseModel):
     hangup_cause: str
+    usage: RealtimeUsage = Field(default_factory=RealtimeUsage)  # the model's tokens, for the call's cost
 
 
 def sip_number(value: str | None) -> str | None:
@@ -224,19 +227,27 @@ class RealtimeCalls:
         async def heard(words: RealtimeWords) -> None:
             await handle.signal(REALTIME_WORDS_SIGNAL, words)
 
+        usage = RealtimeUsage()
+
+        async def billed(response_usage: dict[str, Any]) -> None:
+            usage.add(response_usage)
+
         first = activity.info().attempt == 1
         cause = await control_channel(
             self._openai(),
             channel,
             run_tool,
             heard,
+            billed,
             greet=first,  # a channel joined again after a worker died does not greet twice
         )
-        return ControlChannelEnded(hangup_cause=cause)
+        # A worker that died took its count with it: that attempt's tokens are not in the estimate.
+        return ControlChannelEnded(hangup_cause=cause, usage=usage)
 
 
 ToolRunner = Callable[[RealtimeFunctionCall], Awaitable[RealtimeToolReply]]
 WordsHeard = Callable[[RealtimeWords], Awaitable[None]]
+UsageBilled = Callable[[dict[str, Any]], Awaitable[None]]
 # How the call ended, as the call's record says it (hangup_cause).
 HANGUP_CAUSES = {
     ControlEnd.CALL_ENDED: "realtime_call_ended",
@@ -251,6 +262,7 @@ async def control_channel(
     channel: ControlChannel,
     run_tool: ToolRunner,
     heard: WordsHeard,
+    billed: UsageBilled,
     *,
     greet: bool,
 ) -> str:
@@ -272,5 +284,6 @@ async def control_channel(
         goodbye=channel.goodbye,
         on_transcript=transcript,
         first_words=channel.greeting if greet else None,
+        on_usage=billed,
     )
     return HANGUP_CAUSES[outcome.ended]

@@ -92,6 +92,7 @@ class ControlOutcome:
 
 RunTool = Callable[[FunctionCall], Awaitable[ToolReply]]
 OnTranscript = Callable[[TranscriptLine], Awaitable[None]]
+OnUsage = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class RealtimeControl:
@@ -115,6 +116,7 @@ class RealtimeControl:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._run_tool: RunTool | None = None
         self._on_transcript: OnTranscript | None = None
+        self._on_usage: OnUsage | None = None
         self._goodbye = "Our time is up. Thank you for calling, goodbye."
         self._tool_calls: list[FunctionCall] = []
         self._keep: dict[str, Any] | None = None
@@ -150,17 +152,20 @@ class RealtimeControl:
         on_transcript: OnTranscript | None = None,
         first_words: str | None = None,
         keep_session: dict[str, Any] | None = None,
+        on_usage: OnUsage | None = None,
     ) -> ControlOutcome:
         """Joins the control channel and serves the call until it ends. Cancelling it leaves the
         call going (the owner hangs up first when it means to end it).
 
         `first_words`: the agent says them as soon as the channel is joined (the greeting, as on
         the phone, where the receptionist speaks first).
+        `on_usage`: each response's `usage` (its tokens, as billed), for the call's cost.
         `keep_session`: session fields (instructions, tools, ...) the call keeps: whoever else
         changes them (a page's `session.update` over its data channel) sees them put back at once."""
         started_at = datetime.now(UTC)
         self._run_tool = run_tool
         self._on_transcript = on_transcript
+        self._on_usage = on_usage
         self._goodbye = goodbye or self._goodbye
         self._keep = keep_session
         cap = None
@@ -260,6 +265,9 @@ class RealtimeControl:
             if self._said_last_words:
                 await self.hang_up(self._ending or ControlEnd.HUNG_UP)
         elif kind == "response.done":
+            usage = (event.get("response") or {}).get("usage")
+            if self._on_usage is not None and isinstance(usage, dict):
+                await self._on_usage(usage)
             await self._response_done(event.get("response") or {})
         elif kind == "session.updated" and self._keep is not None:
             await self._keep_session(event.get("session") or {})

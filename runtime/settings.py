@@ -145,6 +145,20 @@ class Settings(BaseSettings):
     # Verifies OpenAI's signed webhooks (the project's webhook secret, whsec_...): a phone line in
     # Realtime-SIP mode is announced by `realtime.call.incoming` at POST /api/openai/webhooks.
     openai_webhook_secret: SecretStr | None = Field(default=None, alias="OPENAI_WEBHOOK_SECRET")
+    # What a Realtime-SIP call's model costs (the call's estimated cost): gpt-realtime's list prices when
+    # written, per million tokens; check https://openai.com/api/pricing/ for the model you use.
+    realtime_price_per_million_audio_input_tokens_usd: float = Field(
+        default=32.0, alias="REALTIME_PRICE_PER_MILLION_AUDIO_INPUT_TOKENS_USD", ge=0
+    )
+    realtime_price_per_million_audio_output_tokens_usd: float = Field(
+        default=64.0, alias="REALTIME_PRICE_PER_MILLION_AUDIO_OUTPUT_TOKENS_USD", ge=0
+    )
+    realtime_price_per_million_text_input_tokens_usd: float = Field(
+        default=4.0, alias="REALTIME_PRICE_PER_MILLION_TEXT_INPUT_TOKENS_USD", ge=0
+    )
+    realtime_price_per_million_text_output_tokens_usd: float = Field(
+        default=16.0, alias="REALTIME_PRICE_PER_MILLION_TEXT_OUTPUT_TOKENS_USD", ge=0
+    )
     realtime_model: str = Field(default="gpt-realtime-1.5", alias="REALTIME_MODEL", min_length=1)
     # Used when the business's voice is not one of OpenAI's ("female", "male" or a Telnyx voice).
     realtime_voice: str = Field(default="marin", alias="REALTIME_VOICE", min_length=1)

@@ -22,9 +22,10 @@ from temporalio.client import WorkflowExecutionStatus
 from activities.realtime_calls import sip_number
 from business.config import BusinessConfig
 from database.engine import get_engine
-from database.models import Appointment, Business, Call, Callback, ConversationTurn, Escalation
+from database.models import Appointment, Business, Call, Callback, CallMetrics, ConversationTurn, Escalation
 from domain.vocabulary import CallOutcome, CallStatus, PhoneMode, Speaker, TransferOutcome
 from receptionist.tools import realtime_tools
+from runtime.call_cost import CallPrices, RealtimeUsage, estimated_cost_usd
 from simulator.fake_openai.behaviour import FakeLLMBehaviour, FakeReplyRule, FakeToolCall
 from simulator.fake_openai.realtime_sip import signed_webhook, webhook_body
 from simulator.fake_openai.realtime_state import FakeRealtimeBehaviour
@@ -198,6 +199,17 @@ async def test_a_signed_incoming_call_is_accepted_with_the_business_session_its_
     assert any(words.startswith("Done: ") for words in agent_words), turns
     tools = [c for t in turns for c in (t.tool_calls or [])]
     assert [c["name"] for c in tools] == ["book_appointment"], tools
+
+    # Its estimated cost has the Realtime model's tokens, as each response reported them, besides its minutes.
+    usage = RealtimeUsage()
+    for event in fake_call(fake_realtime, call_id)["server_events"]:
+        if event["type"] == "response.done":
+            usage.add(event["response"]["usage"])
+    assert usage.audio_output_tokens > 0 and usage.audio_input_tokens > 0
+    with Session(get_engine(stack.database_url)) as session_db:
+        metrics = session_db.get(CallMetrics, call_id)
+    assert metrics is not None and metrics.duration_seconds
+    assert metrics.estimated_cost_usd == estimated_cost_usd(CallPrices(), metrics.duration_seconds, 0, 0, usage)
 
     # The admin pages read it like any call: its transcript, its booking, its workflow in the Temporal UI.
     async with httpx.AsyncClient(base_url=sip_api) as admin:

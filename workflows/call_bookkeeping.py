@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.follow_ups import FollowUps
     from activities.telnyx_commands import TelnyxCommands, TextMessage
     from domain.vocabulary import Brain, CallOutcome, CallStatus, FallbackLevel
+    from runtime.call_cost import RealtimeUsage
     from runtime.search_attributes import FALLBACK_SEARCH_ATTRIBUTE, STATUS_SEARCH_ATTRIBUTE
     from workflows.call_messages import CallSummary
     from workflows.call_options import RECORD_KEEPING, RECORD_WRITE, TELNYX_COMMAND
@@ -34,6 +35,8 @@ class Bookkeeping:
     def __init__(self, progress: CallProgress) -> None:
         self._progress = progress
         self._writer = RecordWriter(progress)
+        # A Realtime-SIP call's model tokens, for its estimated cost (set when its control channel ends).
+        self.realtime_usage: RealtimeUsage | None = None
 
     async def all_written(self) -> None:
         """Every record kept so far is in the database (or given up after the long bound)."""
@@ -163,6 +166,7 @@ class Bookkeeping:
             llm_prompt_tokens=self._progress.prompt_tokens,
             llm_completion_tokens=self._progress.completion_tokens,
             turn_costs=self._turn_costs(),
+            realtime_usage=self.realtime_usage,
         )
 
     def _turn_costs(self) -> TurnCosts:

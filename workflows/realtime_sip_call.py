@@ -86,6 +86,7 @@ class RealtimeConversation:
                 RealtimeCalls.keep_control_channel, channel, **REALTIME_CONTROL_CHANNEL
             )
             progress.end(ended.hangup_cause)
+            self._books.realtime_usage = ended.usage
         except ActivityError as error:
             # Without its channel the model cannot run a tool: the caller is not left talking to it.
             await self._books.record_error("openai.control", error)

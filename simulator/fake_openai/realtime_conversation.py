@@ -85,6 +85,7 @@ class RealtimeConversation:
         self._sinks: list[Callable[[str], None]] = [send]
         self._closers: list[Callable[[], Any]] = []
         self.messages: list[dict[str, Any]] = [{"role": "system", "content": self.session.get("instructions", "")}]
+        self._heard_messages: set[int] = set()  # the ids of the messages the caller spoke (audio input)
         self._events = itertools.count(1)
         self._items: dict[str, dict[str, Any]] = {}
         self._last_item_id: str | None = None
@@ -287,6 +288,7 @@ class RealtimeConversation:
         self.send("conversation.item.added", previous_item_id=previous, item=item)
         heard = words_in(turn.audio)
         self.messages.append({"role": "user", "content": heard})
+        self._heard_messages.add(id(self.messages[-1]))  # billed as audio
 
         def transcribed() -> None:
             done = {**item, "content": [{"type": "input_audio", "transcript": heard if self._transcribes() else None}]}
@@ -410,12 +412,38 @@ class RealtimeConversation:
             }
             if status == "cancelled":
                 response["status_details"] = {"type": "cancelled", "reason": "client_cancelled"}
+            response["usage"] = self._usage(output)
             self.send("response.done", response=response)
             if audio_started:
                 kind = "output_audio_buffer.stopped" if status == "completed" else "output_audio_buffer.cleared"
                 self.send(kind, response_id=response_id)
             if then is not None:
                 then()
+
+    def _usage(self, output: list[dict[str, Any]]) -> dict[str, Any]:
+        """The response's usage, shaped as the service reports it (RealtimeResponseUsage); the fake counts
+        words (ten tokens a word of audio): input is the whole conversation read again, as it is billed."""
+
+        def words(text: object) -> int:
+            return len(str(text or "").split())
+
+        audio_in = sum(10 * words(m.get("content")) for m in self.messages if id(m) in self._heard_messages)
+        text_in = sum(words(m.get("content")) for m in self.messages if id(m) not in self._heard_messages)
+        spoken = sum(
+            words(part.get("transcript") or part.get("text"))
+            for item in output
+            if item.get("type") == "message"
+            for part in item.get("content") or []
+        )
+        audio_out = 10 * spoken if "audio" in (self.session.get("output_modalities") or ["audio"]) else 0
+        text_out = spoken + sum(words(item.get("arguments")) for item in output if item.get("type") == "function_call")
+        return {
+            "total_tokens": audio_in + text_in + audio_out + text_out,
+            "input_tokens": audio_in + text_in,
+            "output_tokens": audio_out + text_out,
+            "input_token_details": {"text_tokens": text_in, "audio_tokens": audio_in, "cached_tokens": 0},
+            "output_token_details": {"text_tokens": text_out, "audio_tokens": audio_out},
+        }
 
     async def _held(self) -> None:
         await self.realtime.while_replies_held()
