@@ -36,14 +36,14 @@ log = structlog.get_logger(__name__)
 
 # The failure type of a request OpenAI refused (4xx): retrying sends the same refusal.
 REALTIME_REFUSED = "RealtimeRefused"
-# The names the control-channel activity uses to reach the call's workflow (workflows/call_messages.py
-# declares the same names; activities never import workflows).
+# The names the control-channel activity uses to reach the call's workflow (`CallWorkflow` declares its
+# handlers under them, importing them from here: activities never import workflows).
 REALTIME_TOOL_UPDATE = "realtime_tool_call"
 REALTIME_WORDS_SIGNAL = "realtime_words"
 
 
 class RealtimeLine(BaseModel):
-    """The business a Realtime-SIP call reached, if its number is one in that mode."""
+    """The business whose number a Realtime-SIP call dialled (None: nobody's), and its line's mode."""
 
     business_id: int | None
     phone_mode: PhoneMode | None = None
