@@ -5,7 +5,9 @@ A business whose line is in Realtime-SIP mode has Telnyx send its calls to OpenA
 signature is the Standard Webhooks one, checked by the SDK (`client.webhooks.unwrap` with
 OPENAI_WEBHOOK_SECRET): a forged or stale (over five minutes) webhook gets 400 and starts nothing.
 The call's `CallWorkflow` is `call-<call_id>`, started with REJECT_DUPLICATE: the same webhook
-again (a replay, or a redelivery) finds it started and gets 409, and nothing starts twice. The
+again (a replay, or a redelivery after our 200 was lost) finds it started and nothing starts twice.
+It is answered 200 `duplicate`: OpenAI delivers again whatever is not 2xx, so a 4xx would only
+bring the same webhook back until OpenAI gives up. The
 workflow decides whether the call is accepted (its number is a line in Realtime mode) or declined.
 """
 
@@ -75,7 +77,6 @@ def _webhooks(request: Request) -> openai.AsyncOpenAI:
     response_model=OpenAIWebhookAck,
     responses={
         400: {"description": "Forged or stale signature, or not an OpenAI event"},
-        409: {"description": "This call's workflow was already started (a replayed or redelivered webhook)"},
         413: {"description": "Body too large"},
         503: {"description": "OPENAI_WEBHOOK_SECRET not set, or Temporal unreachable: OpenAI delivers again"},
     },
@@ -129,11 +130,8 @@ async def openai_webhook(request: Request, settings: SettingsDep) -> OpenAIWebho
     except WorkflowAlreadyStartedError:
         log.warning("OpenAI webhook for a call already started: replayed or delivered again")
         metrics.openai_webhook("duplicate")
-        return JSONResponse(
-            status_code=409,
-            content=OpenAIWebhookAck(
-                status=WebhookDelivery.DUPLICATE, call_id=call_id, detail="this call was already started"
-            ).model_dump(mode="json"),
+        return OpenAIWebhookAck(
+            status=WebhookDelivery.DUPLICATE, call_id=call_id, detail="this call was already started; nothing new"
         )
     except (RPCError, TimeoutError) as error:
         metrics.openai_webhook("temporal_unavailable")
