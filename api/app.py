@@ -42,7 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async with running_last_rung(app):
             yield
             if app.state.call_router is not None:
-                await app.state.call_router.close()  # held interim transcripts (api/held_interims.py)
+                await app.state.call_router.close()  # held webhooks (api/held_events.py)
 
     # Any route answers these before it sees the body: the schema says so.
     bad_body = {
