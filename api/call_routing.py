@@ -117,8 +117,10 @@ class CallRouter:
         secret_key: SecretStr | None = None,
         *,
         history_event_limit: int | None = None,
+        hold_playback: bool = False,
     ) -> None:
         self._temporal = temporal
+        self._hold_playback = hold_playback
         self._task_queue = task_queue
         self._secret_key = secret_key
         self._history_event_limit = history_event_limit
@@ -170,7 +172,7 @@ class CallRouter:
             return WebhookDelivery.IGNORED
         earlier = await self._held.before(event)
         try:
-            if admission == Admission.HOLD or held_for_company(event):
+            if admission == Admission.HOLD or (self._hold_playback and held_for_company(event)):
                 if earlier:
                     await self._signal(earlier)
                 self._held.hold(event)

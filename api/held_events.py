@@ -9,7 +9,7 @@ acknowledged first and held HOLD_SECONDS. What comes next for the same call deci
   or the final transcript, say all it says: it is dropped. A call keeps only the caller's newest
   interim words (`CallProgress.interim`), which a speculative reply starts on once they stop
   changing, timed from when the API received them (`CallEvent.received_at`);
-- a `call.speak.ended`: the next sentence's `call.speak.started` follows it within milliseconds
+- a `call.speak.ended`, only with HOLD_PLAYBACK_EVENTS on (off by default, for the loss below): the next sentence's `call.speak.started` follows it within milliseconds
   while a reply speaks. The two go in one signal (`TELNYX_EVENTS_SIGNAL`), the call hears them in
   Telnyx's order and counts both, and sees no moment of quiet between two sentences;
 - any other event: the held one goes with it, first, in the same signal;

@@ -7,11 +7,13 @@ come as a burst of growing interim transcripts, then the final one after the end
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import pytest
 from temporalio.api.enums.v1 import EventType
 
 from simulator.call_script import CallScript
+from tests.conftest import Stack, running_stack
 from tests.test_phone_call import GREETING, fake_reply, finished_workflow, spoken
 from tests.test_speculation import call_metrics
 from workflows.call_messages import call_workflow_id
@@ -59,7 +61,23 @@ async def test_a_burst_of_interims_reaches_the_call_as_its_first_and_newest_word
     assert call_metrics(stack, call).speculations_adopted == 1
 
 
-async def test_the_end_of_a_sentence_and_the_start_of_the_next_reach_the_call_in_one_signal(stack):
+@pytest.fixture(scope="module")
+def holding_stack(temporal, database_url, fake_llm, tmp_path_factory) -> Iterator[Stack]:
+    """The phone path with HOLD_PLAYBACK_EVENTS on (off by default: a held event is acknowledged already)."""
+    with running_stack(
+        temporal,
+        database_url,
+        fake_llm,
+        tmp_path_factory.mktemp("logs"),
+        name="holding",
+        llm=True,
+        extra_env={"HOLD_PLAYBACK_EVENTS": "true"},
+    ) as the_stack:
+        yield the_stack
+
+
+async def test_the_end_of_a_sentence_and_the_start_of_the_next_reach_the_call_in_one_signal(holding_stack):
+    stack = holding_stack
     line = "Do you do whitening"
     call = stack.simulator.place_call(CallScript(lines=[line]))
     await stack.simulator.wait_ended(call, 60)
