@@ -21,18 +21,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import shutil
-import signal
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import httpx
 
-from benchmarks.turn_latency import BenchStack, _interrupt, percentiles
+from benchmarks.on_a_stack import run_on_a_stack
+from benchmarks.turn_latency import percentiles
 from cloudgreet.dev_stack import DevStackError
 from simulator.telnyx.simulator import DEFAULT_CONNECTION_ID
 
@@ -97,25 +94,12 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["TELNYX_CONNECTION_ID"] = DEFAULT_CONNECTION_ID
     for name in ("CALL_ME_PER_CLIENT", "CALL_ME_PER_BUSINESS"):
         os.environ[name] = str(10 * (args.calls + 1))
-    data_dir = Path(tempfile.mkdtemp(prefix="cloudgreet-call-me-bench-"))
-    stack = BenchStack(data_dir)
-    signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        print(f"starting the stack in {data_dir} ...", flush=True)
-        stack.start()
-        report = asyncio.run(measure(f"http://127.0.0.1:{stack.ports.api}", stack.simulator_url, args.calls))
-        print_report(report)
-        if args.json:
-            args.json.write_text(json.dumps(report, indent=2))
-        return 0
-    except KeyboardInterrupt:
-        return 130
-    except (DevStackError, TimeoutError, httpx.HTTPError) as error:
-        print(f"call_me_latency: {error} (logs: {data_dir / 'logs'})", file=sys.stderr)
-        return 1
-    finally:
-        stack.children.stop_all()
-        shutil.rmtree(data_dir, ignore_errors=True)
+    return run_on_a_stack(
+        "call_me_latency",
+        lambda stack, _: asyncio.run(measure(f"http://127.0.0.1:{stack.ports.api}", stack.simulator_url, args.calls)),
+        print_report,
+        args.json,
+    )
 
 
 if __name__ == "__main__":

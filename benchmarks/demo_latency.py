@@ -30,19 +30,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import shutil
-import signal
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import httpx
 
-from benchmarks.turn_latency import BenchStack, _interrupt, percentiles
-from cloudgreet.dev_stack import DevStackError
+from benchmarks.on_a_stack import run_on_a_stack
+from benchmarks.turn_latency import BenchStack, percentiles
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -186,12 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["REALTIME_MINUTES_PER_BUSINESS_PER_DAY"] = os.environ["REALTIME_MINUTES_PER_DAY"] = str(
         10 * (args.sessions + 1)
     )
-    data_dir = Path(tempfile.mkdtemp(prefix="cloudgreet-demo-bench-"))
-    stack = BenchStack(data_dir)
-    signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        print(f"starting the stack in {data_dir} ...", flush=True)
-        stack.start()
+
+    def measured(stack: BenchStack, _: Path) -> dict:
         api_url = f"http://127.0.0.1:{stack.ports.api}"
 
         async def measure() -> dict:
@@ -200,19 +192,9 @@ def main(argv: list[str] | None = None) -> int:
                 "web_turns": await web_turns(api_url, args.calls, args.turns),
             }
 
-        report = asyncio.run(measure())
-        print_report(report)
-        if args.json:
-            args.json.write_text(json.dumps(report, indent=2))
-        return 0
-    except KeyboardInterrupt:
-        return 130
-    except (DevStackError, TimeoutError, httpx.HTTPError) as error:
-        print(f"demo_latency: {error} (logs: {data_dir / 'logs'})", file=sys.stderr)
-        return 1
-    finally:
-        stack.children.stop_all()
-        shutil.rmtree(data_dir, ignore_errors=True)
+        return asyncio.run(measure())
+
+    return run_on_a_stack("demo_latency", measured, print_report, args.json)
 
 
 if __name__ == "__main__":

@@ -22,10 +22,7 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
-import signal
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -33,7 +30,8 @@ from typing import Any
 import httpx
 import openai
 
-from benchmarks.turn_latency import BenchStack, _interrupt, percentiles
+from benchmarks.on_a_stack import run_on_a_stack
+from benchmarks.turn_latency import BenchStack, percentiles
 from cloudgreet.dev_stack import DevStackError
 
 SECRET = "whsec_" + "YmVuY2htYXJrLXdlYmhvb2stc2VjcmV0LWZvci1zaXAtY2FsbHM="
@@ -132,26 +130,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.calls < 1:
         parser.error("--calls must be at least 1")
     os.environ["OPENAI_WEBHOOK_SECRET"] = SECRET  # the API the stack starts verifies with it
-    data_dir = Path(tempfile.mkdtemp(prefix="cloudgreet-bench-sip-"))
-    stack = BenchStack(data_dir)
-    signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        print(f"starting the stack in {data_dir} ...", flush=True)
-        stack.start()
+
+    def measured(stack: BenchStack, data_dir: Path) -> dict:
         realtime_mode(f"sqlite:///{data_dir / 'cloudgreet.db'}")
-        report = asyncio.run(measure(stack.fake_llm_url, f"http://127.0.0.1:{stack.ports.api}", args.calls))
-        print_report(report)
-        if args.json:
-            args.json.write_text(json.dumps(report, indent=2))
-        return 0
-    except KeyboardInterrupt:
-        return 130
-    except (DevStackError, TimeoutError, httpx.HTTPError) as error:
-        print(f"realtime_sip: {error} (logs: {data_dir / 'logs'})", file=sys.stderr)
-        return 1
-    finally:
-        stack.children.stop_all()
-        shutil.rmtree(data_dir, ignore_errors=True)
+        return asyncio.run(measure(stack.fake_llm_url, f"http://127.0.0.1:{stack.ports.api}", args.calls))
+
+    return run_on_a_stack("realtime_sip", measured, print_report, args.json)
 
 
 if __name__ == "__main__":
