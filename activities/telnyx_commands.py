@@ -24,9 +24,12 @@ from business.callback_numbers import DialableNumber, check_number, country_of
 from business.telnyx_catalog import engine_language, spoken_language, transcription_language
 from runtime import metrics
 from runtime.client_state import sign_client_state
+from runtime.realtime_sip import DIALED_NUMBER_HEADER
 from runtime.signing import SecretKeyMissing
 
 CALL_ALREADY_ENDED = "90018"
+# The failure type of a Realtime handover on a worker without OPENAI_PROJECT_ID.
+REALTIME_SIP_NOT_CONFIGURED = "RealtimeSipNotConfigured"
 # The failure type of a dial to a number a call-back may not dial: final, and the call-back's end.
 DIAL_REFUSED = "DialRefused"
 log = structlog.get_logger(__name__)
@@ -58,6 +61,15 @@ class TransferCommand(CallCommand):
     target_leg_tag: str = ""  # signed here into the new leg's client_state
     # What a workflow on the code before signing sent: the same tag, base64 and unsigned.
     target_leg_client_state: str | None = None
+
+
+class RealtimeHandover(CallCommand):
+    """A Realtime-mode line's call, transferred to OpenAI's SIP endpoint with the number the caller dialled
+    (`runtime.realtime_sip`); the new leg is tagged so its webhooks tell the call whether OpenAI took it."""
+
+    dialed_number: str
+    ring_timeout_seconds: int
+    target_leg_tag: str  # signed here into the new leg's client_state
 
 
 class DialCommand(BaseModel):
@@ -142,12 +154,18 @@ def unsigned_tag(legacy_client_state: str | None) -> str:
 
 class TelnyxCommands:
     def __init__(
-        self, client: telnyx.AsyncTelnyx, connection_id: str | None = None, secret_key: SecretStr | None = None
+        self,
+        client: telnyx.AsyncTelnyx,
+        connection_id: str | None = None,
+        secret_key: SecretStr | None = None,
+        *,
+        realtime_sip_uri: str | None = None,
     ) -> None:
         self._client = client
         self._actions = client.calls.actions
         self._connection_id = connection_id
         self._secret_key = secret_key
+        self._realtime_sip_uri = realtime_sip_uri  # from OPENAI_PROJECT_ID (runtime.settings)
 
     def _signed(self, tag: str) -> str:
         try:
@@ -202,6 +220,28 @@ class TelnyxCommands:
                     command.target_leg_tag or unsigned_tag(command.target_leg_client_state)
                 ),
                 command_id=command.command_id,
+            )
+        )
+
+    @activity.defn(name="transfer_to_realtime")
+    async def transfer_to_realtime(self, handover: RealtimeHandover) -> CommandResult:
+        """Transfers the (unanswered) call to the project's SIP URI; Telnyx rings it and bridges the caller
+        when OpenAI accepts. Without a project id there is nowhere to send it: a final error, so the call
+        is answered with Telnyx speech instead."""
+        if not self._realtime_sip_uri:
+            raise ApplicationError(
+                "OPENAI_PROJECT_ID is not set: a Realtime-mode line's call cannot be transferred to OpenAI",
+                type=REALTIME_SIP_NOT_CONFIGURED,
+                non_retryable=True,
+            )
+        return await send_call_command(
+            self._actions.transfer(
+                handover.call_control_id,
+                to=self._realtime_sip_uri,
+                custom_headers=[{"name": DIALED_NUMBER_HEADER, "value": handover.dialed_number}],
+                timeout_secs=handover.ring_timeout_seconds,
+                target_leg_client_state=self._signed(handover.target_leg_tag),
+                command_id=handover.command_id,
             )
         )
 

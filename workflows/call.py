@@ -101,6 +101,7 @@ from workflows.call_tools import CallTools
 from workflows.caller_silence import ONE_SILENCE_TIMER_PATCH, CallerSilence
 from workflows.caller_turn import CallerTurns
 from workflows.message_for_later import take_message_for_later
+from workflows.realtime_handover import answered_by_realtime, hand_to_realtime
 from workflows.realtime_sip_call import RealtimeConversation
 from workflows.realtime_sip_line import RealtimeSipLine
 from workflows.satisfaction_survey import ask_for_rating
@@ -233,6 +234,9 @@ class CallWorkflow:
         await self._open_call(progress.initiated)
         if progress.initiated.direction == Direction.OUTGOING:
             return await self._return_call(start)
+        if answered_by_realtime(progress, self._channel.kind) and await hand_to_realtime(progress, self._books):
+            # OpenAI's Realtime model has the caller; that call's own workflow records the conversation.
+            return await self._books.finish(CallStatus.ENDED, outcome=CallOutcome.HANDED_TO_REALTIME)
 
         answered_in_time = await self._channel.answer() and await wait_until(
             lambda: progress.answered or progress.over, WAIT_FOR_ANSWERED
