@@ -1,0 +1,109 @@
+"""A Realtime-mode line whose number is on our Telnyx Call Control application: the call is transferred to
+OpenAI's SIP endpoint (OPENAI_PROJECT_ID) with the number dialled in a SIP header, and nothing is spoken
+by Telnyx speech; without a project id the caller is answered with Telnyx speech as before.
+
+The whole path is real (simulator -> API -> Temporal -> worker -> simulator, the telnyx SDK, the database);
+the simulator plays OpenAI's SIP endpoint as a far end that answers the transfer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlmodel import Session, select
+
+from database.engine import get_engine
+from database.models import Call, ErrorLog
+from domain.vocabulary import CallOutcome, CallStatus, PhoneMode
+from runtime.realtime_sip import DIALED_NUMBER_HEADER
+from simulator.call_script import CallerLine, CallScript
+from tests.conftest import Stack, running_stack
+from tests.test_phone_call import finished_workflow, place, spoken
+from tests.test_realtime_sip import realtime_business
+from tests.waiting import eventually
+
+pytestmark = pytest.mark.database
+
+PROJECT_ID = "proj_cloudgreetTests01"
+REALTIME_URI = f"sip:{PROJECT_ID}@sip.api.openai.com;transport=tls"
+
+
+@pytest.fixture(scope="module")
+def handover_stack(temporal, database_url, fake_llm, tmp_path_factory) -> Iterator[Stack]:
+    """The phone path with a worker that knows the OpenAI project whose SIP URI Realtime lines go to."""
+    with running_stack(
+        temporal,
+        database_url,
+        fake_llm,
+        tmp_path_factory.mktemp("logs"),
+        name="handover",
+        llm=True,
+        extra_env={"OPENAI_PROJECT_ID": PROJECT_ID},
+    ) as the_stack:
+        yield the_stack
+
+
+def script_to(number: str) -> CallScript:
+    return CallScript(to_number=number, lines=[CallerLine(text="Hi, I'd like a cleaning.")], transfer_talk_seconds=0.2)
+
+
+async def test_a_call_to_a_realtime_line_is_transferred_to_openai_with_the_number_dialled(
+    handover_stack: Stack,
+) -> None:
+    config = realtime_business(handover_stack)
+    assert config.phone_number
+    call = await place(handover_stack, script_to(config.phone_number))
+    summary = await finished_workflow(handover_stack, call)
+
+    assert (summary.status, summary.outcome) == (CallStatus.ENDED, CallOutcome.HANDED_TO_REALTIME)
+    [transfer] = [c for c in call.commands if c.action == "transfer"]
+    assert transfer.status_code == 200
+    assert transfer.body["to"] == REALTIME_URI
+    assert transfer.body["custom_headers"] == [{"name": DIALED_NUMBER_HEADER, "value": config.phone_number}]
+    assert [c.action for c in call.commands] == ["transfer"], "not answered, nothing spoken by Telnyx speech"
+    assert spoken(call) == []
+    [attempt] = call.transfers
+    assert (attempt.to, attempt.outcome, attempt.bridged) == (REALTIME_URI, "answered", True)
+
+    def record() -> Call | None:
+        with Session(get_engine(handover_stack.database_url)) as session:
+            return session.get(Call, call.call_control_id)
+
+    row = await eventually(record, lambda r: r is not None and r.outcome is not None, what="the call's record")
+    assert row is not None
+    assert (row.status, row.outcome) == (CallStatus.ENDED, CallOutcome.HANDED_TO_REALTIME)
+
+
+async def test_a_telnyx_speech_line_on_the_same_worker_is_answered_as_before(handover_stack: Stack) -> None:
+    config = realtime_business(handover_stack, mode=PhoneMode.TELNYX_SPEECH)
+    assert config.phone_number
+    call = await place(handover_stack, script_to(config.phone_number))
+    summary = await finished_workflow(handover_stack, call)
+
+    assert summary.status == CallStatus.ENDED and summary.outcome != CallOutcome.HANDED_TO_REALTIME
+    actions = [c.action for c in call.commands]
+    assert actions[0] == "answer" and "transfer" not in actions
+    assert spoken(call), "greeted and answered by Telnyx speech"
+
+
+async def test_without_a_project_id_a_realtime_line_is_answered_with_telnyx_speech_and_the_reason_kept(
+    stack: Stack,
+) -> None:
+    config = realtime_business(stack)
+    assert config.phone_number
+    call = await place(stack, script_to(config.phone_number))
+    summary = await finished_workflow(stack, call)
+
+    assert summary.status == CallStatus.ENDED and summary.outcome != CallOutcome.HANDED_TO_REALTIME
+    actions = [c.action for c in call.commands]
+    assert actions[0] == "answer" and "transfer" not in actions
+    assert spoken(call), "the caller is never left in silence"
+
+    def errors() -> list[ErrorLog]:
+        with Session(get_engine(stack.database_url)) as session:
+            return list(session.exec(select(ErrorLog).where(ErrorLog.call_id == call.call_control_id)).all())
+
+    logged = await eventually(errors, lambda e: any(x.source == "telnyx.realtime-handover" for x in e), what="why")
+    [why] = [e for e in logged if e.source == "telnyx.realtime-handover"]
+    assert "OPENAI_PROJECT_ID" in why.message
