@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Awaitable
 from typing import Any
 
@@ -28,6 +29,7 @@ from runtime.realtime_sip import DIALED_NUMBER_HEADER
 from runtime.signing import SecretKeyMissing
 
 CALL_ALREADY_ENDED = "90018"
+E164_NUMBER = re.compile(r"\+[1-9]\d{1,14}")
 # The failure type of a Realtime handover on a worker without OPENAI_PROJECT_ID.
 REALTIME_SIP_NOT_CONFIGURED = "RealtimeSipNotConfigured"
 # The failure type of a dial to a number a call-back may not dial: final, and the call-back's end.
@@ -68,6 +70,7 @@ class RealtimeHandover(CallCommand):
     (`runtime.realtime_sip`); the new leg is tagged so its webhooks tell the call whether OpenAI took it."""
 
     dialed_number: str
+    caller_number: str | None  # shown to OpenAI as the call's From (Telnyx's default is the number dialled)
     ring_timeout_seconds: int
     target_leg_tag: str  # signed here into the new leg's client_state
 
@@ -234,11 +237,15 @@ class TelnyxCommands:
                 type=REALTIME_SIP_NOT_CONFIGURED,
                 non_retryable=True,
             )
+        # The caller's own number as the From (verified by Telnyx through `diversion`: the inbound call from
+        # it to the number dialled is active), so the Realtime call knows whom a call-back would ring.
+        caller = {"from_": handover.caller_number, "diversion": handover.dialed_number} if shown(handover) else {}
         return await send_call_command(
             self._actions.transfer(
                 handover.call_control_id,
                 to=self._realtime_sip_uri,
                 custom_headers=[{"name": DIALED_NUMBER_HEADER, "value": handover.dialed_number}],
+                **caller,
                 timeout_secs=handover.ring_timeout_seconds,
                 target_leg_client_state=self._signed(handover.target_leg_tag),
                 command_id=handover.command_id,
@@ -319,6 +326,11 @@ class TelnyxCommands:
     @activity.defn(name="hang_up")
     async def hang_up(self, command: CallCommand) -> CommandResult:
         return await send_call_command(self._actions.hangup(command.call_control_id, command_id=command.command_id))
+
+
+def shown(handover: RealtimeHandover) -> bool:
+    """A caller number Telnyx can present (+E.164): a withheld or odd one is left out, as the caller wished."""
+    return bool(handover.caller_number and E164_NUMBER.fullmatch(handover.caller_number))
 
 
 def dialable(command: DialCommand) -> DialableNumber:

@@ -55,6 +55,7 @@ async def hand_to_realtime(progress: CallProgress, books: Bookkeeping) -> bool:
         call_control_id=progress.call_control_id,
         command_id=f"{workflow.info().workflow_id}/realtime-handover",
         dialed_number=initiated.dialed_number or "",
+        caller_number=initiated.caller_number,
         ring_timeout_seconds=REALTIME_HANDOVER_RING_SECONDS,
         target_leg_tag=client_state_tag(leg),
     )
