@@ -8,7 +8,6 @@ the simulator plays OpenAI's SIP endpoint as a far end that answers the transfer
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 
 import httpx
@@ -135,8 +134,9 @@ def openai_sip_endpoint(fake: FakeOpenAIServer, api_url: str, rung: list[str]) -
             )
         call_id = made.json()["call_id"]
         rung.append(call_id)
-        while (status := fake_call(fake, call_id)["sip_status"]) == "ringing":
-            await asyncio.sleep(0.05)  # the transfer's ring time bounds it (callee.py)
+        status = await eventually(
+            lambda: fake_call(fake, call_id)["sip_status"], lambda s: s != "ringing", what="OpenAI's answer"
+        )
         return bool(status == "accepted")
 
     return answer
