@@ -178,3 +178,27 @@ async def test_the_transfer_reaches_openai_whose_webhook_starts_the_realtime_cal
         assert (realtime.dialed_number, realtime.caller_number) == (config.phone_number, call.from_number)
         telnyx_row = session.get(Call, call.call_control_id)
         assert telnyx_row is not None and telnyx_row.outcome == CallOutcome.HANDED_TO_REALTIME
+
+
+async def test_a_transfer_openai_declines_leaves_the_caller_to_be_answered_with_telnyx_speech(
+    handover_stack: Stack,
+) -> None:
+    config = realtime_business(handover_stack)
+    assert config.phone_number
+
+    async def declines(invite: SipInvite) -> bool:
+        return False  # a SIP error to the INVITE: the leg ends, the caller still rings on our line
+
+    handover_stack.simulator.simulator.sip_far_ends["sip.api.openai.com"] = declines
+    try:
+        call = await place(handover_stack, script_to(config.phone_number))
+        summary = await finished_workflow(handover_stack, call)
+    finally:
+        handover_stack.simulator.simulator.sip_far_ends.clear()
+
+    assert summary.status == CallStatus.ENDED and summary.outcome != CallOutcome.HANDED_TO_REALTIME
+    actions = [c.action for c in call.commands]
+    assert actions[:2] == ["transfer", "answer"], "tried OpenAI first, then answered"
+    [attempt] = call.transfers
+    assert attempt.outcome != "answered" and not attempt.bridged
+    assert spoken(call), "the caller is answered with Telnyx speech, never left in silence"
