@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
             await app.state.browser_calls.close()  # the browser demo's calls: hung up, not left running
             if app.state.call_router is not None:
-                await app.state.call_router.close()  # held interim transcripts (api/held_interims.py)
+                await app.state.call_router.close()  # held webhooks (api/held_events.py)
 
     # Any route answers these before it sees the body: the schema says so.
     bad_body = {

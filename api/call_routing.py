@@ -17,7 +17,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from activities.call_recordings import SavedRecording
-from api.held_interims import HeldInterims
+from api.held_events import HeldEvents, held_for_company
 from api.temporal_client import TemporalConnection
 from domain.vocabulary import WebhookDelivery
 from runtime import metrics
@@ -25,6 +25,7 @@ from runtime.client_state import ClientStateRefusal, ClientStateRefused, verify_
 from workflows.call_messages import (
     CALL_WORKFLOW,
     TELNYX_EVENT_SIGNAL,
+    TELNYX_EVENTS_SIGNAL,
     CallbackDial,
     CallEvent,
     CallStart,
@@ -57,7 +58,7 @@ class RecentEventIds:
 class Admission(StrEnum):
     FORWARD = "forward"  # signalled now
     REPEAT = "repeat"  # the same words again: dropped
-    HOLD = "hold"  # a later interim of the utterance: held a moment (api/held_interims.py)
+    HOLD = "hold"  # a later interim of the utterance: held a moment (api/held_events.py)
 
 
 class InterimTranscripts:
@@ -66,7 +67,7 @@ class InterimTranscripts:
     The first interim of an utterance is the first sign that the caller is talking (barge-in), and is
     forwarded at once, like every final one; the ones after it are what a speculative reply starts on
     once they stop changing (business/listening.py), and only the newest of a burst matters: they are
-    held (api/held_interims.py). A repeat of the same words would only cost the call a signal and a
+    held (api/held_events.py). A repeat of the same words would only cost the call a signal and a
     workflow task. Per API process: with several replicas, each forwards its own, which the workflow
     handles the same way (it speculates on the newest words it heard).
     """
@@ -116,17 +117,19 @@ class CallRouter:
         secret_key: SecretStr | None = None,
         *,
         history_event_limit: int | None = None,
+        hold_playback: bool = False,
     ) -> None:
         self._temporal = temporal
+        self._hold_playback = hold_playback
         self._task_queue = task_queue
         self._secret_key = secret_key
         self._history_event_limit = history_event_limit
         self._recent = RecentEventIds()
         self._interims = InterimTranscripts()
-        self._held = HeldInterims(self._signal)
+        self._held = HeldEvents(self._signal)
 
     async def close(self) -> None:
-        """At the API's shutdown: the interims it holds reach their calls."""
+        """At the API's shutdown: the events it holds reach their calls."""
         await self._held.flush()
 
     async def keep_recording(self, saved: SavedRecording) -> WebhookDelivery:
@@ -167,15 +170,24 @@ class CallRouter:
         admission = self._interims.admit(event)
         if admission == Admission.REPEAT:
             return WebhookDelivery.IGNORED
-        await self._held.before(event)
-        if admission == Admission.HOLD:
-            self._held.hold(event)
-            return WebhookDelivery.COALESCED
-        result = await self._signal(event)
+        earlier = await self._held.before(event)
+        try:
+            if admission == Admission.HOLD or (self._hold_playback and held_for_company(event)):
+                if earlier:
+                    await self._signal(earlier)
+                self._held.hold(event)
+                return WebhookDelivery.COALESCED
+            result = await self._signal([*earlier, event])
+        except BaseException:
+            for held in earlier:  # still this API's to deliver: with the event again (redelivered), or alone
+                self._held.hold(held)
+            raise
         self._recent.add(event.event_id)
         return result
 
-    async def _signal(self, event: CallEvent) -> WebhookDelivery:
+    async def _signal(self, events: list[CallEvent]) -> WebhookDelivery:
+        """One signal for events of one call, in Telnyx's order (one event: the signal of every API before batches)."""
+        event = events[-1]
         # A transfer leg's events belong to the call being transferred.
         owner = event.leg.parent_call_control_id if event.leg else event.call_control_id
         client = await self._temporal.client()
@@ -188,8 +200,8 @@ class CallRouter:
                 # A finished call is never started again by a late event: the server refuses instead.
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 task_timeout=CALL_WORKFLOW_TASK_TIMEOUT,
-                start_signal=TELNYX_EVENT_SIGNAL,
-                start_signal_args=[event],
+                start_signal=TELNYX_EVENT_SIGNAL if len(events) == 1 else TELNYX_EVENTS_SIGNAL,
+                start_signal_args=[event] if len(events) == 1 else [events],
             )
         except WorkflowAlreadyStartedError:
             return WebhookDelivery.CALL_ENDED

@@ -34,6 +34,7 @@ async def get_call_router(request: Request) -> CallRouter:
             state.settings.temporal_task_queue,
             state.settings.secret_key,
             history_event_limit=state.settings.call_history_event_limit,
+            hold_playback=state.settings.hold_playback_events,
         )
     return state.call_router
 

@@ -277,19 +277,23 @@ def _event_name(event) -> str:
     if event.HasField("activity_task_scheduled_event_attributes"):
         return f"{name}({event.activity_task_scheduled_event_attributes.activity_type.name})"
     if event.HasField("workflow_execution_signaled_event_attributes"):
-        signal_event = _signal_event(event)
-        kind = signal_event.get("event_type", "?")
-        if kind == "call.transcription":
-            kind += " final" if signal_event.get("is_final") else " interim"
-        return f"{name}({kind})"
+        kinds = []
+        for signal_event in _signal_events(event):
+            kind = signal_event.get("event_type", "?")
+            if kind == "call.transcription":
+                kind += " final" if signal_event.get("is_final") else " interim"
+            kinds.append(kind)
+        return f"{name}({' + '.join(kinds) or '?'})"
     return name
 
 
-def _signal_event(event) -> dict:
+def _signal_events(event) -> list[dict]:
+    """The Telnyx events of a signal: one (`telnyx_event`), or several the API sent together (`telnyx_events`)."""
     try:
-        return json.loads(event.workflow_execution_signaled_event_attributes.input.payloads[0].data)
+        data = json.loads(event.workflow_execution_signaled_event_attributes.input.payloads[0].data)
     except (IndexError, ValueError):
-        return {}
+        return []
+    return data if isinstance(data, list) else [data]
 
 
 async def finished_history(temporal: Client, call_control_id: str) -> list:
@@ -303,11 +307,14 @@ def one_turn(events: list, line: str, next_line: str | None) -> list[str]:
     empty if the history does not show them (e.g. the warm-up call went wrong)."""
 
     def starts(event, text: str | None) -> bool:
-        data = _signal_event(event) if event.HasField("workflow_execution_signaled_event_attributes") else {}
+        signalled = _signal_events(event) if event.HasField("workflow_execution_signaled_event_attributes") else []
         if text is None:
-            return data.get("event_type") == "call.hangup"
-        words = (data.get("transcript") or "").split()
-        return bool(words) and text.split()[: len(words)] == words
+            return any(data.get("event_type") == "call.hangup" for data in signalled)
+        for data in signalled:
+            words = (data.get("transcript") or "").split()
+            if words and text.split()[: len(words)] == words:
+                return True
+        return False
 
     begin = next((i for i, e in enumerate(events) if starts(e, line)), None)
     end = next((i for i, e in enumerate(events) if begin is not None and i > begin and starts(e, next_line)), None)

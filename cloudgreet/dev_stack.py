@@ -27,6 +27,7 @@ from runtime.settings import TEMPORAL_TLS_VARIABLES
 
 # The timer queue's floor on a timer's fire time (now + this); the server's default is 1 s.
 TIMER_SHIFT_KEY, TIMER_SHIFT = "history.timerProcessorMaxTimeShift", "100ms"
+EAGER_ACTIVITIES_KEY = "system.enableActivityEagerExecution"
 
 
 class DevStackPorts(BaseModel):
@@ -240,6 +241,9 @@ class DevStack:
             # Timers fire when due, not up to a second late: a dead worker's activity retries on another
             # worker after its heartbeat timeout, not a second after (deploy/temporal-dynamic-config.yaml).
             "--dynamic-config-value", f'{TIMER_SHIFT_KEY}="{TIMER_SHIFT}"',
+            # A workflow task that schedules an activity gets the activity's task in its answer: no
+            # round trip through the task queue, no poll (deploy/temporal-dynamic-config.yaml).
+            "--dynamic-config-value", f"{EAGER_ACTIVITIES_KEY}=true",
         ]  # fmt: skip
         for key in SEARCH_ATTRIBUTES:
             command += ["--search-attribute", f"{key.name}=Keyword"]

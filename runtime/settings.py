@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     # A phone call's run continues as new once its history has this many events (README "Reliability");
     # unset, when the Temporal server suggests it. Tests set a small one to see long calls switch runs.
     call_history_event_limit: int | None = Field(default=None, alias="CALL_HISTORY_EVENT_LIMIT", ge=100)
+    # Off by default: a held call.speak.ended is acknowledged to Telnyx before it is signalled, so an API
+    # killed in those 0.1 s loses it (api/held_events.py). On: one signal per sentence fewer, for that risk.
+    hold_playback_events: bool = Field(default=False, alias="HOLD_PLAYBACK_EVENTS")
     # All attempts of the LLM at one caller turn; past it the offline responder answers the turn.
     turn_deadline_seconds: float = Field(default=7.0, alias="TURN_DEADLINE_SECONDS", gt=0)
     # The worker's memory of a failing LLM (activities/llm_circuit.py): after this many failed attempts in

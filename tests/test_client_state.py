@@ -78,7 +78,8 @@ async def signalled_event_ids(stack, workflow_id: str) -> set[str]:
     for event in history.events:
         if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
             for payload in event.workflow_execution_signaled_event_attributes.input.payloads:
-                ids.add(json.loads(payload.data).get("event_id"))
+                data = json.loads(payload.data)  # one event, or several the API sent together
+                ids.update(webhook.get("event_id") for webhook in (data if isinstance(data, list) else [data]))
     return ids
 
 

@@ -56,6 +56,17 @@ def agent_turns(stack, call) -> list[str]:
         return [t.text for t in turns]
 
 
+def local_activity_name(event) -> str | None:
+    """The activity a local activity's marker records, if the event is one."""
+    if not event.HasField("marker_recorded_event_attributes"):
+        return None
+    marker = event.marker_recorded_event_attributes
+    if marker.marker_name != "core_local_activity" or "data" not in marker.details:
+        return None
+    payloads = marker.details["data"].payloads
+    return json.loads(payloads[0].data).get("activity_type") if payloads else None
+
+
 async def activity_order(stack, call) -> list[str]:
     """The call's history as activity names and the caller's final transcripts, in order."""
     handle = stack.temporal_client.get_workflow_handle(call_workflow_id(call.call_control_id))
@@ -63,11 +74,14 @@ async def activity_order(stack, call) -> list[str]:
     async for event in handle.fetch_history_events():
         if event.HasField("activity_task_scheduled_event_attributes"):
             order.append(event.activity_task_scheduled_event_attributes.activity_type.name)
+        elif name := local_activity_name(event):
+            order.append(name)  # a Telnyx command (workflows/call_channel.py: TELNYX_COMMANDS_LOCAL_PATCH)
         elif event.HasField("workflow_execution_signaled_event_attributes"):
             payloads = event.workflow_execution_signaled_event_attributes.input.payloads
             data = json.loads(payloads[0].data) if payloads else {}
-            if data.get("event_type") == "call.transcription":
-                order.append("final transcript" if data.get("is_final") else "interim transcript")
+            for webhook in data if isinstance(data, list) else [data]:  # one event, or several sent together
+                if webhook.get("event_type") == "call.transcription":
+                    order.append("final transcript" if webhook.get("is_final") else "interim transcript")
     return order
 
 

@@ -7,11 +7,13 @@ come as a burst of growing interim transcripts, then the final one after the end
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import pytest
 from temporalio.api.enums.v1 import EventType
 
 from simulator.call_script import CallScript
+from tests.conftest import Stack, running_stack
 from tests.test_phone_call import GREETING, fake_reply, finished_workflow, spoken
 from tests.test_speculation import call_metrics
 from workflows.call_messages import call_workflow_id
@@ -24,12 +26,17 @@ async def history(stack, call) -> list:
     return [event async for event in handle.fetch_history_events()]
 
 
-def transcript_of(event) -> dict:
+def webhooks_of(event) -> list[dict]:
+    """The Telnyx events a signal carried: one (`telnyx_event`), or several sent together (`telnyx_events`)."""
     if not event.HasField("workflow_execution_signaled_event_attributes"):
-        return {}
+        return []
     payloads = event.workflow_execution_signaled_event_attributes.input.payloads
     data = json.loads(payloads[0].data) if payloads else {}
-    return data if data.get("event_type") == "call.transcription" else {}
+    return data if isinstance(data, list) else [data]
+
+
+def transcript_of(event) -> dict:
+    return next((data for data in webhooks_of(event) if data.get("event_type") == "call.transcription"), {})
 
 
 async def test_a_burst_of_interims_reaches_the_call_as_its_first_and_newest_words_with_no_timer_each(stack):
@@ -52,3 +59,37 @@ async def test_a_burst_of_interims_reaches_the_call_as_its_first_and_newest_word
     # The speculation followed the caller to their newest words, and its reply was the one spoken.
     assert spoken(call) == [GREETING, *fake_reply(line)]
     assert call_metrics(stack, call).speculations_adopted == 1
+
+
+@pytest.fixture(scope="module")
+def holding_stack(temporal, database_url, fake_llm, tmp_path_factory) -> Iterator[Stack]:
+    """The phone path with HOLD_PLAYBACK_EVENTS on (off by default: a held event is acknowledged already)."""
+    with running_stack(
+        temporal,
+        database_url,
+        fake_llm,
+        tmp_path_factory.mktemp("logs"),
+        name="holding",
+        llm=True,
+        extra_env={"HOLD_PLAYBACK_EVENTS": "true"},
+    ) as the_stack:
+        yield the_stack
+
+
+async def test_the_end_of_a_sentence_and_the_start_of_the_next_reach_the_call_in_one_signal(holding_stack):
+    stack = holding_stack
+    line = "Do you do whitening"
+    call = stack.simulator.place_call(CallScript(lines=[line]))
+    await stack.simulator.wait_ended(call, 60)
+    await finished_workflow(stack, call)
+
+    signals = [[data.get("event_type") for data in webhooks_of(e)] for e in await history(stack, call)]
+    playback = [kinds for kinds in signals if any(k and k.startswith("call.speak.") for k in kinds)]
+    # The reply's two sentences: the first one's start alone (the filler watch waits for it), its end
+    # together with the second one's start, which Telnyx sends a moment after it.
+    assert ["call.speak.ended", "call.speak.started"] in playback
+    heard = [k for kinds in playback for k in kinds]
+    assert heard.count("call.speak.started") == heard.count("call.speak.ended") == len(spoken(call)), (
+        "every sentence's start and end reached the call, none twice"
+    )
+    assert spoken(call) == [GREETING, *fake_reply(line)]

@@ -68,6 +68,7 @@ with workflow.unsafe.imports_passed_through():
         CALLER_SAID_UPDATE,
         OPENING_WORDS_UPDATE,
         TELNYX_EVENT_SIGNAL,
+        TELNYX_EVENTS_SIGNAL,
         VISITOR_LEFT_SIGNAL,
         CallEvent,
         CallStart,
@@ -137,6 +138,15 @@ class CallWorkflow:
 
     @workflow.signal(name=TELNYX_EVENT_SIGNAL)
     def telnyx_event(self, event: CallEvent) -> None:
+        self._hear(event)
+
+    @workflow.signal(name=TELNYX_EVENTS_SIGNAL)
+    def telnyx_events(self, events: list[CallEvent]) -> None:
+        """Webhooks the API sent together (api/held_events.py): one signal and one workflow task, not one each."""
+        for event in events:
+            self._hear(event)
+
+    def _hear(self, event: CallEvent) -> None:
         self._progress.hear(event)
         if event.is_final or event.digit:
             self._traces.heard_words()

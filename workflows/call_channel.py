@@ -28,7 +28,12 @@ with workflow.unsafe.imports_passed_through():
     from domain.vocabulary import Channel, Direction
     from receptionist.web_replies import web_safe_reply
     from workflows.call_messages import CallEvent, CallStart, TransferLeg, WebReply, client_state_tag
-    from workflows.call_options import TELNYX_COMMAND, WAIT_FOR_HANGUP, WAIT_FOR_SPEECH_TO_FINISH
+    from workflows.call_options import (
+        TELNYX_COMMAND,
+        TELNYX_LOCAL_COMMAND,
+        WAIT_FOR_HANGUP,
+        WAIT_FOR_SPEECH_TO_FINISH,
+    )
     from workflows.waiting import wait_until
 
 from workflows.call_progress import CallProgress
@@ -38,6 +43,12 @@ ErrorRecorder = Callable[[str, ActivityError], Awaitable[None]]
 
 # Calls begun before it started Telnyx's transcription with its defaults.
 TRANSCRIPTION_SETTINGS_PATCH = "business-transcription-settings"
+# Calls begun before it sent each Telnyx command of the caller's line as an activity of its own: three
+# history events, a trip through the task queue and a workflow task more, for an HTTP call of
+# milliseconds. A local activity is one marker event in the workflow task that decided the command, and
+# as durable: it is retried by the same policy, a worker that dies before that task completes leaves it
+# to be run again by the next (the command id makes Telnyx act once), and its result is in the history.
+TELNYX_COMMANDS_LOCAL_PATCH = "telnyx-commands-local"
 # How a call ends when we say goodbye; Telnyx reports the same for a phone call we hang up.
 AGENT_HANGUP = "normal_clearing"
 # How a web conversation ends when the visitor closes it.
@@ -200,7 +211,11 @@ class PhoneLine:
 
     async def _command(self, activity_method: Any, command: CallCommand) -> CommandResult:
         try:
-            result: CommandResult = await workflow.execute_activity_method(activity_method, command, **TELNYX_COMMAND)
+            result: CommandResult
+            if workflow.patched(TELNYX_COMMANDS_LOCAL_PATCH):
+                result = await workflow.execute_local_activity_method(activity_method, command, **TELNYX_LOCAL_COMMAND)
+            else:
+                result = await workflow.execute_activity_method(activity_method, command, **TELNYX_COMMAND)
         except ActivityError as error:
             await self._record_error(f"telnyx.{command.command_id.rsplit('/', 1)[-1]}", error)
             return CommandResult()

@@ -81,6 +81,8 @@ def call_workflow_id(call_control_id: str) -> str:
 # of CPU at the start of every API process. workflows/call.py declares itself under these names.
 CALL_WORKFLOW = "CallWorkflow"
 TELNYX_EVENT_SIGNAL = "telnyx_event"
+# Webhooks of one call that the API sends together, in Telnyx's order (api/held_events.py).
+TELNYX_EVENTS_SIGNAL = "telnyx_events"
 VISITOR_LEFT_SIGNAL = "visitor_left"
 OPENING_WORDS_UPDATE = "opening_words"
 CALLER_SAID_UPDATE = "caller_said"

@@ -65,6 +65,19 @@ TELNYX_COMMAND = ActivityOptions(
         non_retryable_error_types=["TelnyxRejected"],
     ),
 )
+
+
+class LocalActivityOptions(TypedDict):
+    start_to_close_timeout: timedelta
+    retry_policy: RetryPolicy
+
+
+# A call's Telnyx commands since TELNYX_COMMANDS_LOCAL_PATCH (workflows/call_channel.py): run by the
+# worker whose workflow task decided them, as local activities, with the same timeout and retries.
+TELNYX_LOCAL_COMMAND = LocalActivityOptions(
+    start_to_close_timeout=TELNYX_COMMAND["start_to_close_timeout"],
+    retry_policy=TELNYX_COMMAND["retry_policy"],
+)
 # Writes a workflow waits for (a call begun before RECORDS_IN_BACKGROUND, a call-back's workflow, the
 # last rung's hand-over): tried until the database answers, for about as long as a call's kept
 # records (three days of attempts 10 s apart). Bounded by attempts: with a schedule_to_close_timeout
