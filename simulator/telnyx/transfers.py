@@ -67,6 +67,9 @@ class Transfers:
         if far_end is not None:
             invite = invite_of(body, to, script.from_number)
             target.callee.sip_far_end = lambda: far_end(invite)
+            # The far end is no scripted phone: Telnyx gives up after the transfer's timeout_secs (30 by default).
+            timeout = body.get("timeout_secs")
+            target.callee.ring_seconds = float(timeout) if isinstance(timeout, int) and timeout > 0 else 30.0
         self._ring(target, body)
         target.start()
 
