@@ -7,7 +7,8 @@ a crashed worker's call goes on elsewhere with nothing said or booked twice.
 
 The call is small on purpose; its parts receive the call's progress and its channel:
 `call_channel` (a phone line or a browser), `caller_turn` (the brain and its tools, `call_tools`),
-`call_escalation` (a person, then a call-back promise, `call_callbacks`), `call_bookkeeping`.
+`call_escalation` (a person, then a call-back promise, `call_callbacks`), `call_bookkeeping`;
+`realtime_handover` sends a Realtime-mode line's Telnyx call on to OpenAI's SIP endpoint.
 A long call continues as new between two turns, carrying its progress (`call_continuation`).
 
 The fallback ladder of a call: the LLM (3 attempts within the turn deadline), then the
