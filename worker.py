@@ -82,7 +82,12 @@ async def build_worker(settings: Settings, runtime: Runtime | None = None) -> Wo
 
 
 def call_activities(settings: Settings) -> list:
-    telnyx_commands = TelnyxCommands(telnyx_client(settings), settings.telnyx_connection_id, settings.secret_key)
+    telnyx_commands = TelnyxCommands(
+        telnyx_client(settings),
+        settings.telnyx_connection_id,
+        settings.secret_key,
+        realtime_sip_uri=settings.realtime_sip_uri,
+    )
     replies = CallerReplies(
         telnyx_client(settings),
         llm_client(settings),
@@ -139,6 +144,7 @@ def call_activities(settings: Settings) -> list:
         telnyx_commands.stop_transcription,
         telnyx_commands.stop_speaking,
         telnyx_commands.transfer_call,
+        telnyx_commands.transfer_to_realtime,
         telnyx_commands.dial_caller,
         telnyx_commands.dial_on_call,
         telnyx_commands.bridge_calls,

@@ -24,7 +24,7 @@ from business.config import BusinessConfig
 from database.caller_memories import returning_caller
 from database.engine import DatabaseTimeouts, get_engine
 from database.models import Business, Callback
-from domain.vocabulary import BusinessKnowledge, Direction
+from domain.vocabulary import BusinessKnowledge, Direction, PhoneMode
 from receptionist.unknown_business import unknown_business
 
 log = structlog.get_logger(__name__)
@@ -55,6 +55,7 @@ class BusinessDirectory:
         )
         self._refresh_seconds = refresh_seconds
         self._configs: dict[int, BusinessConfig] = {}
+        self._modes: dict[int, PhoneMode] = {}  # who answers each line: a Realtime-mode call is transferred
         self._by_number: dict[str, int] = {}
         self._first: int | None = None  # the business a number nobody configured reaches
         self._refreshing: asyncio.Task[None] | None = None
@@ -94,12 +95,14 @@ class BusinessDirectory:
         """Every business there is: the last read replaces what was remembered (a number moved, a business gone)."""
         configs = {b.id: BusinessConfig.model_validate(b.config) for b in businesses if b.id is not None}
         self._configs = configs
+        self._modes = {b.id: b.phone_mode for b in businesses if b.id is not None}
         self._by_number = {b.phone_number: b.id for b in businesses if b.phone_number and b.id is not None}
         self._first = min(configs) if configs else None
 
-    def _remember(self, business_id: int, config: BusinessConfig) -> None:
+    def _remember(self, business_id: int, config: BusinessConfig, mode: PhoneMode) -> None:
         """One business, as a call just read it."""
         self._configs = {**self._configs, business_id: config}
+        self._modes = {**self._modes, business_id: mode}
         numbers = {number: known for number, known in self._by_number.items() if known != business_id}
         if config.phone_number:
             numbers[config.phone_number] = business_id
@@ -126,20 +129,26 @@ class BusinessDirectory:
                 else None
             )
             config = BusinessConfig.model_validate(business.config)
-            self._remember(business.id, config)
+            self._remember(business.id, config, business.phone_mode)
             returning = (
                 returning_caller(session, business.id, config, opening.caller_number, opening.started_at)
                 if opening.direction == Direction.INCOMING
                 else None
             )
-            return self._records.context(business.id, config, opening, kept, returning=returning)
+            return self._records.context(
+                business.id, config, opening, kept, returning=returning, phone_mode=business.phone_mode
+            )
 
     def _remembered(self, opening: CallOpening) -> CallContext:
         business_id = self._remembered_id(opening)
         if business_id is None:
             return self._records.context(0, unknown_business(), opening, knowledge=BusinessKnowledge.UNKNOWN)
         return self._records.context(
-            business_id, self._configs[business_id], opening, knowledge=BusinessKnowledge.REMEMBERED
+            business_id,
+            self._configs[business_id],
+            opening,
+            knowledge=BusinessKnowledge.REMEMBERED,
+            phone_mode=self._modes.get(business_id, PhoneMode.TELNYX_SPEECH),
         )
 
     def _remembered_id(self, opening: CallOpening) -> int | None:

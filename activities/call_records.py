@@ -29,6 +29,7 @@ from domain.vocabulary import (
     CallStatus,
     Direction,
     FallbackLevel,
+    PhoneMode,
     RecordingPlan,
     Speaker,
 )
@@ -83,6 +84,9 @@ class CallContext(BaseModel):
     returning: ReturningCaller | None = Field(
         default=None, description="What the business remembers of this caller from earlier calls"
     )
+    # Who answers the line: a Realtime-mode business's call reaching Telnyx is transferred to OpenAI's SIP
+    # endpoint. Calls recorded before the mode existed read Telnyx speech, as they were answered.
+    phone_mode: PhoneMode = PhoneMode.TELNYX_SPEECH
 
 
 class TurnRecord(BaseModel):
@@ -234,7 +238,8 @@ class CallRecords:
                 business.id,
                 BusinessConfig.model_validate(business.config),
                 opening,
-                CallbackContext(
+                phone_mode=business.phone_mode,
+                callback=CallbackContext(
                     callback_id=callback.id,
                     callback_workflow_id=opening.callback_workflow_id or callback.workflow_id or "",
                     reason=callback.reason,
@@ -252,6 +257,7 @@ class CallRecords:
         callback: CallbackContext | None = None,
         knowledge: BusinessKnowledge = BusinessKnowledge.DATABASE,
         returning: ReturningCaller | None = None,
+        phone_mode: PhoneMode = PhoneMode.TELNYX_SPEECH,
     ) -> CallContext:
         """What a call needs to know of its business, from wherever the business was found."""
         open_now = is_open(config, opening.started_at)
@@ -271,6 +277,7 @@ class CallRecords:
             ),
             callback=callback,
             knowledge=knowledge,
+            phone_mode=phone_mode,
         )
 
     @activity.defn(name="mark_call_status")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Awaitable
 from typing import Any
 
@@ -24,9 +25,13 @@ from business.callback_numbers import DialableNumber, check_number, country_of
 from business.telnyx_catalog import engine_language, spoken_language, transcription_language
 from runtime import metrics
 from runtime.client_state import sign_client_state
+from runtime.realtime_sip import DIALED_NUMBER_HEADER
 from runtime.signing import SecretKeyMissing
 
 CALL_ALREADY_ENDED = "90018"
+E164_NUMBER = re.compile(r"\+[1-9]\d{1,14}")
+# The failure type of a Realtime handover on a worker without OPENAI_PROJECT_ID.
+REALTIME_SIP_NOT_CONFIGURED = "RealtimeSipNotConfigured"
 # The failure type of a dial to a number a call-back may not dial: final, and the call-back's end.
 DIAL_REFUSED = "DialRefused"
 log = structlog.get_logger(__name__)
@@ -58,6 +63,16 @@ class TransferCommand(CallCommand):
     target_leg_tag: str = ""  # signed here into the new leg's client_state
     # What a workflow on the code before signing sent: the same tag, base64 and unsigned.
     target_leg_client_state: str | None = None
+
+
+class RealtimeHandover(CallCommand):
+    """A Realtime-mode line's call, transferred to OpenAI's SIP endpoint with the number the caller dialled
+    (`runtime.realtime_sip`); the new leg is tagged so its webhooks tell the call whether OpenAI took it."""
+
+    dialed_number: str
+    caller_number: str | None  # shown to OpenAI as the call's From (Telnyx's default is the number dialled)
+    ring_timeout_seconds: int
+    target_leg_tag: str  # signed here into the new leg's client_state
 
 
 class DialCommand(BaseModel):
@@ -142,12 +157,18 @@ def unsigned_tag(legacy_client_state: str | None) -> str:
 
 class TelnyxCommands:
     def __init__(
-        self, client: telnyx.AsyncTelnyx, connection_id: str | None = None, secret_key: SecretStr | None = None
+        self,
+        client: telnyx.AsyncTelnyx,
+        connection_id: str | None = None,
+        secret_key: SecretStr | None = None,
+        *,
+        realtime_sip_uri: str | None = None,
     ) -> None:
         self._client = client
         self._actions = client.calls.actions
         self._connection_id = connection_id
         self._secret_key = secret_key
+        self._realtime_sip_uri = realtime_sip_uri  # from OPENAI_PROJECT_ID (runtime.settings)
 
     def _signed(self, tag: str) -> str:
         try:
@@ -202,6 +223,32 @@ class TelnyxCommands:
                     command.target_leg_tag or unsigned_tag(command.target_leg_client_state)
                 ),
                 command_id=command.command_id,
+            )
+        )
+
+    @activity.defn(name="transfer_to_realtime")
+    async def transfer_to_realtime(self, handover: RealtimeHandover) -> CommandResult:
+        """Transfers the (unanswered) call to the project's SIP URI; Telnyx rings it and bridges the caller
+        when OpenAI accepts. Without a project id there is nowhere to send it: a final error, so the call
+        is answered with Telnyx speech instead."""
+        if not self._realtime_sip_uri:
+            raise ApplicationError(
+                "OPENAI_PROJECT_ID is not set: a Realtime-mode line's call cannot be transferred to OpenAI",
+                type=REALTIME_SIP_NOT_CONFIGURED,
+                non_retryable=True,
+            )
+        # The caller's own number as the From (verified by Telnyx through `diversion`: the inbound call from
+        # it to the number dialled is active), so the Realtime call knows whom a call-back would ring.
+        caller = {"from_": handover.caller_number, "diversion": handover.dialed_number} if shown(handover) else {}
+        return await send_call_command(
+            self._actions.transfer(
+                handover.call_control_id,
+                to=self._realtime_sip_uri,
+                custom_headers=[{"name": DIALED_NUMBER_HEADER, "value": handover.dialed_number}],
+                **caller,
+                timeout_secs=handover.ring_timeout_seconds,
+                target_leg_client_state=self._signed(handover.target_leg_tag),
+                command_id=handover.command_id,
             )
         )
 
@@ -279,6 +326,11 @@ class TelnyxCommands:
     @activity.defn(name="hang_up")
     async def hang_up(self, command: CallCommand) -> CommandResult:
         return await send_call_command(self._actions.hangup(command.call_control_id, command_id=command.command_id))
+
+
+def shown(handover: RealtimeHandover) -> bool:
+    """A caller number Telnyx can present (+E.164): a withheld or odd one is left out, as the caller wished."""
+    return bool(handover.caller_number and E164_NUMBER.fullmatch(handover.caller_number))
 
 
 def dialable(command: DialCommand) -> DialableNumber:

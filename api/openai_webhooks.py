@@ -31,6 +31,7 @@ from api.telnyx_webhooks import read_body
 from api.upstream_errors import upstream_failure
 from domain.vocabulary import Channel, WebhookDelivery
 from runtime import metrics
+from runtime.realtime_sip import DIALED_NUMBER_HEADER
 from workflows.call_messages import CALL_WORKFLOW, CallStart, SipCall, call_workflow_id
 from workflows.call_options import CALL_WORKFLOW_TASK_TIMEOUT
 
@@ -38,9 +39,8 @@ router = APIRouter(tags=["openai"])
 log = structlog.get_logger(__name__)
 
 INCOMING_CALL = "realtime.call.incoming"
-# The SIP headers a call's numbers are read from: the caller's From; the number dialled is the To's user
-# part when Telnyx sends the call with the number in it, else the header the Telnyx transfer adds.
-DIALED_NUMBER_HEADER = "X-CloudGreet-Dialed"
+# The SIP headers a call's numbers are read from: the caller's From; the number dialled is the header our
+# Telnyx transfer adds (DIALED_NUMBER_HEADER), else the To's user part when Telnyx sends the number in it.
 
 
 class OpenAIWebhookAck(BaseModel):

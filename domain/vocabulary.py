@@ -66,6 +66,9 @@ class CallOutcome(StrEnum):
     ABANDONED = "abandoned"  # the caller hung up before the call was answered
     VOICEMAIL = "voicemail"  # a call-back left a voicemail
     NO_ANSWER = "no_answer"  # a call-back nobody answered
+    # A Realtime-mode line's call that reached our Call Control application, transferred to OpenAI's SIP
+    # endpoint: the conversation is on the record of the Realtime call that transfer started.
+    HANDED_TO_REALTIME = "handed_to_realtime"
 
 
 class FallbackLevel(StrEnum):

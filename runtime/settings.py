@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import ssl
 from functools import lru_cache
 from pathlib import Path
@@ -17,9 +18,13 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from runtime.realtime_sip import realtime_sip_uri
+
 DATA_DIR = Path("data")
 SECRET_KEY_MIN_LENGTH = 32
 # Words of the values people paste from examples ("change-me", "your-secret-key-here"), never of a generated key.
+# An OpenAI project id, as its settings show it: the user part of the project's SIP URI.
+OPENAI_PROJECT_ID = re.compile(r"proj_[A-Za-z0-9]{3,64}")
 PLACEHOLDER_WORDS = ("change", "example", "default", "secret", "placeholder", "insecure", "password")
 
 
@@ -148,6 +153,9 @@ class Settings(BaseSettings):
     # Verifies OpenAI's signed webhooks (the project's webhook secret, whsec_...): a phone line in
     # Realtime-SIP mode is announced by `realtime.call.incoming` at POST /api/openai/webhooks.
     openai_webhook_secret: SecretStr | None = Field(default=None, alias="OPENAI_WEBHOOK_SECRET")
+    # The OpenAI project (proj_..., its settings' General page) whose SIP URI a Realtime-mode line's calls are
+    # transferred to by the worker when they reach our Call Control application; unset, they get Telnyx speech.
+    openai_project_id: str | None = Field(default=None, alias="OPENAI_PROJECT_ID")
     # What a Realtime-SIP call's model costs (the call's estimated cost): gpt-realtime's list prices when
     # written, per million tokens; check https://openai.com/api/pricing/ for the model you use.
     realtime_price_per_million_audio_input_tokens_usd: float = Field(
@@ -266,6 +274,23 @@ class Settings(BaseSettings):
         if word := next((w for w in PLACEHOLDER_WORDS if w in raw[6:].lower()), None):
             raise ValueError(f"OPENAI_WEBHOOK_SECRET looks like a placeholder (it contains {word!r}); {advice}")
         return value
+
+    @field_validator("openai_project_id", mode="before")
+    @classmethod
+    def _project_id(cls, value: object) -> object:
+        if value is None or value == "":
+            return None
+        advice = "copy it from the OpenAI project's settings, General page (proj_ and letters or digits)"
+        if not isinstance(value, str) or not OPENAI_PROJECT_ID.fullmatch(value):
+            raise ValueError(f"OPENAI_PROJECT_ID must be a project id; {advice}")
+        if word := next((w for w in PLACEHOLDER_WORDS if w in value[5:].lower()), None):
+            raise ValueError(f"OPENAI_PROJECT_ID looks like a placeholder (it contains {word!r}); {advice}")
+        return value
+
+    @property
+    def realtime_sip_uri(self) -> str | None:
+        """Where the worker transfers a Realtime-mode line's calls; None without a project id."""
+        return realtime_sip_uri(self.openai_project_id) if self.openai_project_id else None
 
     @model_validator(mode="after")
     def _secret_key_is_nobody_elses(self) -> Settings:

@@ -292,3 +292,13 @@ def test_the_openai_webhook_secret_is_the_projects_and_a_placeholder_is_refused(
         with pytest.raises(ValidationError) as raised:
             environment(OPENAI_WEBHOOK_SECRET=value)
         assert "OPENAI_WEBHOOK_SECRET" in str(raised.value) and value not in str(raised.value)
+
+
+def test_the_openai_project_id_builds_the_sip_uri_and_a_placeholder_is_refused(environment) -> None:
+    settings = environment(OPENAI_PROJECT_ID="proj_4bC9dEf01GhIjKlMnOpQrStU")
+    assert settings.realtime_sip_uri == "sip:proj_4bC9dEf01GhIjKlMnOpQrStU@sip.api.openai.com;transport=tls"
+    assert environment(OPENAI_PROJECT_ID="").realtime_sip_uri is None  # present, not filled in: Telnyx speech
+    for value in ("4bC9dEf01GhIjKlMnOpQrStU", "proj_", "proj_abc@sip.api.openai.com", "proj_changeme", "org-abc123"):
+        with pytest.raises(ValidationError) as raised:
+            environment(OPENAI_PROJECT_ID=value)
+        assert "OPENAI_PROJECT_ID" in str(raised.value)

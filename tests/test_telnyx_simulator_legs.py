@@ -512,3 +512,42 @@ async def test_an_sms_needs_a_bearer_token_a_recipient_and_a_text() -> None:
     assert no_recipient.json()["errors"][0]["source"] == {"pointer": "/to"}
     assert no_text.value.body["errors"][0]["source"] == {"pointer": "/text"}
     assert server.simulator.messages == []
+
+
+REALTIME_URI = "sip:proj_cloudgreet@sip.api.openai.com;transport=tls"
+
+
+async def test_a_ringing_call_is_transferred_to_a_sip_uri_with_custom_headers_and_bad_ones_are_refused() -> None:
+    """As Telnyx: a call may be transferred before it is answered (it is bridged when the far end answers);
+    `to` may be a SIP URI, and `custom_headers` go on its INVITE. What no INVITE could carry is refused."""
+    async with phone_network(answer=False) as (server, receptionist):
+        call = server.place_call(CallScript(hang_up_at_end=False, transfer_talk_seconds=0.05))
+        await receptionist.wait_for(lambda bodies: any(b["data"]["event_type"] == "call.initiated" for b in bodies))
+        refusals = []
+        async with sdk_client(server) as client:
+            for to, headers in (
+                ("sip:proj_cloudgreet", [{"name": "X-CloudGreet-Dialed", "value": OUR_NUMBER}]),  # no host
+                ("sip:@sip.api.openai.com", []),  # no user
+                (REALTIME_URI, [{"name": "X CloudGreet Dialed", "value": OUR_NUMBER}]),  # no SIP token
+                (REALTIME_URI, [{"name": "X-CloudGreet-Dialed", "value": f"{OUR_NUMBER}\r\nVia: x"}]),  # two lines
+                (REALTIME_URI, [{"name": "X-CloudGreet-Dialed"}]),  # no value
+            ):
+                with pytest.raises(telnyx.UnprocessableEntityError) as raised:
+                    await client.calls.actions.transfer(call.call_control_id, to=to, custom_headers=headers)  # type: ignore[list-item]
+                refusals.append(raised.value.body["errors"][0]["source"]["pointer"])
+            assert call.transfers == [], "nothing refused is rung"
+            await client.calls.actions.transfer(
+                call.call_control_id,
+                to=REALTIME_URI,
+                custom_headers=[{"name": "X-CloudGreet-Dialed", "value": OUR_NUMBER}],
+                command_id="realtime-handover",
+            )
+        await server.wait_ended(call, TIMEOUT)
+        server.simulator.refusals.clear()  # provoked above
+
+    assert refusals == ["/to", "/to", "/custom_headers/0/name", "/custom_headers/0/value", "/custom_headers/0/value"]
+    [attempt] = call.transfers
+    assert (attempt.to, attempt.outcome, attempt.bridged) == (REALTIME_URI, "answered", True)
+    assert [c.action for c in call.commands if c.status_code == 200] == ["transfer"], "never answered by us"
+    assert [line for line in call.conversation if line.speaker == "agent"] == []
+    assert receptionist.events(call.call_control_id, "call.bridged")

@@ -7,7 +7,8 @@ a crashed worker's call goes on elsewhere with nothing said or booked twice.
 
 The call is small on purpose; its parts receive the call's progress and its channel:
 `call_channel` (a phone line or a browser), `caller_turn` (the brain and its tools, `call_tools`),
-`call_escalation` (a person, then a call-back promise, `call_callbacks`), `call_bookkeeping`.
+`call_escalation` (a person, then a call-back promise, `call_callbacks`), `call_bookkeeping`;
+`realtime_handover` sends a Realtime-mode line's Telnyx call on to OpenAI's SIP endpoint.
 A long call continues as new between two turns, carrying its progress (`call_continuation`).
 
 The fallback ladder of a call: the LLM (3 attempts within the turn deadline), then the
@@ -102,6 +103,7 @@ from workflows.call_tools import CallTools
 from workflows.caller_silence import ONE_SILENCE_TIMER_PATCH, CallerSilence
 from workflows.caller_turn import CallerTurns
 from workflows.message_for_later import take_message_for_later
+from workflows.realtime_handover import answered_by_realtime, hand_to_realtime
 from workflows.realtime_sip_call import RealtimeConversation
 from workflows.realtime_sip_line import RealtimeSipLine
 from workflows.satisfaction_survey import ask_for_rating
@@ -243,6 +245,9 @@ class CallWorkflow:
         await self._open_call(progress.initiated)
         if progress.initiated.direction == Direction.OUTGOING:
             return await self._return_call(start)
+        if answered_by_realtime(progress, self._channel.kind) and await hand_to_realtime(progress, self._books):
+            # OpenAI's Realtime model has the caller; that call's own workflow records the conversation.
+            return await self._books.finish(CallStatus.ENDED, outcome=CallOutcome.HANDED_TO_REALTIME)
 
         answered_in_time = await self._channel.answer() and await wait_until(
             lambda: progress.answered or progress.over, WAIT_FOR_ANSWERED

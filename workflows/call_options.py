@@ -34,6 +34,10 @@ WAIT_FOR_MESSAGE = timedelta(seconds=30)
 WAIT_FOR_HANGUP = timedelta(seconds=15)
 WAIT_FOR_SPEECH_TO_FINISH = timedelta(seconds=30)
 TRANSFER_ANSWER_MARGIN = timedelta(seconds=15)
+# A Realtime-mode line's call transferred to OpenAI's SIP endpoint: rung this long (OpenAI answers once our
+# webhook accepts it, in a second or two), and waited for a little longer, in case Telnyx's word is late.
+REALTIME_HANDOVER_RING_SECONDS = 20
+WAIT_FOR_REALTIME_HANDOVER = timedelta(seconds=REALTIME_HANDOVER_RING_SECONDS + 10)
 # A warm transfer: how long the briefed person has to press 1 once the briefing ended, how long
 # the bridge may take to be confirmed, and how often the waiting caller hears they are still held.
 WAIT_FOR_KEY_PRESS = timedelta(seconds=8)

@@ -10,6 +10,7 @@ voicemail box records whatever the agent says and hangs up once the agent has go
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 from simulator.call_script import CallScript
@@ -50,6 +51,8 @@ class Callee:
         self.answer_behaviour: AnswerBehaviour = "answer"
         self.ring_seconds = leg.call.script.ring_seconds
         self.detect_machine = False
+        # A SIP URI's far end (sip_far_end.py): it picks up, declines, or lets the transfer ring out.
+        self.sip_far_end: Callable[[], Awaitable[bool]] | None = None
 
     async def run(self) -> None:
         if not await self._ring():
@@ -69,6 +72,8 @@ class Callee:
 
     async def _ring(self) -> bool:
         """The phone rings: True once picked up, False if the leg ended unanswered."""
+        if self.sip_far_end is not None:
+            return await self._ring_sip_far_end(self.sip_far_end)
         if self.answer_behaviour == "busy":
             self.leg.end_call(by_person=True, cause="user_busy")
             return False
@@ -77,6 +82,18 @@ class Callee:
             self.leg.end_call(by_person=False, cause="timeout")
             return False
         await asyncio.sleep(min(OUTBOUND_PICKUP_SECONDS, self.ring_seconds))
+        self.leg.pick_up()
+        return True
+
+    async def _ring_sip_far_end(self, far_end: Callable[[], Awaitable[bool]]) -> bool:
+        try:
+            answered = await asyncio.wait_for(far_end(), self.ring_seconds)
+        except TimeoutError:
+            self.leg.end_call(by_person=False, cause="timeout")
+            return False
+        if not answered:
+            self.leg.end_call(by_person=True, cause="call_rejected")
+            return False
         self.leg.pick_up()
         return True
 

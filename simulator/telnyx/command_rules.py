@@ -14,6 +14,7 @@ import base64
 import binascii
 import importlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, get_args, get_type_hints
@@ -26,6 +27,31 @@ MAX_SPEAK_CHARACTERS = 3000
 E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 # Fields that carry phone numbers, per request kind (a message may come from an alphanumeric sender).
 NUMBER_FIELDS = {"dial": ("to", "from"), "message": ("to",), "transfer": ("to", "from")}
+# Fields whose number may instead be a SIP URI (`to`: "The DID or SIP URI to dial out to").
+SIP_URI_FIELDS = {"dial": ("to",), "transfer": ("to",)}
+# sip:user@host[:port][;param[=value]]...: what can be put on an INVITE's request line.
+SIP_URI = re.compile(
+    r"^sip:[^@\s;:]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::\d{1,5})?"
+    r"(?:;[A-Za-z0-9_.!~*'()%-]+(?:=[A-Za-z0-9_.!~*'()%-]+)?)*$"
+)
+# A SIP header's name is an RFC 3261 token; its value may not break the INVITE's lines.
+SIP_TOKEN = re.compile(r"^[A-Za-z0-9.!%*_+`'~-]+$")
+# The headers a request adds to the SIP INVITE it sends, per request kind.
+HEADER_FIELDS = {"dial": ("custom_headers", "sip_headers"), "transfer": ("custom_headers", "sip_headers")}
+
+
+@dataclass(frozen=True)
+class ShapeError(Exception):
+    """The first error of a body the SDK's type refuses: where (python names), its pydantic type and message."""
+
+    loc: tuple[str, ...]
+    kind: str
+    message: str
+
+    @staticmethod
+    def first_of(error: ValidationError, prefix: tuple[str, ...]) -> ShapeError:
+        first = error.errors()[0]
+        return ShapeError((*prefix, *(str(part) for part in first["loc"])), first["type"], first["msg"])
 
 
 @dataclass(frozen=True)
@@ -36,7 +62,20 @@ class SdkShape:
     python_names: dict[str, str]
 
     def check(self, body: dict[str, Any]) -> None:
-        self.adapter.validate_python({self.python_names.get(k, k): v for k, v in body.items()}, strict=True)
+        """Raises ShapeError at the first field the SDK's type refuses. Its `Iterable[...]` fields (headers,
+        lists of numbers) are validated only as they are read, so they are read here to the end."""
+        try:
+            checked = self.adapter.validate_python(
+                {self.python_names.get(k, k): v for k, v in body.items()}, strict=True
+            )
+        except ValidationError as error:
+            raise ShapeError.first_of(error, ()) from None
+        for name, value in checked.items():
+            if isinstance(value, Iterator):
+                try:
+                    list(value)
+                except ValidationError as error:
+                    raise ShapeError.first_of(error, (name,)) from None
 
     def wire_name(self, python_name: str) -> str:
         return next((wire for wire, name in self.python_names.items() if name == python_name), python_name)
@@ -86,12 +125,11 @@ def refusal_of(kind: str, body: dict[str, Any]) -> dict[str, Any] | None:
     if shape is not None:
         try:
             shape.check(body)
-        except ValidationError as error:
-            first = error.errors()[0]
-            where = "/".join(shape.wire_name(str(part)) for part in first["loc"])
-            if first["type"] == "missing":
+        except ShapeError as error:
+            where = "/".join(shape.wire_name(part) for part in error.loc)
+            if error.kind == "missing":
                 return missing_param(where)
-            return invalid_param(where, f"The '{where}' parameter is invalid: {first['msg']}.")
+            return invalid_param(where, f"The '{where}' parameter is invalid: {error.message}.")
     return _documented_rules(kind, body)
 
 
@@ -107,8 +145,26 @@ def _documented_rules(kind: str, body: dict[str, Any]) -> dict[str, Any] | None:
     for field in NUMBER_FIELDS.get(kind, ()):
         numbers = body.get(field)
         for number in numbers if isinstance(numbers, list) else [numbers]:
-            if isinstance(number, str) and not number.startswith("sip:") and not E164.match(number):
+            if not isinstance(number, str):
+                continue
+            if field in SIP_URI_FIELDS.get(kind, ()) and number.startswith("sip:"):
+                if not SIP_URI.match(number):
+                    return invalid_param(field, "The SIP URI must be sip:user@host, with optional ;parameters.")
+            elif not E164.match(number):
                 return invalid_param(field, "The specified phone number parameter must be in +E.164 format.", "10016")
+    return _header_refusal(kind, body)
+
+
+def _header_refusal(kind: str, body: dict[str, Any]) -> dict[str, Any] | None:
+    """A header the SDK's types take (any strings) that no SIP INVITE can carry: a name that is no token,
+    a value that breaks the line, or no value at all."""
+    for field in HEADER_FIELDS.get(kind, ()):
+        for index, header in enumerate(body.get(field) or []):
+            name, value = header.get("name"), header.get("value")
+            if not isinstance(name, str) or not SIP_TOKEN.match(name):
+                return invalid_param(f"{field}/{index}/name", "A SIP header name must be a SIP token.")
+            if not isinstance(value, str) or not value.strip() or any(c in value for c in "\r\n\0"):
+                return invalid_param(f"{field}/{index}/value", "A SIP header value must be one line of text.")
     return None
 
 

@@ -40,6 +40,7 @@ from simulator.telnyx.number_inventory import NumberInventory
 from simulator.telnyx.recordings import SimulatedRecording
 from simulator.telnyx.records import ReceivedCommand, SentMessage, SimulatedCall
 from simulator.telnyx.signing import public_key_b64
+from simulator.telnyx.sip_far_end import SipFarEnd
 from simulator.telnyx.texts import ReceivedText
 
 log = logging.getLogger("cloudgreet.simulator")
@@ -96,6 +97,8 @@ class TelnyxSimulator:
         self.refusals: list[str] = []
         self.recordings: dict[str, SimulatedRecording] = {}  # saved, by recording id; deleted ones stay marked
         self.numbers = NumberInventory()  # numbers for sale, and our orders of them
+        # Who answers a transfer to a SIP URI at each host (sip_far_end.py); a host not listed answers as a phone.
+        self.sip_far_ends: dict[str, SipFarEnd] = {}
         # Where this simulator is served, for the download URLs of recordings (set by its server).
         self.public_url = ""
         self._legs: dict[str, CallLeg] = {}

@@ -21,6 +21,7 @@ from simulator.telnyx.callee import ring_seconds
 from simulator.telnyx.command_rules import invalid_param
 from simulator.telnyx.commands import first_number
 from simulator.telnyx.records import ConversationLine, SimulatedCall, TransferAttempt
+from simulator.telnyx.sip_far_end import invite_of, sip_host
 
 if TYPE_CHECKING:
     from simulator.telnyx.leg import CallLeg
@@ -62,6 +63,13 @@ class Transfers:
         answers = self.on_call_answer(to)
         target.callee.answer_behaviour = answers if answers in ("busy", "no_answer") else "answer"
         target.callee.ring_seconds = ring_seconds(body, caller.call.script)
+        far_end = caller.sim.sip_far_ends.get(sip_host(to) or "")
+        if far_end is not None:
+            invite = invite_of(body, to, script.from_number)
+            target.callee.sip_far_end = lambda: far_end(invite)
+            # The far end is no scripted phone: Telnyx gives up after the transfer's timeout_secs (30 by default).
+            timeout = body.get("timeout_secs")
+            target.callee.ring_seconds = float(timeout) if isinstance(timeout, int) and timeout > 0 else 30.0
         self._ring(target, body)
         target.start()
 
