@@ -70,6 +70,18 @@ def free_port() -> int:
 
 
 @contextmanager
+def closed_port() -> Iterator[int]:
+    """A port where nothing listens for as long as the block runs: bound and never listening, so a
+    connection to it is refused, and no other process (another test worker, another program on the
+    machine) can start listening on it meanwhile, as it could on a port from `free_port`."""
+    import socket
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield held.getsockname()[1]
+
+
+@contextmanager
 def fresh_database(folder: Path) -> Iterator[str]:
     """A migrated database of its own: a SQLite file in `folder`, or a new database on the PostgreSQL
     server that DATABASE_URL names (dropped afterwards)."""
