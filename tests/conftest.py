@@ -3,6 +3,11 @@ the Telnyx simulator and the fake OpenAI server on loopback.
 
 With DATABASE_URL pointing at PostgreSQL, every test that uses the database runs there, on a
 fresh database of its own; otherwise on a fresh SQLite file.
+
+Under pytest-xdist (`scripts/test` runs `-n 3 --dist loadfile`) every worker process has all of this
+to itself: its session fixtures (Temporal dev server, databases, stacks, fakes) are its own, on ports
+the kernel hands out (`free_port`) and files under the worker's own temporary folder, and a module's
+tests all run in one worker.
 """
 
 from __future__ import annotations
