@@ -43,6 +43,24 @@ ROOT = Path(__file__).resolve().parent.parent
 pytest_plugins = ["tests.browser"]
 
 
+# Modules whose tests live through minutes of real time (a minute-long LLM outage, killed workers and
+# servers, restarts): first in the order, so that the parallel workers of pytest-xdist (scripts/test) run
+# them beside the short modules rather than alone at the end. Only the order changes: every test runs.
+LONG_MODULES = (
+    "test_llm_outage", "test_worker_crash", "test_failover", "test_speculation", "test_dev_stack",
+    "test_database_outage", "test_last_rung", "test_recordings", "test_warm_transfers", "test_languages",
+)  # fmt: skip
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Longest first; a stable sort: the tests of a module keep their order, and so do the other modules.
+    def rank(item: pytest.Item) -> int:
+        module = Path(item.nodeid.split("::")[0]).stem
+        return LONG_MODULES.index(module) if module in LONG_MODULES else len(LONG_MODULES)
+
+    items.sort(key=rank)
+
+
 def always_open(database_url: str) -> None:
     """The demo business, open around the clock and remembering no caller, so a test's outcome never depends
     on the hour it runs or on the tests before it."""
