@@ -3,6 +3,11 @@ the Telnyx simulator and the fake OpenAI server on loopback.
 
 With DATABASE_URL pointing at PostgreSQL, every test that uses the database runs there, on a
 fresh database of its own; otherwise on a fresh SQLite file.
+
+Under pytest-xdist (`scripts/test` runs `-n 3 --dist loadfile`) every worker process has all of this
+to itself: its session fixtures (Temporal dev server, databases, stacks, fakes) are its own, on ports
+the kernel hands out (`free_port`) and files under the worker's own temporary folder, and a module's
+tests all run in one worker.
 """
 
 from __future__ import annotations
@@ -38,6 +43,24 @@ ROOT = Path(__file__).resolve().parent.parent
 pytest_plugins = ["tests.browser"]
 
 
+# Modules whose tests live through minutes of real time (a minute-long LLM outage, killed workers and
+# servers, restarts): first in the order, so that the parallel workers of pytest-xdist (scripts/test) run
+# them beside the short modules rather than alone at the end. Only the order changes: every test runs.
+LONG_MODULES = (
+    "test_llm_outage", "test_worker_crash", "test_failover", "test_speculation", "test_dev_stack",
+    "test_database_outage", "test_last_rung", "test_recordings", "test_warm_transfers", "test_languages",
+)  # fmt: skip
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Longest first; a stable sort: the tests of a module keep their order, and so do the other modules.
+    def rank(item: pytest.Item) -> int:
+        module = Path(item.nodeid.split("::")[0]).stem
+        return LONG_MODULES.index(module) if module in LONG_MODULES else len(LONG_MODULES)
+
+    items.sort(key=rank)
+
+
 def always_open(database_url: str) -> None:
     """The demo business, open around the clock and remembering no caller, so a test's outcome never depends
     on the hour it runs or on the tests before it."""
@@ -67,6 +90,18 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+@contextmanager
+def closed_port() -> Iterator[int]:
+    """A port where nothing listens for as long as the block runs: bound and never listening, so a
+    connection to it is refused, and no other process (another test worker, another program on the
+    machine) can start listening on it meanwhile, as it could on a port from `free_port`."""
+    import socket
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield held.getsockname()[1]
 
 
 @contextmanager

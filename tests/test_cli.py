@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from cloudgreet.cli import app
 from simulator.serving import UvicornThread
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT, closed_port, free_port
 
 README_COMMANDS = ["dev", "api", "worker", "migrate", "simulate", "simulator", "fake-openai", "keys"]
 
@@ -195,8 +195,9 @@ def test_simulate_lines_and_a_scenario_together(tmp_path: Path) -> None:
 
 
 def test_simulate_without_a_simulator_says_to_start_the_stack(tmp_path: Path) -> None:
-    url = f"http://127.0.0.1:{free_port()}"  # nothing listens here
-    result = cloudgreet("simulate", "--simulator-url", url, "Hello", cwd=tmp_path)
+    with closed_port() as port:  # nothing listens here
+        url = f"http://127.0.0.1:{port}"
+        result = cloudgreet("simulate", "--simulator-url", url, "Hello", cwd=tmp_path)
     assert_clean_failure(result, 1)
     assert "cannot be reached" in result.stderr
     assert url in result.stderr
@@ -287,7 +288,8 @@ def test_barge_in_example_interrupts_the_agent() -> None:
 def test_simulate_accepts_the_example_scenario(tmp_path: Path, path: Path) -> None:
     # Nothing listens at this URL: an accepted script gets as far as dialling (exit 1,
     # "cannot be reached"); a rejected one would stop earlier with exit 2.
-    url = f"http://127.0.0.1:{free_port()}"
-    result = cloudgreet("simulate", "--scenario", str(path), "--simulator-url", url, cwd=tmp_path)
+    with closed_port() as port:
+        url = f"http://127.0.0.1:{port}"
+        result = cloudgreet("simulate", "--scenario", str(path), "--simulator-url", url, cwd=tmp_path)
     assert_clean_failure(result, 1)
     assert "cannot be reached" in result.stderr

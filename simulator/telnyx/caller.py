@@ -101,6 +101,7 @@ class Caller:
         final = self._read_out_codes(line.final_text.strip()) if line.final_text else text
         leg.post("call.transcription", webhook_bodies.transcription(leg.ids(), final, is_final=True), turn_index=index)
         spoken.ended_at = time.time()
+        leg.playback.person_finished()
 
     def _read_out_codes(self, text: str) -> str:
         if TEXTED_CODE not in text and WRONG_CODE not in text:

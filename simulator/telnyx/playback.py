@@ -89,6 +89,12 @@ class Playback:
         self.agent_spoke_since_caller = False
         self.first_agent_start_since_caller = None
 
+    def person_finished(self) -> None:
+        """The person's line is over. What the agent began and finished while they were still talking (the rest
+        of a reply they talked over) was said over them, not in answer: they wait for the agent to speak again."""
+        if self.playing is None and not self.queue:
+            self.agent_spoke_since_caller = False
+
     def cut_off(self) -> None:
         """The call ended: the sentence playing was heard only in part."""
         if self.playing is not None and self.playing.line is not None:
