@@ -147,3 +147,25 @@ async def test_accepting_with_a_beta_shaped_session_is_refused(
     await server.realtime.calls.reject(call_id)
     [call] = fake_realtime.fake.realtime.snapshot()["calls"]
     assert call["sip_status"] == "rejected"
+
+
+async def test_a_reject_or_refer_outside_the_sdks_parameters_is_refused(
+    fake_realtime: FakeOpenAIServer, project: Project
+) -> None:
+    """`CallRejectParams` and `CallReferParams`, strictly: an unknown parameter, a status code as a string and a
+    refer with no target are what the service refuses; the call is left as it was."""
+    call_id = (await ring(fake_realtime, project))["call_id"]
+    server = openai.AsyncOpenAI(api_key="server-key", base_url=fake_realtime.base_url, max_retries=0)
+    refused = []
+    for send in (
+        lambda: server.realtime.calls.reject(call_id, extra_body={"reason": "busy"}),
+        lambda: server.realtime.calls.reject(call_id, extra_body={"status_code": "603"}),
+        lambda: server.post(f"/realtime/calls/{call_id}/refer", body={}, cast_to=httpx.Response),
+    ):
+        with pytest.raises(openai.BadRequestError) as error:
+            await send()
+        refused.append(error.value.param)
+    assert refused == ["reason", "status_code", "target_uri"]
+    took_refusals(fake_realtime)
+    [call] = fake_realtime.fake.realtime.snapshot()["calls"]
+    assert call["sip_status"] == "ringing"

@@ -19,13 +19,21 @@ import httpx
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse, Response
 from openai.types.realtime import RealtimeTranscriptionSessionCreateRequest
+from openai.types.realtime.call_refer_params import CallReferParams
+from openai.types.realtime.call_reject_params import CallRejectParams
 from starlette.datastructures import UploadFile
 
 from simulator.fake_openai.errors import openai_error, unauthorized
 from simulator.fake_openai.fake_speech import silence, spoken
 from simulator.fake_openai.realtime_conversation import RealtimeConversation
 from simulator.fake_openai.realtime_peer import RealtimePeer
-from simulator.fake_openai.realtime_rules import RealtimeRefusal, check_expires_after, check_session, strictly
+from simulator.fake_openai.realtime_rules import (
+    RealtimeRefusal,
+    check_expires_after,
+    check_params,
+    check_session,
+    strictly,
+)
 from simulator.fake_openai.realtime_sip import IncomingSipCall, SipCall, incoming_event, signed_webhook, webhook_body
 from simulator.fake_openai.realtime_state import FakeRealtime, FakeRealtimeBehaviour, FakeRealtimeCall
 from simulator.fake_openai.state import FakeOpenAI
@@ -278,9 +286,7 @@ def install_realtime_api(app: FastAPI, llm: FakeOpenAI) -> None:
         body: Any = None
         try:
             body = await json_body(request)
-            for key in body:
-                if key != "status_code":
-                    raise RealtimeRefusal("unknown_parameter", f"Unknown parameter: '{key}'.", key)
+            check_params(CallRejectParams, body)
         except RealtimeRefusal as refused:
             return refused_request(call_id, body, refused)
         call = sip_call(call_id, status="ringing")
@@ -297,13 +303,9 @@ def install_realtime_api(app: FastAPI, llm: FakeOpenAI) -> None:
         body: Any = None
         try:
             body = await json_body(request)
-            for key in body:
-                if key != "target_uri":
-                    raise RealtimeRefusal("unknown_parameter", f"Unknown parameter: '{key}'.", key)
-            if not isinstance(body.get("target_uri"), str) or not body["target_uri"]:
-                raise RealtimeRefusal(
-                    "missing_required_parameter", "Missing required parameter: 'target_uri'.", "target_uri"
-                )
+            check_params(CallReferParams, body)
+            if not body["target_uri"]:
+                raise RealtimeRefusal("invalid_value", "Invalid 'target_uri': empty.", "target_uri")
         except RealtimeRefusal as refused:
             return refused_request(call_id, body, refused)
         call = sip_call(call_id, status="accepted")

@@ -20,7 +20,7 @@ from typing import Any
 from openai.types.realtime import RealtimeSessionCreateRequest
 from openai.types.realtime.realtime_client_event import RealtimeClientEvent
 from openai.types.realtime.realtime_server_event import RealtimeServerEvent
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 
 def _members(union: Any) -> dict[str, type[BaseModel]]:
@@ -121,6 +121,21 @@ def strictly(cls: type[BaseModel], value: Mapping[str, Any], prefix: str = "") -
         raise _refusal_for(error, prefix) from None
     _no_unknown_fields(model, prefix)
     return model
+
+
+def check_params(params: type, body: Any) -> None:
+    """A request body checked against the SDK's TypedDict of its parameters (`CallReferParams`, ...):
+    no unknown parameter, the required ones there, each of its type (strictly: "603" is no integer)."""
+    if not isinstance(body, Mapping):
+        raise RealtimeRefusal("invalid_type", "The body must be a JSON object.", None)
+    known = typing.get_type_hints(params)
+    for key in body:
+        if key not in known:
+            raise RealtimeRefusal("unknown_parameter", f"Unknown parameter: '{key}'.", key)
+    try:
+        TypeAdapter(params).validate_python(dict(body), strict=True)
+    except ValidationError as error:
+        raise _refusal_for(error, "") from None
 
 
 def _join(prefix: str, part: str | int) -> str:
