@@ -26,9 +26,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.service import RPCError
 
+from api.admin_auth import client_address
 from api.dependencies import SessionDep, SettingsDep
 from api.input_bounds import RowId
-from api.realtime_session import AllowedOrigin, client_address, preflight
+from api.realtime_session import AllowedOrigin, preflight
 from api.shared_limits import within_limits
 from api.upstream_errors import TRY_AGAIN_LATER, upstream_failure
 from business.callback_numbers import DialableNumber, check_number, refusal_in_words

@@ -30,7 +30,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from itsdangerous import BadSignature
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from api.admin_auth import AdminKey, admin_key, bearer, require_admin_api, session_cookie
+from api.admin_auth import AdminKey, admin_key, bearer, client_address, require_admin_api, session_cookie
 from api.browser_calls import BrowserCalls, reserve_minutes
 from api.dependencies import SessionDep, SettingsDep
 from api.input_bounds import RowId
@@ -58,11 +58,6 @@ SDP_OFFER = re.compile(r"^v=0\r?\n")
 
 
 # --- protection ----------------------------------------------------------------------------------
-
-
-def client_address(request: Request) -> str:
-    # Behind a proxy, uvicorn's --proxy-headers / FORWARDED_ALLOW_IPS make this the visitor's address.
-    return request.client.host if request.client else "unknown"
 
 
 def origin_allowed(request: Request, settings: Settings) -> tuple[bool, str | None]:

@@ -25,9 +25,10 @@ from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.admin_auth import client_address
 from api.dependencies import SessionDep, SettingsDep
 from api.input_bounds import CallId, RowId
-from api.realtime_session import client_address, origin_allowed
+from api.realtime_session import origin_allowed
 from api.shared_limits import seconds_until_allowed, within_limits
 from api.upstream_errors import TRY_AGAIN_LATER, upstream_failure
 from api.web_conversation_tokens import WebConversationGrant, issue_conversation_token, visitors_conversation
