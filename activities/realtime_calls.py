@@ -42,6 +42,10 @@ REALTIME_TOOL_UPDATE = "realtime_tool_call"
 REALTIME_WORDS_SIGNAL = "realtime_words"
 
 
+# A tool the caller waits for: past this the model is told it failed (its workflow may still finish it).
+TOOL_UPDATE_TIMEOUT_SECONDS = 20.0
+
+
 class RealtimeLine(BaseModel):
     """The business whose number a Realtime-SIP call dialled (None: nobody's), and its line's mode."""
 
@@ -219,8 +223,13 @@ class RealtimeCalls:
         handle = activity.client().get_workflow_handle(channel.workflow_id)
 
         async def run_tool(call: RealtimeFunctionCall) -> RealtimeToolReply:
-            reply: RealtimeToolReply = await handle.execute_update(
-                REALTIME_TOOL_UPDATE, call, id=f"tool-{call.call_id}", result_type=RealtimeToolReply
+            # Bounded: with Temporal or every worker down the model hears the tool failed (and apologises)
+            # instead of the caller hearing silence for as long as the outage lasts.
+            reply: RealtimeToolReply = await asyncio.wait_for(
+                handle.execute_update(
+                    REALTIME_TOOL_UPDATE, call, id=f"tool-{call.call_id}", result_type=RealtimeToolReply
+                ),
+                TOOL_UPDATE_TIMEOUT_SECONDS,
             )
             return reply
 

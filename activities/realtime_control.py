@@ -40,6 +40,17 @@ log = structlog.get_logger(__name__)
 LAST_WORDS_SECONDS = 20.0
 # Joins of the control channel after a drop, in a row without an event between them.
 REJOINS = 2
+REJOIN_PAUSE_SECONDS = 0.5
+
+
+class ControlChannelUnreachable(RuntimeError):
+    """The call's control channel could not be joined (again) for network reasons: the call may go on
+    without its tools and cap, so whoever owns it retries or hangs it up."""
+
+    def __init__(self, call_id: str, cause: BaseException | None) -> None:
+        super().__init__(f"the control channel of {call_id} is unreachable: {cause!r}")
+
+
 ACTIVE_RESPONSE = "conversation_already_has_active_response"
 
 
@@ -173,6 +184,7 @@ class RealtimeControl:
             cap = asyncio.create_task(self._cap_at(hang_up_at))
         try:
             rejoins = 0
+            unreachable: BaseException | None = None
             while not self._hung_up.is_set():
                 try:
                     async with self.client.realtime.connect(call_id=self.call_id) as connection:
@@ -185,18 +197,23 @@ class RealtimeControl:
                         async for raw in self._events(connection):
                             rejoins = 0
                             await self._on_event(raw)
-                except (InvalidStatus, OSError, openai.OpenAIError) as error:
+                except (InvalidStatus, openai.APIStatusError) as error:
                     # The upgrade is refused once the call is over (or it never existed).
                     log.info("realtime.control_refused", call_id=self.call_id, error=str(error))
                     break
-                except ConnectionClosed:
-                    pass
+                except (ConnectionClosed, OSError, openai.APIConnectionError) as error:
+                    # The network, not the call: the call may well go on, so the channel is joined again.
+                    unreachable = error
                 finally:
                     self._connection = None
-                if self._hung_up.is_set() or rejoins >= REJOINS:
+                if self._hung_up.is_set():
                     break
+                if rejoins >= REJOINS:
+                    # The call may still be live, talking to a model nobody controls: the owner must know.
+                    raise ControlChannelUnreachable(self.call_id, unreachable)
                 rejoins += 1
                 log.info("realtime.control_rejoin", call_id=self.call_id, attempt=rejoins)
+                await asyncio.sleep(REJOIN_PAUSE_SECONDS * rejoins)
                 # What was active is unknown after a drop: a refused request is asked again.
                 self._response_active = False
         finally:
@@ -286,7 +303,10 @@ class RealtimeControl:
         elif self._on_transcript is not None:
             line = transcript_line(event)
             if line is not None:
-                await self._on_transcript(line)
+                try:
+                    await self._on_transcript(line)
+                except Exception:
+                    log.exception("realtime.transcript_not_kept", call_id=self.call_id, item_id=line.item_id)
 
     async def _response_done(self, response: dict[str, Any]) -> None:
         calls = [

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,7 +24,7 @@ import openai
 import structlog
 from fastapi import HTTPException
 
-from activities.realtime_control import ControlOutcome, RealtimeControl, RunTool
+from activities.realtime_control import ControlChannelUnreachable, ControlOutcome, RealtimeControl, RunTool
 from database.engine import get_engine
 from database.rate_limits import Budget, give_back, spend_day, try_spend
 from runtime.settings import Settings
@@ -94,7 +93,6 @@ class BrowserCalls:
     def __init__(self) -> None:
         self._running: dict[str, tuple[RealtimeControl, asyncio.Task[ControlOutcome | None]]] = {}
         self.ended: dict[str, ControlOutcome] = {}  # the last few outcomes, for tests and the log
-        self._closing = False
 
     def start(
         self,
@@ -107,7 +105,6 @@ class BrowserCalls:
         first_words: str | None,
         keep_session: dict[str, Any] | None = None,
         minutes: MinutesReserved,
-        on_end: Callable[[ControlOutcome], Awaitable[None]] | None = None,
     ) -> None:
         control = RealtimeControl(client, call_id)
         hang_up_at = datetime.now(UTC) + timedelta(seconds=max_seconds)
@@ -133,18 +130,19 @@ class BrowserCalls:
                     seconds=round(outcome.seconds, 1),
                     tool_calls=len(outcome.tool_calls),
                 )
-                if on_end is not None:
-                    await on_end(outcome)
                 return outcome
+            except ControlChannelUnreachable as error:
+                log.warning("realtime.browser_call_uncontrolled", call_id=call_id, error=str(error))
+                return None
             finally:
+                # However the channel ended (refused, unreachable, cancelled), the call has no tools and no cap
+                # any more: it is hung up (a call over already is no error) before its minutes are settled.
+                await asyncio.shield(control.hang_up())
                 self._running.pop(call_id, None)
                 await asyncio.shield(minutes.settle(time.monotonic() - started))
 
         task = asyncio.create_task(serve(), name=f"realtime-control-{call_id}")
         self._running[call_id] = (control, task)
-
-    def controlled(self, call_id: str) -> bool:
-        return call_id in self._running
 
     async def hang_up(self, call_id: str) -> bool:
         """Hangs up a call this process controls (its task then ends and settles); False if none."""
@@ -156,7 +154,6 @@ class BrowserCalls:
 
     async def close(self) -> None:
         """At shutdown: every call still going is hung up, and its task ends."""
-        self._closing = True
         running = list(self._running.values())
         await asyncio.gather(*(control.hang_up() for control, _ in running), return_exceptions=True)
         tasks = [task for _, task in running]

@@ -84,8 +84,9 @@ def why_unavailable(business: Business, settings: Settings) -> tuple[int, str] |
 
 async def _business(session: SessionDep, business_id: int) -> Business:
     business = await run_in_threadpool(session.get, Business, business_id)
-    if business is None or business.id is None:
-        raise HTTPException(404, f"business {business_id} does not exist")
+    # Only a business on the public demo rings strangers' phones: any other is none of a visitor's business.
+    if business is None or business.id is None or not business.demo_enabled:
+        raise HTTPException(404, f"business {business_id} is not on the demo")
     return business
 
 

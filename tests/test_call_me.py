@@ -82,7 +82,7 @@ def dials_to(stack, number: str) -> list[str]:
 
 
 async def test_a_visitor_who_consents_is_called_once_and_greeted_by_the_receptionist(stack) -> None:
-    business_id, config = add_business(stack.database_url, "Call Me Plumbing")
+    business_id, config = add_business(stack.database_url, "Call Me Plumbing", demo_enabled=True)
     visitor = fresh_visitor_number()
     # The visitor answers, hears the greeting, asks one thing, and hangs up.
     stack.simulator.expect_outbound_call(visitor, CallScript(lines=["What are your opening hours?"]))
@@ -118,7 +118,7 @@ async def test_a_visitor_who_consents_is_called_once_and_greeted_by_the_receptio
 
 
 async def test_a_redelivered_answer_starts_one_call_workflow(stack) -> None:
-    business_id, _ = add_business(stack.database_url, "Redelivered Call Me Plumbing")
+    business_id, _ = add_business(stack.database_url, "Redelivered Call Me Plumbing", demo_enabled=True)
     visitor = fresh_visitor_number()
     # Every webhook of the dialled call arrives twice, as Telnyx's at-least-once delivery may.
     stack.simulator.expect_outbound_call(visitor, CallScript(misbehaviour=Misbehaviour(duplicate_events=True)))
@@ -145,7 +145,7 @@ async def test_a_redelivered_answer_starts_one_call_workflow(stack) -> None:
     ("callee", "status"), [("busy", CallbackStatus.FAILED), ("voicemail", CallbackStatus.VOICEMAIL)]
 )
 async def test_a_busy_line_or_a_machine_ends_quietly_on_record(stack, callee: str, status: CallbackStatus) -> None:
-    business_id, _ = add_business(stack.database_url, f"Unanswered Call Me Plumbing ({callee})")
+    business_id, _ = add_business(stack.database_url, f"Unanswered Call Me Plumbing ({callee})", demo_enabled=True)
     visitor = fresh_visitor_number()
     stack.simulator.expect_outbound_call(visitor, CallScript(callee=callee))  # type: ignore[arg-type]
     async with page_client(stack.api_url) as page:
@@ -164,7 +164,7 @@ async def test_a_busy_line_or_a_machine_ends_quietly_on_record(stack, callee: st
 
 
 async def test_no_consent_or_a_number_we_do_not_call_is_a_readable_422(stack) -> None:
-    business_id, _ = add_business(stack.database_url, "Careful Call Me Plumbing")
+    business_id, _ = add_business(stack.database_url, "Careful Call Me Plumbing", demo_enabled=True)
     cases = {
         "no consent": ({"phone_number": fresh_visitor_number(), "consent": False}, "consent"),
         "no number": ({"phone_number": " ", "consent": True}, "Enter the phone number"),
@@ -191,7 +191,7 @@ async def test_no_consent_or_a_number_we_do_not_call_is_a_readable_422(stack) ->
 
 
 async def test_a_foreign_origin_is_refused_and_nothing_dialled(stack) -> None:
-    business_id, _ = add_business(stack.database_url, "Guarded Call Me Plumbing")
+    business_id, _ = add_business(stack.database_url, "Guarded Call Me Plumbing", demo_enabled=True)
     visitor = fresh_visitor_number()
     body = {"business_id": business_id, "phone_number": visitor, "consent": True}
     async with page_client(stack.api_url, origin="https://evil.example") as forged:
@@ -203,8 +203,20 @@ async def test_a_foreign_origin_is_refused_and_nothing_dialled(stack) -> None:
     assert dials_to(stack, visitor) == []
 
 
+async def test_a_business_off_the_public_demo_calls_nobody(stack) -> None:
+    """Its real line would ring a stranger's phone for a business that never offered that."""
+    business_id, _ = add_business(stack.database_url, "Private Call Me Plumbing")
+    visitor = fresh_visitor_number()
+    async with page_client(stack.api_url) as page:
+        offered = await page.get(f"{CALL_ME}/{business_id}")
+        answer = await page.post(CALL_ME, json={"business_id": business_id, "phone_number": visitor, "consent": True})
+    assert offered.status_code == answer.status_code == 404
+    assert "Private Call Me Plumbing" not in offered.text + answer.text
+    assert dials_to(stack, visitor) == []
+
+
 async def test_a_business_without_a_number_offers_no_call_me(stack) -> None:
-    business_id, _ = add_business(stack.database_url, "Numberless Plumbing")
+    business_id, _ = add_business(stack.database_url, "Numberless Plumbing", demo_enabled=True)
     with Session(get_engine(stack.database_url)) as session:
         business = session.get(Business, business_id)
         business.phone_number = None
@@ -220,7 +232,7 @@ async def test_a_business_without_a_number_offers_no_call_me(stack) -> None:
 
 
 async def test_limits_per_number_and_per_client_are_429s_and_dial_nobody(stack) -> None:
-    business_id, _ = add_business(stack.database_url, "Limited Call Me Plumbing")
+    business_id, _ = add_business(stack.database_url, "Limited Call Me Plumbing", demo_enabled=True)
     visitor, other, third = fresh_visitor_number(), fresh_visitor_number(), fresh_visitor_number()
     for number in (visitor, other):
         stack.simulator.expect_outbound_call(number, CallScript(callee="no_answer"))
@@ -246,7 +258,7 @@ async def test_limits_per_number_and_per_client_are_429s_and_dial_nobody(stack) 
 
 
 async def test_the_per_business_limit_counts_every_client(stack) -> None:
-    business_id, _ = add_business(stack.database_url, "Busy Line Call Me Plumbing")
+    business_id, _ = add_business(stack.database_url, "Busy Line Call Me Plumbing", demo_enabled=True)
     visitor, other = fresh_visitor_number(), fresh_visitor_number()
     stack.simulator.expect_outbound_call(visitor, CallScript(callee="no_answer"))
     with call_me_api(stack, CALL_ME_PER_BUSINESS=1) as url:

@@ -14,9 +14,17 @@ from datetime import UTC, datetime, timedelta
 import openai
 import pytest
 
-from activities.realtime_control import ControlEnd, FunctionCall, RealtimeControl, ToolReply, TranscriptLine
+from activities.realtime_control import (
+    ControlChannelUnreachable,
+    ControlEnd,
+    FunctionCall,
+    RealtimeControl,
+    ToolReply,
+    TranscriptLine,
+)
 from simulator.fake_openai.behaviour import FakeLLMBehaviour, FakeReplyRule, FakeToolCall
 from simulator.fake_openai.server import FakeOpenAIServer
+from tests.conftest import closed_port
 from tests.test_fake_realtime_calls import Browser
 from tests.waiting import eventually
 
@@ -208,3 +216,20 @@ async def test_what_the_agent_is_told_stays_the_servers_whatever_the_page_sends(
     assert [t["name"] for t in restored["tools"]] == ["find_free_times"]
     await control.hang_up()
     await asyncio.wait_for(running, 30)
+
+
+async def test_a_channel_the_network_keeps_out_is_reported_and_a_call_that_is_over_is_not(
+    fake_realtime: FakeOpenAIServer, server_client: openai.AsyncOpenAI
+) -> None:
+    """Unreachable (the call may go on without its tools and cap): the owner is told, to retry or hang up.
+    Refused by the service (no such call, or over): the channel simply ended."""
+
+    async def no_tool(call: FunctionCall) -> ToolReply:
+        raise AssertionError("no tool runs here")
+
+    with closed_port() as port:
+        cut_off = openai.AsyncOpenAI(api_key="test-key", base_url=f"http://127.0.0.1:{port}/v1", max_retries=0)
+        with pytest.raises(ControlChannelUnreachable, match="rtc_somewhere"):
+            await RealtimeControl(cut_off, "rtc_somewhere").run(no_tool)
+    over = await RealtimeControl(server_client, "rtc_no_such_call").run(no_tool)
+    assert over.ended == ControlEnd.CALL_ENDED

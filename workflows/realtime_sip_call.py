@@ -40,6 +40,7 @@ from workflows.call_language import language_of
 from workflows.call_progress import CallProgress
 from workflows.call_tools import CallTools
 from workflows.realtime_sip_line import REALTIME_CALL_ENDED, RealtimeSipLine
+from workflows.waiting import wait_until
 
 # What the model reads after escalate_to_human: the caller is on the way to a person, or nobody took the call.
 PUT_THROUGH = "The caller is being put through to a person now: say nothing more."
@@ -94,7 +95,8 @@ class RealtimeConversation:
                 await self._line.hang_up("control-channel-lost")
         progress.end(REALTIME_CALL_ENDED)
         # A tool (an escalation's ladder) may still be running for an update the channel sent last.
-        await workflow.wait_condition(workflow.all_handlers_finished, timeout=timedelta(minutes=2))
+        # wait_until, not wait_condition: a timeout must record the rest, not fail the task (and every replay of it).
+        await wait_until(workflow.all_handlers_finished, timedelta(minutes=2))
         self._record_the_rest()
 
     async def run_tool(self, call: RealtimeFunctionCall) -> RealtimeToolReply:
