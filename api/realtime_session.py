@@ -269,6 +269,8 @@ async def create_realtime_session(
     )
 
     config = body.config or BusinessConfig.model_validate(business.config)
+    # The request's database connection goes back to the pool now, not after OpenAI has answered (up to ~30 s).
+    await run_in_threadpool(session.close)
     language = body.language or config.language
     voice = realtime_voice(config, settings, body.voice)
     now = datetime.now(UTC)

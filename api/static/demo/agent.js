@@ -193,8 +193,8 @@
       this.timings.sessionAt = this.timings.sessionAt || performance.now();
       this.timings.answerAt = performance.now();
       if (generation !== this.generation) { this.endServerCall(); throw new ConnectError("hung up", false); }
-      await pc.setRemoteDescription({ type: "answer", sdp: this.session.sdp });
       try {
+        await pc.setRemoteDescription({ type: "answer", sdp: this.session.sdp });
         await withTimeout(ready, RETRY.connectTimeoutMs, "the voice session did not start in time");
       } catch (error) {
         this.endServerCall(); // a call the page will not use: ended now, not at its cap
