@@ -25,7 +25,7 @@ from business.callback_numbers import DialableNumber, check_number, country_of
 from business.telnyx_catalog import engine_language, spoken_language, transcription_language
 from runtime import metrics
 from runtime.client_state import sign_client_state
-from runtime.realtime_sip import DIALED_NUMBER_HEADER
+from runtime.realtime_sip import dialed_number_headers
 from runtime.signing import SecretKeyMissing
 
 CALL_ALREADY_ENDED = "90018"
@@ -244,7 +244,7 @@ class TelnyxCommands:
             self._actions.transfer(
                 handover.call_control_id,
                 to=self._realtime_sip_uri,
-                custom_headers=[{"name": DIALED_NUMBER_HEADER, "value": handover.dialed_number}],
+                custom_headers=dialed_number_headers(self._secret_key, handover.dialed_number),
                 **caller,
                 timeout_secs=handover.ring_timeout_seconds,
                 target_leg_client_state=self._signed(handover.target_leg_tag),

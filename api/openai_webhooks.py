@@ -19,7 +19,7 @@ import openai
 import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
@@ -31,7 +31,7 @@ from api.telnyx_webhooks import read_body
 from api.upstream_errors import upstream_failure
 from domain.vocabulary import Channel, WebhookDelivery
 from runtime import metrics
-from runtime.realtime_sip import DIALED_NUMBER_HEADER
+from runtime.realtime_sip import DIALED_NUMBER_HEADER, DIALED_SIGNATURE_HEADER, dialed_number_signed
 from workflows.call_messages import CALL_WORKFLOW, CallStart, SipCall, call_workflow_id
 from workflows.call_options import CALL_WORKFLOW_TASK_TIMEOUT
 
@@ -57,8 +57,12 @@ def _header(headers: list, name: str) -> str | None:
     return None
 
 
-def sip_call_of(sip_headers: list, received_at: float) -> SipCall:
-    dialed = sip_number(_header(sip_headers, DIALED_NUMBER_HEADER)) or sip_number(_header(sip_headers, "To"))
+def sip_call_of(sip_headers: list, received_at: float, secret_key: SecretStr | None) -> SipCall:
+    dialed = sip_number(_header(sip_headers, DIALED_NUMBER_HEADER))
+    if dialed and not dialed_number_signed(secret_key, dialed, _header(sip_headers, DIALED_SIGNATURE_HEADER) or ""):
+        log.warning("Realtime call with an unsigned dialled-number header: the header is ignored", header=dialed)
+        dialed = None
+    dialed = dialed or sip_number(_header(sip_headers, "To"))
     return SipCall(
         caller_number=sip_number(_header(sip_headers, "From")), dialed_number=dialed, received_at=received_at
     )
@@ -112,7 +116,7 @@ async def openai_webhook(request: Request, settings: SettingsDep) -> OpenAIWebho
     start = CallStart(
         call_control_id=call_id,
         channel=Channel.REALTIME_SIP,
-        sip=sip_call_of(getattr(event.data, "sip_headers", None) or [], received_at),
+        sip=sip_call_of(getattr(event.data, "sip_headers", None) or [], received_at, settings.secret_key),
         history_event_limit=settings.call_history_event_limit,
     )
     structlog.contextvars.bind_contextvars(call_id=call_id, workflow_id=call_workflow_id(call_id))

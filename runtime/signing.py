@@ -25,6 +25,7 @@ class SigningPurpose(StrEnum):
     WEB_CONVERSATION = "cloudgreet.web-conversation"
     TELNYX_CLIENT_STATE = "cloudgreet.telnyx-client-state"
     BROWSER_CALL = "cloudgreet.browser-call"
+    REALTIME_DIALED_NUMBER = "cloudgreet.realtime-dialed-number"
 
 
 # itsdangerous still defaults to HMAC-SHA1 for compatibility; nothing old needs reading here.

@@ -12,16 +12,18 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from sqlmodel import Session, select
 
 from database.engine import get_engine
 from database.models import Call, ErrorLog
 from domain.vocabulary import CallOutcome, CallStatus, PhoneMode
-from runtime.realtime_sip import DIALED_NUMBER_HEADER
+from runtime.realtime_sip import dialed_number_headers
 from simulator.call_script import CallerLine, CallScript
 from simulator.fake_openai.server import FakeOpenAIServer
 from simulator.telnyx.sip_far_end import SipFarEnd, SipInvite
 from tests.conftest import Stack, running_stack
+from tests.in_process import SECRET_KEY
 from tests.test_phone_call import finished_workflow, place, spoken
 from tests.test_realtime_sip import SECRET, agent_said, fake_call, hang_up, realtime_business
 from tests.waiting import eventually
@@ -65,7 +67,8 @@ async def test_a_call_to_a_realtime_line_is_transferred_to_openai_with_the_numbe
     [transfer] = [c for c in call.commands if c.action == "transfer"]
     assert transfer.status_code == 200
     assert transfer.body["to"] == REALTIME_URI
-    assert transfer.body["custom_headers"] == [{"name": DIALED_NUMBER_HEADER, "value": config.phone_number}]
+    # The number dialled, signed with SECRET_KEY: the webhook believes no such header a stranger wrote.
+    assert transfer.body["custom_headers"] == dialed_number_headers(SecretStr(SECRET_KEY), config.phone_number)
     # The caller's number shown to OpenAI, verified by the inbound call to the number dialled.
     assert (transfer.body["from"], transfer.body["diversion"]) == (call.from_number, config.phone_number)
     assert [c.action for c in call.commands] == ["transfer"], "not answered, nothing spoken by Telnyx speech"

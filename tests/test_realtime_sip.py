@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from sqlmodel import Session, select
 from temporalio.client import WorkflowExecutionStatus
 
@@ -26,12 +27,13 @@ from database.models import Appointment, Business, Call, Callback, CallMetrics, 
 from domain.vocabulary import CallOutcome, CallStatus, PhoneMode, Speaker, TransferOutcome
 from receptionist.tools import realtime_tools
 from runtime.call_cost import CallPrices, RealtimeUsage, estimated_cost_usd
+from runtime.realtime_sip import DIALED_NUMBER_HEADER, dialed_number_headers
 from simulator.fake_openai.behaviour import FakeLLMBehaviour, FakeReplyRule, FakeToolCall
 from simulator.fake_openai.realtime_sip import signed_webhook, webhook_body
 from simulator.fake_openai.realtime_state import FakeRealtimeBehaviour
 from simulator.fake_openai.server import FakeOpenAIServer
 from tests.businesses import open_every_day, store_business
-from tests.in_process import ADMIN_KEY
+from tests.in_process import ADMIN_KEY, SECRET_KEY
 from tests.test_metrics import sample
 from tests.waiting import eventually
 from tests.web_visitors import web_api
@@ -372,12 +374,24 @@ async def test_a_call_transferred_to_the_project_uri_finds_its_line_by_the_diall
     stack, sip_api: str, fake_realtime: FakeOpenAIServer
 ) -> None:
     config = realtime_business(stack)
+    signed = {h["name"]: h["value"] for h in dialed_number_headers(SecretStr(SECRET_KEY), config.phone_number)}
+    # A stranger dialling the project's SIP URI names the business with the header, unsigned or signed for another.
+    for forged in (
+        {DIALED_NUMBER_HEADER: config.phone_number},
+        {**signed, DIALED_NUMBER_HEADER: "+15559990009"},
+    ):
+        stranger = await ring(
+            fake_realtime, sip_api, "+15559990003", to_uri="sip:proj_cloudgreet@sip.api.openai.com", headers=forged
+        )
+        summary = await stack.temporal_client.get_workflow_handle(call_workflow_id(stranger["call_id"])).result()
+        assert summary["status"] == CallStatus.NEVER_STARTED
+        assert fake_call(fake_realtime, stranger["call_id"])["sip_status"] == "rejected"
     rang = await ring(
         fake_realtime,
         sip_api,
         "+15559990002",
         to_uri="sip:proj_cloudgreet@sip.api.openai.com",
-        headers={"X-CloudGreet-Dialed": config.phone_number},
+        headers=signed,
     )
     await eventually(
         lambda: fake_call(fake_realtime, rang["call_id"]), lambda c: c["sip_status"] == "accepted", what="accepted"
