@@ -18,6 +18,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from activities.call_recordings import SavedRecording
 from api.held_events import HeldEvents, held_for_company
+from api.line_playback import LinePlayback
 from api.temporal_client import TemporalConnection
 from domain.vocabulary import WebhookDelivery
 from runtime import metrics
@@ -65,7 +66,8 @@ class InterimTranscripts:
     """Which interim transcripts can change something.
 
     The first interim of an utterance is the first sign that the caller is talking (barge-in), and is
-    forwarded at once, like every final one; the ones after it are what a speculative reply starts on
+    forwarded at once while our speech plays (api/line_playback.py; in a quiet line it is held like the
+    rest), like every final one; the ones after it are what a speculative reply starts on
     once they stop changing (business/listening.py), and only the newest of a burst matters: they are
     held (api/held_events.py). A repeat of the same words would only cost the call a signal and a
     workflow task. Per API process: with several replicas, each forwards its own, which the workflow
@@ -91,6 +93,10 @@ class InterimTranscripts:
         if len(self._heard) > self._capacity:
             self._heard.popitem(last=False)
         return Admission.FORWARD if before is None else Admission.HOLD
+
+
+def _interim(event: CallEvent) -> bool:
+    return event.event_type == "call.transcription" and not event.is_final and event.leg is None
 
 
 def with_verified_tag(event: CallEvent, secret_key: SecretStr | None) -> CallEvent:
@@ -126,6 +132,7 @@ class CallRouter:
         self._history_event_limit = history_event_limit
         self._recent = RecentEventIds()
         self._interims = InterimTranscripts()
+        self._playback = LinePlayback()
         self._held = HeldEvents(self._signal)
 
     async def close(self) -> None:
@@ -170,18 +177,23 @@ class CallRouter:
         admission = self._interims.admit(event)
         if admission == Admission.REPEAT:
             return WebhookDelivery.IGNORED
+        if admission == Admission.FORWARD and _interim(event) and self._playback.quiet(event.call_control_id):
+            # Not a barge-in: nothing of ours plays (api/line_playback.py). Held like the words after it.
+            admission = Admission.HOLD
         earlier = await self._held.before(event)
         try:
             if admission == Admission.HOLD or (self._hold_playback and held_for_company(event)):
                 if earlier:
                     await self._signal(earlier)
                 self._held.hold(event)
+                self._playback.hear(event)
                 return WebhookDelivery.COALESCED
             result = await self._signal([*earlier, event])
         except BaseException:
             for held in earlier:  # still this API's to deliver: with the event again (redelivered), or alone
                 self._held.hold(held)
             raise
+        self._playback.hear(event)  # once delivered: a redelivery after a failure is not counted twice
         self._recent.add(event.event_id)
         return result
 

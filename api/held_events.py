@@ -5,7 +5,8 @@ Every signal costs the call a history event and a workflow task. Telnyx posts a 
 one at a time (holding the answer would hold the next webhook behind it), so a held event is
 acknowledged first and held HOLD_SECONDS. What comes next for the same call decides:
 
-- a later interim transcript of an utterance (`api.call_routing.InterimTranscripts`): newer words,
+- a later interim transcript of an utterance, or the first one while the line is quiet
+  (`api.call_routing.InterimTranscripts`, `api.line_playback`): newer words,
   or the final transcript, say all it says: it is dropped. A call keeps only the caller's newest
   interim words (`CallProgress.interim`), which a speculative reply starts on once they stop
   changing, timed from when the API received them (`CallEvent.received_at`);
@@ -16,8 +17,8 @@ acknowledged first and held HOLD_SECONDS. What comes next for the same call deci
 - nothing within HOLD_SECONDS: it is signalled alone then.
 
 A held event is acknowledged already: one held by an API process that dies is lost. An interim
-is advisory (the final transcript is what a turn answers, and the first interim, the barge-in,
-is never held): the call speculates on the words it has or not at all. A lost `speak.ended`
+is advisory (the final transcript is what a turn answers, and the first interim while our speech
+plays, the barge-in, is never held): the call speculates on the words it has or not at all. A lost `speak.ended`
 leaves the call thinking a sentence still plays until its waits for the end of speech time out
 (`WAIT_FOR_SPEECH_TO_FINISH`), as when Telnyx never sends one. An API that stops in good order
 (a deploy) signals what it holds first (`flush`).

@@ -375,6 +375,7 @@ async def measure(
             "events_zero_turn_call": len(zero_events),
             "events_warm_up_call": len(warm_events),
             "events_per_turn": (len(warm_events) - len(zero_events)) / turns,
+            "zero_turn_event_types": [_event_name(e) for e in zero_events],
             "one_turn_event_types": one_turn(
                 warm_events, caller_line("warmup", min(2, turns)), caller_line("warmup", 3) if turns >= 3 else None
             ),
@@ -473,6 +474,11 @@ def print_report(report: dict) -> None:
     print(f"One turn ({len(h['one_turn_event_types'])} events):")
     for name, count in Counter(h["one_turn_event_types"]).most_common():
         print(f"  {count:3d} x {name}")
+    if zero := h.get("zero_turn_event_types"):
+        # What every call pays once, turns or not: its start, greeting and end.
+        print(f"A call with no caller turn ({len(zero)} events):")
+        for name, count in Counter(zero).most_common():
+            print(f"  {count:3d} x {name}")
 
 
 def _interrupt(*_: object) -> None:

@@ -12,7 +12,9 @@ from collections.abc import Iterator
 import pytest
 from temporalio.api.enums.v1 import EventType
 
-from simulator.call_script import CallScript
+from simulator.call_script import CallerLine, CallScript
+from simulator.fake_openai.behaviour import FakeReplyRule
+from simulator.telnyx.caller import interim_prefixes
 from tests.conftest import Stack, running_stack
 from tests.test_phone_call import GREETING, fake_reply, finished_workflow, spoken
 from tests.test_speculation import call_metrics
@@ -39,7 +41,7 @@ def transcript_of(event) -> dict:
     return next((data for data in webhooks_of(event) if data.get("event_type") == "call.transcription"), {})
 
 
-async def test_a_burst_of_interims_reaches_the_call_as_its_first_and_newest_words_with_no_timer_each(stack):
+async def test_a_burst_of_interims_in_a_quiet_line_reaches_the_call_as_its_newest_words_with_no_timer(stack):
     line = "Could you tell me whether you have a cleaning appointment next week"
     # Three growing interims 20 ms apart, then Deepgram's 0.7 s of silence before the final.
     call = stack.simulator.place_call(CallScript(lines=[line], endpointing=True, interim_spacing_seconds=0.02))
@@ -50,8 +52,8 @@ async def test_a_burst_of_interims_reaches_the_call_as_its_first_and_newest_word
     heard = [(i, transcript_of(e)) for i, e in enumerate(events) if transcript_of(e)]
     interims = [(i, t["transcript"]) for i, t in heard if not t["is_final"]]
     final_at = next(i for i, t in heard if t["is_final"])
-    # The first (a barge-in, the start of a speculation) at once; of the two after it, only the newest.
-    assert [words for _, words in interims] == [" ".join(line.split()[:4]), line]
+    # The greeting had ended: nothing to barge in on, so of the burst only the newest words, once stable.
+    assert [words for _, words in interims] == [line]
     between = events[interims[0][0] : final_at]
     assert not [e for e in between if e.event_type == EventType.EVENT_TYPE_TIMER_STARTED], (
         "waking for the caller's words starts no timer of its own"
@@ -59,6 +61,49 @@ async def test_a_burst_of_interims_reaches_the_call_as_its_first_and_newest_word
     # The speculation followed the caller to their newest words, and its reply was the one spoken.
     assert spoken(call) == [GREETING, *fake_reply(line)]
     assert call_metrics(stack, call).speculations_adopted == 1
+
+
+async def test_words_the_final_transcript_follows_at_once_cost_the_call_no_interim_signal(stack):
+    line = "Do you take new patients this month"
+    call = stack.simulator.place_call(CallScript(lines=[line], interim_spacing_seconds=0.02))
+    await stack.simulator.wait_ended(call, 60)
+    await finished_workflow(stack, call)
+
+    heard = [transcript_of(e) for e in await history(stack, call) if transcript_of(e)]
+    assert [t["transcript"] for t in heard] == [line] and heard[0]["is_final"]
+    assert spoken(call) == [GREETING, *fake_reply(line)]
+
+
+async def test_words_said_over_the_agent_reach_the_call_at_their_first_interim(stack):
+    long_reply = " ".join(f"Here is fact number {n} about our practice." for n in range(1, 11))
+    fake = stack.fake_llm.fake
+    fake.set_behaviour(
+        fake.behaviour.model_copy(update={"rules": [FakeReplyRule(contains="everything", reply=long_reply)]})
+    )
+    interruption = "Sorry, just the price of a cleaning"
+    try:
+        script = CallScript(
+            lines=[
+                CallerLine(text="Tell me everything"),
+                CallerLine(text=interruption, barge_in=True, barge_in_after_seconds=0.3),
+            ],
+            speech_seconds_per_char=0.02,
+            endpointing=True,
+            interim_spacing_seconds=0.02,
+        )
+        call = stack.simulator.place_call(script)
+        await stack.simulator.wait_ended(call, 60)
+    finally:
+        fake.set_behaviour(fake.behaviour.model_copy(update={"rules": []}))
+    await finished_workflow(stack, call)
+
+    heard = [transcript_of(e) for e in await history(stack, call) if transcript_of(e)]
+    said_over = [t for t in heard if interruption.startswith(t["transcript"].rstrip(".?"))]
+    # Its first words, as they came (a barge-in is not held), then the final: the agent stopped at once.
+    assert said_over[0]["transcript"] == interim_prefixes(interruption.split())[0] and not said_over[0]["is_final"]
+    assert said_over[-1]["is_final"]
+    assert "stop_playback" in [c.action for c in call.commands if not c.duplicate]
+    assert spoken(call)[-2:] == fake_reply(interruption)
 
 
 @pytest.fixture(scope="module")
