@@ -220,8 +220,9 @@ class WebhookDelivery(StrEnum):
     DUPLICATE = "duplicate"  # this API process had already handed it over
     CALL_ENDED = "call_ended"  # the call's workflow has finished; acknowledged and dropped
     IGNORED = "ignored"  # an event type the calls do not use, or an interim transcript saying the same words again
-    # Held a moment (api/held_events.py): a later interim transcript of an utterance, dropped if newer words
-    # come first; a call.speak.ended, signalled with the call's next event (the next sentence's start).
+    # Held a moment (api/held_events.py): a later interim transcript of an utterance, or its first while
+    # nothing of ours plays (api/line_playback.py), dropped if newer words come first; with
+    # HOLD_PLAYBACK_EVENTS, a call.speak.ended, signalled with the call's next event (the next sentence's start).
     COALESCED = "coalesced"
     ANSWERED_BY_API = "answered_by_api"  # a call the API answered itself while Temporal was unreachable
     REFUSED = "refused"  # its client_state is not one we signed: acknowledged, routed to no call
