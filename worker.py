@@ -26,6 +26,7 @@ from activities.follow_ups import CallbackCaps, FollowUps
 from activities.llm_circuit import LLMCircuit
 from activities.owed_callbacks import OwedCallbacks
 from activities.realtime_calls import RealtimeCalls
+from activities.reply_playback import ReplyPlayback
 from activities.satisfaction_surveys import SatisfactionSurveys
 from activities.telnyx_commands import TelnyxCommands
 from database.migrate import upgrade_database
@@ -95,6 +96,7 @@ def call_activities(settings: Settings) -> list:
         first_sentence_timeout=settings.llm_first_sentence_timeout_seconds,
         database_url=settings.database_url,
         llm_circuit=LLMCircuit(failures=settings.llm_circuit_failures, open_seconds=settings.llm_circuit_open_seconds),
+        playback=ReplyPlayback(settings.api_internal_url, settings.secret_key) if settings.api_internal_url else None,
     )
     records = CallRecords(
         settings.database_url,

@@ -27,7 +27,9 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
 from activities.call_records import TurnRecord, save_turn
+from activities.followed_playback import FollowedPlayback
 from activities.llm_circuit import LLMCircuit
+from activities.reply_playback import ReplyPlayback
 from activities.telnyx_commands import SpeakCommand, send_call_command, speak_sentence
 from business.config import BusinessConfig
 from business.instructions import build_instructions, build_web_instructions
@@ -47,6 +49,7 @@ from receptionist.offline_responder import BrainReply, offline_reply
 from receptionist.sentences import SentenceSplitter, split_sentences
 from receptionist.tools import ToolCall, ToolRound, chat_completion_tools
 from receptionist.transcripts import same_words
+from receptionist.unasked_words import FILLER, words_in
 from runtime import metrics
 
 tracer = trace.get_tracer(__name__)
@@ -86,6 +89,10 @@ class ReplyRequest(BaseModel):
     )
     # A speculative reply the final transcript confirmed (workflows/speculation.py): spoken at once, no LLM asked.
     prepared: list[str] | None = None
+    # The reply says the filler itself when the LLM keeps the caller waiting, and, where the API lets it
+    # (activities/reply_playback.py), completes once its speech was heard (workflows/caller_turn.py).
+    follows_playback: bool = False
+    filler_said: bool = Field(default=False, description="The turn's filler was said already: the reply says none")
     # A speculative reply's: the interim transcript (event id) whose words it answers.
     speculating_on: str | None = None
 
@@ -105,6 +112,13 @@ class ReplyResult(BaseModel):
     completion_tokens: int = 0
     conversation: ConversationState | None = None  # the offline responder's, for the workflow to keep
     llm_requests: int = Field(default=0, description="LLM requests this reply's last attempt sent")
+    # A reply that follows its playback: the starts and ends of its speech the API counted and did not
+    # signal (api/reply_windows.py), when the first began, and the filler it said itself.
+    played_started: int = 0
+    played_ended: int = 0
+    first_started_at: float | None = None
+    fillers: int = 0
+    llm_given_up: bool = Field(default=False, description="After the filler the LLM still said nothing: given up")
 
 
 class HeardWords(BaseModel):
@@ -138,11 +152,17 @@ class ReplyProgress(BaseModel):
     completion_tokens: int = 0
     conversation: ConversationState | None = None
     wanted_tool: bool = False  # a speculative reply's stream stopped at its first tool call
+    said_filler: bool = False  # a reply that follows its playback said the filler
 
 
 def sentence_step(request: ReplyRequest, index: int) -> str:
     # The brain is part of it: the offline responder's first sentence after a failed LLM is a new one.
     return f"turn-{request.turn_index}/round-{request.round_index}/{request.brain}/sentence-{index}"
+
+
+def reply_step(request: ReplyRequest) -> str:
+    """The reply's own step (its sentences' steps without the sentence): its playback window's name."""
+    return f"turn-{request.turn_index}/round-{request.round_index}/{request.brain}"
 
 
 def sentence_command_id(request: ReplyRequest, index: int) -> str:
@@ -219,6 +239,7 @@ class CallerReplies:
         first_sentence_timeout: float,
         database_url: str | None = None,
         llm_circuit: LLMCircuit | None = None,
+        playback: ReplyPlayback | None = None,
     ) -> None:
         # Telnyx asks for a command answered 5xx to be sent again at once, with its command_id (which makes
         # the repeat harmless if the first took effect): the SDK's own retries do it within the reply, in
@@ -231,6 +252,7 @@ class CallerReplies:
         self._database_url = database_url
         # Shared by every call of this worker: a failing LLM is remembered, not waited on again each turn.
         self._llm_circuit = llm_circuit or LLMCircuit()
+        self._playback = playback  # None: no reply follows its playback (no API_INTERNAL_URL)
 
     @activity.defn(name="reply_to_caller")
     async def reply_to_caller(self, request: ReplyRequest) -> ReplyResult:
@@ -240,20 +262,32 @@ class CallerReplies:
             progress = ReplyProgress(sentences=request.prepared, generated_all=True)
         asked_llm = not progress.generated_all and request.brain == Brain.LLM and self._llm is not None
         speaker = _SentenceSpeaker(self._telnyx, request, progress)
-        interrupted = False
+        following = request.follows_playback and request.channel == Channel.PHONE
+        playback = FollowedPlayback(self._playback if following else None, request.call_control_id, reply_step(request))
+        await playback.open()
+        interrupted = gave_up = False
         try:
             if progress.generated_all:
                 await speaker.speak_remaining()
+            elif following and _fills_silence(request):
+                gave_up = await _speak_filling_silence(speaker, self._sentences(request, progress, speaker.heartbeat))
             else:
                 await speaker.speak_stream(self._sentences(request, progress, speaker.heartbeat))
+            if not gave_up and not progress.tool_calls:
+                await playback.heard(progress.spoken + int(progress.said_filler), speaker.heartbeat)
         except asyncio.CancelledError:
             # Barge-in: report what the caller heard; the workflow waits for this answer.
             interrupted = True
+        await playback.close()
         metrics.reply_finished(request.brain, request.round_index, speaker.first_speak_latency_ms)
         text = " ".join(progress.sentences[: progress.spoken])
         # Most turns are one reply with no tool: it records the turn itself, sparing the call an activity.
         recorded = (
-            self._database_url is not None and request.round_index == 0 and not interrupted and not progress.tool_calls
+            self._database_url is not None
+            and request.round_index == 0
+            and not interrupted
+            and not gave_up
+            and not progress.tool_calls
         )
         if recorded:
             record = TurnRecord(
@@ -286,6 +320,11 @@ class CallerReplies:
             completion_tokens=progress.completion_tokens,
             conversation=progress.conversation,
             llm_requests=int(asked_llm),
+            played_started=playback.count.started,
+            played_ended=playback.count.ended,
+            first_started_at=playback.count.first_started_at,
+            fillers=int(progress.said_filler),
+            llm_given_up=gave_up,
         )
 
     async def compose(self, request: ReplyRequest) -> tuple[str, list[ToolCall]]:
@@ -533,6 +572,67 @@ class _SentenceSpeaker:
         self.progress.spoken = index + 1
         self.heartbeat()
 
+    async def say_filler(self) -> None:
+        """The business's filler, once: with the turn's filler command id, as the workflow would say it."""
+        request = self._request
+        if self.call_ended or self.progress.said_filler:
+            return
+        business, language = request.business, request.language or request.business.language
+        configured = business.reply_timing.filler
+        voice = business.voice_for(language)
+        command = SpeakCommand(
+            call_control_id=request.call_control_id,
+            command_id=f"{request.workflow_id}/turn-{request.turn_index}/filler",
+            text=words_in(FILLER, language) if configured == FILLER["en"] else configured,
+            voice=voice.voice,
+            language=language,
+            voice_settings=voice.voice_settings(),
+        )
+        result = await send_call_command(speak_sentence(self._actions, command))
+        self.call_ended = result.call_ended
+        self.progress.said_filler = True
+        self.heartbeat()
+
     def heartbeat(self) -> None:
         # Always with the progress: a heartbeat without details would erase what a retry must know.
         activity.heartbeat(self.progress.model_dump(mode="json"))
+
+
+def _fills_silence(request: ReplyRequest) -> bool:
+    """A turn's first LLM reply on a phone line: the one a caller may wait for in silence."""
+    return (
+        request.round_index == 0 and request.brain == Brain.LLM and request.prepared is None and not request.filler_said
+    )
+
+
+async def _speak_filling_silence(speaker: _SentenceSpeaker, sentences: AsyncIterator[str]) -> bool:
+    """Speaks the stream; says the business's filler if the caller waits `filler_after_ms` for its first
+    sentence, and gives the LLM up if half as long again brings none. True when it gave up (the workflow's
+    offline responder answers). What the workflow's filler watch does for a reply that does not follow
+    its playback (workflows/caller_turn.py), here where the first sentence's sending is known."""
+    request, progress = speaker._request, speaker.progress
+    timing = request.business.reply_timing
+    speaking = asyncio.create_task(speaker.speak_stream(sentences))
+    gave_up = False
+
+    async def watch() -> None:
+        nonlocal gave_up
+        due = request.caller_words_received_at + timing.filler_after_ms / 1000
+        await asyncio.sleep(max(0.0, due - time.time()))
+        if progress.spoken:
+            return
+        await speaker.say_filler()
+        await asyncio.sleep(timing.filler_after_ms / 2000)
+        if not progress.spoken and not speaking.done():
+            gave_up = True
+            speaking.cancel()
+
+    watching = asyncio.create_task(watch())
+    try:
+        await speaking
+    except asyncio.CancelledError:
+        if not gave_up:
+            raise  # the activity itself was cancelled: a barge-in
+    finally:
+        watching.cancel()
+    return gave_up

@@ -22,6 +22,7 @@ from api import (
     openai_webhooks,
     realtime_session,
     realtime_tools,
+    reply_playback,
     telnyx_webhooks,
     web_conversations,
 )
@@ -29,6 +30,7 @@ from api.browser_calls import BrowserCalls
 from api.database_errors import answer_database_outages_with_503
 from api.input_bounds import MAX_BODY_BYTES
 from api.last_rung import running_last_rung
+from api.reply_windows import ReplyWindows
 from api.temporal_client import TemporalConnection
 from api.upstream_errors import answer_upstream_failures_plainly
 from api.webhook_verification import WebhookVerifier
@@ -65,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     trace_requests(app, settings)
     app.state.temporal = TemporalConnection(settings)
     app.state.call_router = None
+    app.state.reply_windows = ReplyWindows()  # shared by the call router and api/reply_playback.py
     app.state.browser_calls = BrowserCalls()
     app.state.webhook_verifier = WebhookVerifier(settings.telnyx_public_key)
     answer_upstream_failures_plainly(app)
@@ -90,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The browser path (issue 4): Realtime sessions, their tools, the /demo and /test-agent-simple pages.
     app.include_router(realtime_session.router)
     app.include_router(realtime_tools.router)
+    app.include_router(reply_playback.router)
     app.include_router(call_me.router)
     app.include_router(demo_pages.api)
     app.include_router(demo_pages.pages)

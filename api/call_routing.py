@@ -19,6 +19,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from activities.call_recordings import SavedRecording
 from api.held_events import HeldEvents, held_for_company
 from api.line_playback import LinePlayback
+from api.reply_windows import ReplyWindows
 from api.temporal_client import TemporalConnection
 from domain.vocabulary import WebhookDelivery
 from runtime import metrics
@@ -124,8 +125,10 @@ class CallRouter:
         *,
         history_event_limit: int | None = None,
         hold_playback: bool = False,
+        reply_windows: ReplyWindows | None = None,
     ) -> None:
         self._temporal = temporal
+        self._reply_windows = reply_windows or ReplyWindows()
         self._hold_playback = hold_playback
         self._task_queue = task_queue
         self._secret_key = secret_key
@@ -177,6 +180,11 @@ class CallRouter:
         admission = self._interims.admit(event)
         if admission == Admission.REPEAT:
             return WebhookDelivery.IGNORED
+        if self._reply_windows.absorb(event):
+            # A sentence of a reply that follows its own playback (api/reply_windows.py): the reply hears it.
+            self._playback.hear(event)
+            self._recent.add(event.event_id)
+            return WebhookDelivery.FOLLOWED
         if admission == Admission.FORWARD and _interim(event) and self._playback.quiet(event.call_control_id):
             # Not a barge-in: nothing of ours plays (api/line_playback.py). Held like the words after it.
             admission = Admission.HOLD

@@ -35,6 +35,7 @@ async def get_call_router(request: Request) -> CallRouter:
             state.settings.secret_key,
             history_event_limit=state.settings.call_history_event_limit,
             hold_playback=state.settings.hold_playback_events,
+            reply_windows=state.reply_windows,
         )
     return state.call_router
 

@@ -213,6 +213,8 @@ class DevStack:
                 # The dev server speaks plain gRPC, whatever TLS or API key .env holds for production.
                 **dict.fromkeys(TEMPORAL_TLS_VARIABLES, ""),
                 "TEMPORAL_UI_URL": f"http://localhost:{self.ports.ui}",
+                # Phone replies follow their own playback through the API: their speech events are not signals.
+                "API_INTERNAL_URL": f"http://127.0.0.1:{self.ports.api}",
                 "TELNYX_API_KEY": "simulator-key",
                 "TELNYX_BASE_URL": f"http://127.0.0.1:{self.ports.simulator}/v2",
                 "TELNYX_PUBLIC_KEY": public_key,

@@ -224,6 +224,8 @@ class WebhookDelivery(StrEnum):
     # nothing of ours plays (api/line_playback.py), dropped if newer words come first; with
     # HOLD_PLAYBACK_EVENTS, a call.speak.ended, signalled with the call's next event (the next sentence's start).
     COALESCED = "coalesced"
+    # A speech event of a reply that follows its own playback (api/reply_windows.py): counted for it, not signalled.
+    FOLLOWED = "followed"
     ANSWERED_BY_API = "answered_by_api"  # a call the API answered itself while Temporal was unreachable
     REFUSED = "refused"  # its client_state is not one we signed: acknowledged, routed to no call
     RECORDING_KEPT = "recording_kept"  # a call.recording.saved, handed to the workflow that stores it

@@ -105,6 +105,11 @@ class Settings(BaseSettings):
     # Off by default: a held call.speak.ended is acknowledged to Telnyx before it is signalled, so an API
     # killed in those 0.1 s loses it (api/held_events.py). On: one signal per sentence fewer, for that risk.
     hold_playback_events: bool = Field(default=False, alias="HOLD_PLAYBACK_EVENTS")
+    # The worker's way to the API that receives Telnyx's webhooks: a phone reply then completes once the
+    # caller heard it, and its speech events are not signalled to the call (api/reply_windows.py).
+    # Unset: every speech event is a signal, as before. With several API replicas, a call's webhooks and
+    # this URL must reach the same one (README "Replies that follow their playback").
+    api_internal_url: str | None = Field(default=None, alias="API_INTERNAL_URL")
     # All attempts of the LLM at one caller turn; past it the offline responder answers the turn.
     turn_deadline_seconds: float = Field(default=7.0, alias="TURN_DEADLINE_SECONDS", gt=0)
     # The worker's memory of a failing LLM (activities/llm_circuit.py): after this many failed attempts in

@@ -26,6 +26,7 @@ class SigningPurpose(StrEnum):
     TELNYX_CLIENT_STATE = "cloudgreet.telnyx-client-state"
     BROWSER_CALL = "cloudgreet.browser-call"
     REALTIME_DIALED_NUMBER = "cloudgreet.realtime-dialed-number"
+    REPLY_PLAYBACK = "cloudgreet.reply-playback"
 
 
 # itsdangerous still defaults to HMAC-SHA1 for compatibility; nothing old needs reading here.

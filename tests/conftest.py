@@ -306,6 +306,8 @@ def running_stack(
             "TRANSFER_RING_SECONDS": "2",
             # Signs the client_state of transfers and call-backs, as in production.
             "SECRET_KEY": SECRET_KEY,
+            # Phone replies follow their own playback through the API (api/reply_windows.py), as `cloudgreet dev`.
+            "API_INTERNAL_URL": api_url,
             "PYTHONUNBUFFERED": "1",
             **(
                 {"OPENAI_API_KEY": "test-key", "OPENAI_BASE_URL": fake_llm.base_url, "OPENAI_MODEL": "fake-gpt"}

@@ -116,7 +116,8 @@ def holding_stack(temporal, database_url, fake_llm, tmp_path_factory) -> Iterato
         tmp_path_factory.mktemp("logs"),
         name="holding",
         llm=True,
-        extra_env={"HOLD_PLAYBACK_EVENTS": "true"},
+        # Replies that follow their own playback send the call none of their speech events: here they do.
+        extra_env={"HOLD_PLAYBACK_EVENTS": "true", "API_INTERNAL_URL": ""},
     ) as the_stack:
         yield the_stack
 

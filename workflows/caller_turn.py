@@ -57,6 +57,9 @@ UNMET_NEEDS_PATCH = "unmet-needs-climb-the-ladder"
 FILLERS_PATCH = "fillers-fill-silence"
 # Calls recorded before the filler watch started a timer while a reply spoke and while speech played.
 QUIET_FILLER_WATCH_PATCH = "filler-watch-without-idle-timers"
+# Calls recorded before a phone reply said its own filler and completed once its speech was heard,
+# its speech events counted by the API and not signalled (api/reply_windows.py).
+REPLIES_FOLLOW_PLAYBACK_PATCH = "replies-follow-their-playback"
 
 
 class CallerTurns:
@@ -75,6 +78,8 @@ class CallerTurns:
         self._escalation = escalation
         self.language = CallLanguage(progress, channel)
         self.speculations = Speculations(progress, self._speculative_request, lambda: self.language.current)
+        self._follows_playback = False  # decided at each turn (REPLIES_FOLLOW_PLAYBACK_PATCH)
+        self.filler_said = False  # this turn's filler, said by the watch (a reply then says none)
 
     async def stop_speaking(self) -> None:
         self._progress.barge_in = False
@@ -99,6 +104,8 @@ class CallerTurns:
             language=self.language.current,
             # Set only on calls that keep it (UNMET_NEEDS_PATCH): None otherwise, read from the history.
             conversation=progress.conversation,
+            follows_playback=self._follows_playback,
+            filler_said=self.filler_said,
         )
 
     def _speculative_request(self, caller_text: str, received_at: float) -> ReplyRequest:
@@ -110,7 +117,9 @@ class CallerTurns:
         """Answers all the caller has said since the last turn."""
         progress = self._progress
         fills_silence = self._channel.kind == Channel.PHONE and workflow.patched(FILLERS_PATCH)
+        self._follows_playback = self._channel.kind == Channel.PHONE and workflow.patched(REPLIES_FOLLOW_PLAYBACK_PATCH)
         progress.awaiting_reply = True
+        self.filler_said = False
         try:
             if fills_silence:
                 await self._answer_filling_silence()
@@ -150,9 +159,16 @@ class CallerTurns:
         def reply_said_nothing() -> bool:
             return progress.speeches_started - started_before <= int(said_filler)
 
+        def reply_fills_silence() -> bool:
+            """A reply that follows its playback says the filler itself (`_reply` counts it)."""
+            return self._follows_playback and progress.reply_running
+
         # Without a timer where none can fire a decision (calls recorded before it started two more a turn).
         untimed = workflow.patched(QUIET_FILLER_WATCH_PATCH)
         while not interrupted():
+            if reply_fills_silence():
+                await workflow.wait_condition(lambda: not progress.reply_running or interrupted())
+                continue
             if untimed and progress.reply_running and not reply_said_nothing():
                 # A reply that has begun speaking is going on: no filler cuts in, nor is the LLM given up,
                 # however long it pauses; the watch times the quiet again once it stops (a tool may run).
@@ -168,16 +184,16 @@ class CallerTurns:
                     await wait_until(lambda: not playing() or interrupted(), CALLER_SILENCE_LIMIT)
             # After the filler, half as long: the offline responder's answer takes a moment to begin too.
             limit = quiet_limit / 2 if said_filler else quiet_limit
-            if interrupted() or await wait_until(lambda: playing() or interrupted(), limit):
+            if interrupted() or await wait_until(lambda: playing() or interrupted() or reply_fills_silence(), limit):
                 continue
             # A reply that has begun speaking is going on (a worker taking over mid-reply): no filler cuts in.
             waiting_for_words = reply_said_nothing() or not progress.reply_running
             if not said_filler and waiting_for_words:
-                said_filler = True
+                said_filler = self.filler_said = True
                 progress.fillers += 1
                 await self._channel.say(self._filler(timing.filler), f"turn-{turn}/filler")
                 # It is heard (or dropped) before the next quiet is timed.
-                await wait_until(lambda: playing() or interrupted(), quiet_limit)
+                await wait_until(lambda: playing() or interrupted() or reply_fills_silence(), quiet_limit)
             elif said_filler and (progress.reply_running or self.speculations.waiting) and reply_said_nothing():
                 progress.llm_given_up = True  # only an LLM reply gives up (`_reply`)
                 return
@@ -358,13 +374,19 @@ class CallerTurns:
             return None
         finally:
             progress.reply_running = False
+        if request.follows_playback:
+            self._count_followed_speech(result)
+            if result.llm_given_up:
+                progress.llm_given_up = True
+                progress.llm_requests += result.llm_requests
+                return None  # the filler was said, and still nothing: the offline responder answers
         if gives_up and progress.llm_given_up and result.interrupted and not result.sentences_spoken:
             progress.llm_requests += result.llm_requests
             return None  # the caller has waited long enough: the offline responder answers (`_reply_with_fallback`)
         if result.interrupted and result.sentences and self._channel.kind == Channel.PHONE:
             # Cut off: the history keeps what the caller heard, not all that was sent. The sentences that
             # ended (call.speak.ended) were heard, and so was a part of the one the caller talked over.
-            heard = result.sentences[: progress.speeches_ended - ended_before + 1]
+            heard = result.sentences[: max(0, progress.speeches_ended - ended_before - result.fillers) + 1]
             result = result.model_copy(update={"text": " ".join(heard)})
         self._channel.replied(result)
         progress.prompt_tokens += result.prompt_tokens
@@ -373,6 +395,19 @@ class CallerTurns:
         if result.call_ended:
             progress.note_call_ended()
         return result
+
+    def _count_followed_speech(self, result: ReplyResult) -> None:
+        """A reply that followed its playback: its filler and the starts and ends of its speech the API counted
+        and did not signal, added as the webhooks would have been (`CallProgress.hear`)."""
+        progress = self._progress
+        progress.fillers += result.fillers
+        progress.speeches_sent += result.fillers  # its sentences: `CallChannel.replied`
+        progress.speeches_started += result.played_started
+        progress.speeches_ended += result.played_ended
+        if result.first_started_at is not None and progress.silence_since is not None:
+            silence = (result.first_started_at - progress.silence_since) * 1000
+            progress.longest_silence_ms = max(progress.longest_silence_ms, silence)
+            progress.silence_since = None
 
 
 def _need_met(first: ReplyResult | None) -> bool:

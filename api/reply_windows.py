@@ -1,0 +1,130 @@
+"""Replies that follow their own playback: a reply's speech events go to the reply, not to the call.
+
+A reply activity opens a window on its call (`api/reply_playback.py`) before it speaks. While the
+window is open, the `speak`/`playback` starts and ends of the caller's line are counted here and
+not signalled to the call's workflow: a signal and a workflow task each, which told the call only
+that a sentence of the reply it was already running began or ended. The activity asks for the
+counts once it has sent its sentences, and waits until all have ended: it completes when the
+caller has heard the reply, and reports what the window counted, so the call's own counts of its
+speech come out as if every event had been signalled (`workflows/caller_turn.py`).
+
+A window closes when the activity says so, once every sentence it announced has ended, when the
+call hangs up, or WINDOW_TTL_SECONDS after the activity last asked (a worker that died): events
+after that reach the call as before. Per API process, in memory: a process that starts knows no
+window, and signals every event; the reply that lost its window says so, and the call takes the
+reply as heard when it completes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel
+
+from api.line_playback import ENDED, STARTED
+from workflows.call_messages import CallEvent
+
+WINDOW_TTL_SECONDS = 15.0
+
+
+class PlaybackCount(BaseModel):
+    """What a reply's window counted on the caller's line."""
+
+    open: bool = True  # False: closed, or no such window (a new API process)
+    started: int = 0
+    ended: int = 0
+    # When the API received the first start (Unix time): the end of the caller's wait for the reply.
+    first_started_at: float | None = None
+
+
+@dataclass
+class _Window:
+    reply: str
+    started: int = 0
+    ended: int = 0
+    first_started_at: float | None = None
+    expected: int | None = None  # the sentences the reply sent: the window closes once they all ended
+    touched: float = field(default_factory=time.monotonic)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def count(self, is_open: bool) -> PlaybackCount:
+        return PlaybackCount(
+            open=is_open, started=self.started, ended=self.ended, first_started_at=self.first_started_at
+        )
+
+
+class ReplyWindows:
+    def __init__(self, capacity: int = 20_000, ttl_seconds: float = WINDOW_TTL_SECONDS) -> None:
+        self._windows: OrderedDict[str, _Window] = OrderedDict()  # by call_control_id
+        self._capacity = capacity
+        self._ttl = ttl_seconds
+
+    def absorb(self, event: CallEvent) -> bool:
+        """True when `event` is a playback event of a reply following its own: counted, not to be signalled."""
+        call = event.call_control_id
+        if event.event_type == "call.hangup" and event.leg is None:
+            self._close(call)
+            return False
+        if event.leg is not None or (event.event_type not in STARTED and event.event_type not in ENDED):
+            return False
+        window = self._live(call)
+        if window is None:
+            return False
+        if event.event_type in STARTED:
+            window.started += 1
+            window.first_started_at = window.first_started_at or event.received_at
+        else:
+            window.ended += 1
+        self._changed(window)
+        if window.expected is not None and window.ended >= window.expected:
+            self._close(call)
+        return True
+
+    async def follow(
+        self, call: str, reply: str, *, sentences: int | None, wait_seconds: float, close: bool
+    ) -> PlaybackCount:
+        """Opens `reply`'s window (the same one again for a retried activity), notes how many sentences it
+        sent, and waits up to `wait_seconds` for them all to end; closes it if asked. Its counts."""
+        window = self._live(call)
+        if window is None or window.reply != reply:
+            window = _Window(reply)  # a newer reply replaces what is left of an older one
+            self._windows[call] = window
+            self._windows.move_to_end(call)
+            if len(self._windows) > self._capacity:
+                self._windows.popitem(last=False)
+        window.touched = time.monotonic()
+        if sentences is not None:
+            window.expected = sentences
+        deadline = time.monotonic() + wait_seconds
+        while window.expected is not None and window.ended < window.expected:
+            left = deadline - time.monotonic()
+            if left <= 0 or self._windows.get(call) is not window:
+                break
+            try:
+                await asyncio.wait_for(window.changed.wait(), left)
+            except TimeoutError:
+                break
+        if (window.expected is not None and window.ended >= window.expected) or close:
+            self._close(call, window)
+        return window.count(self._windows.get(call) is window)
+
+    def _live(self, call: str) -> _Window | None:
+        window = self._windows.get(call)
+        if window is not None and time.monotonic() - window.touched > self._ttl:
+            self._close(call)  # its reply's worker is gone: the call hears its events again
+            return None
+        return window
+
+    def _close(self, call: str, window: _Window | None = None) -> None:
+        if window is None or self._windows.get(call) is window:
+            closed = self._windows.pop(call, None)
+            if closed is not None:
+                self._changed(closed)
+
+    @staticmethod
+    def _changed(window: _Window) -> None:
+        window.changed.set()
+        window.changed = asyncio.Event()

@@ -1,0 +1,131 @@
+"""Replies that follow their own playback: the reply hears its speech, the call is spared a signal per event.
+
+The API's windows (api/reply_windows.py) on their own, the worker's endpoint as a stranger finds
+it, and a call through the real stack (simulator -> API -> Temporal -> worker -> simulator).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from temporalio.api.enums.v1 import EventType
+
+from api.reply_windows import ReplyWindows
+from runtime.reply_playback_token import reply_playback_token
+from simulator.call_script import CallScript
+from tests.in_process import SECRET_KEY
+from tests.test_phone_call import GREETING, fake_reply, finished_workflow, spoken
+from tests.test_turn_events import history, webhooks_of
+from workflows.call_messages import CallEvent, TransferLeg
+
+CALL = "v3:caller"
+REPLY = "turn-1/round-0/llm"
+
+
+def event(kind: str, call: str = CALL, leg: TransferLeg | None = None, at: float = 100.0) -> CallEvent:
+    return CallEvent(event_id=f"{kind}-{id(object())}", event_type=kind, call_control_id=call, received_at=at, leg=leg)
+
+
+async def test_a_window_counts_the_speech_of_its_call_and_lets_everything_else_through():
+    windows = ReplyWindows()
+    assert not windows.absorb(event("call.speak.started")), "no window: the call hears its speech as before"
+    opened = await windows.follow(CALL, REPLY, sentences=None, wait_seconds=0, close=False)
+    assert opened.open and opened.started == opened.ended == 0
+    assert windows.absorb(event("call.speak.started", at=101.5))
+    assert windows.absorb(event("call.speak.ended"))
+    assert not windows.absorb(event("call.transcription")), "the caller's words are the call's"
+    leg = TransferLeg(parent_call_control_id=CALL, escalation=1, attempt=1)
+    assert not windows.absorb(event("call.speak.started", call="v3:leg", leg=leg))
+    assert not windows.absorb(event("call.speak.started", call="v3:another"))
+    count = await windows.follow(CALL, REPLY, sentences=None, wait_seconds=0, close=True)
+    assert (count.started, count.ended, count.first_started_at, count.open) == (1, 1, 101.5, False)
+    assert not windows.absorb(event("call.speak.ended")), "closed: the call hears its speech again"
+
+
+async def test_a_reply_waits_until_each_sentence_it_sent_has_ended_and_the_window_closes_itself():
+    windows = ReplyWindows()
+    await windows.follow(CALL, REPLY, sentences=None, wait_seconds=0, close=False)
+    waiting = asyncio.create_task(windows.follow(CALL, REPLY, sentences=2, wait_seconds=5, close=False))
+    for kind in ("call.speak.started", "call.speak.ended", "call.speak.started"):
+        windows.absorb(event(kind))
+        await asyncio.sleep(0.01)
+        assert not waiting.done(), "a sentence still plays"
+    assert windows.absorb(event("call.speak.ended"))
+    count = await asyncio.wait_for(waiting, 1)
+    assert (count.started, count.ended, count.open) == (2, 2, False)
+    assert not windows.absorb(event("call.speak.started")), "the next speech (a hold message, say) is the call's"
+
+
+async def test_a_wait_ends_at_its_limit_with_what_was_counted():
+    windows = ReplyWindows()
+    await windows.follow(CALL, REPLY, sentences=None, wait_seconds=0, close=False)
+    windows.absorb(event("call.speak.started"))
+    count = await windows.follow(CALL, REPLY, sentences=3, wait_seconds=0.05, close=False)
+    assert (count.started, count.ended, count.open) == (1, 0, True)
+
+
+async def test_a_window_whose_reply_is_gone_closes_and_a_hang_up_or_a_newer_reply_ends_one():
+    windows = ReplyWindows(ttl_seconds=0.05)
+    await windows.follow(CALL, REPLY, sentences=None, wait_seconds=0, close=False)
+    await asyncio.sleep(0.1)
+    assert not windows.absorb(event("call.speak.started")), "a worker that died does not silence the call"
+
+    windows = ReplyWindows()
+    await windows.follow(CALL, REPLY, sentences=None, wait_seconds=0, close=False)
+    windows.absorb(event("call.speak.started"))
+    newer = await windows.follow(CALL, "turn-2/round-0/llm", sentences=None, wait_seconds=0, close=False)
+    assert (newer.started, newer.ended) == (0, 0), "a newer reply counts its own speech"
+    assert not windows.absorb(event("call.hangup"))
+    assert not windows.absorb(event("call.speak.ended"))
+
+
+@pytest.mark.database
+async def test_a_stranger_cannot_follow_a_calls_playback(stack):
+    url = f"{stack.api_url}/api/internal/calls/{CALL}/reply-playback"
+    body = {"reply": REPLY}
+    async with httpx.AsyncClient(timeout=10) as http:
+        assert (await http.post(url, json=body)).status_code == 401
+        guessed = {"Authorization": "Bearer " + "0" * 43}
+        assert (await http.post(url, json=body, headers=guessed)).status_code == 401
+        worker = {"Authorization": f"Bearer {reply_playback_token(SecretStr(SECRET_KEY))}"}
+        refused = await http.post(url, json={**body, "wait_seconds": 60}, headers=worker)
+        assert refused.status_code == 422, "a wait of a minute would hold the API's connection"
+        assert (await http.post(url, json=body, headers=worker)).json()["open"] is True
+        closed = await http.post(url, json={**body, "close": True}, headers=worker)
+        assert closed.json() == {"open": False, "started": 0, "ended": 0, "first_started_at": None}
+
+
+@pytest.mark.database
+async def test_a_turns_reply_reaches_the_call_as_its_words_not_as_speech_events(stack):
+    line = "Do you do whitening"
+    call = stack.simulator.place_call(CallScript(lines=[line]))
+    await stack.simulator.wait_ended(call, 60)
+    await finished_workflow(stack, call)
+
+    events = await history(stack, call)
+    final_at = next(
+        i for i, e in enumerate(events) for data in webhooks_of(e) if data.get("is_final") and data.get("transcript")
+    )
+    after_words = [data.get("event_type") for e in events[final_at:] for data in webhooks_of(e)]
+    assert not [kind for kind in after_words if kind and kind.startswith("call.speak.")], (
+        "the reply's sentences started and ended without a signal"
+    )
+    replies = [
+        (e.event_time.ToDatetime(tzinfo=UTC).timestamp(), json.loads(payloads[0].data))
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED
+        and (payloads := e.activity_task_completed_event_attributes.result.payloads)
+        and b'"played_ended"' in payloads[0].data
+    ]
+    reply_done, reply = replies[0]
+    assert reply["sentences_spoken"] == reply["played_started"] == reply["played_ended"] == 2
+    last_sentence = [line for line in call.conversation if line.speaker == "agent"][-1]
+    assert last_sentence.ended_at is not None and reply_done >= last_sentence.ended_at - 0.05, (
+        "the reply completed once the caller had heard it"
+    )
+    assert spoken(call) == [GREETING, *fake_reply(line)]
