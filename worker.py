@@ -158,6 +158,7 @@ def call_activities(settings: Settings) -> list:
         surveys.mark_survey,
         replies.reply_to_caller,
         replies.speculate_reply,
+        replies.hear_reply,
         records.open_call,
         records.mark_call_status,
         records.record_turn,

@@ -119,6 +119,23 @@ class ReplyResult(BaseModel):
     first_started_at: float | None = None
     fillers: int = 0
     llm_given_up: bool = Field(default=False, description="After the filler the LLM still said nothing: given up")
+    hears_playback: bool = Field(default=False, description="Its speech plays on: `hear_reply` follows the rest")
+
+
+class HearReply(BaseModel):
+    """A reply whose speech still plays, followed to its end by `hear_reply` (activities/followed_playback.py)."""
+
+    call_control_id: str
+    reply: str = Field(description="The reply's step: its playback window (`reply_step`)")
+    speeches: int = Field(ge=0, description="Its sentences and filler, all sent")
+
+
+class ReplyHeard(BaseModel):
+    """What the reply's window counted in all, once its speech ended (or the wait gave up)."""
+
+    started: int = 0
+    ended: int = 0
+    first_started_at: float | None = None
 
 
 class HeardWords(BaseModel):
@@ -269,16 +286,20 @@ class CallerReplies:
         try:
             if progress.generated_all:
                 await speaker.speak_remaining()
-            elif following and _fills_silence(request):
+            elif following and _fills_silence(request) and activity.info().attempt == 1:
+                # Only a first attempt: a retry's heartbeat details may be older than what the caller heard.
                 gave_up = await _speak_filling_silence(speaker, self._sentences(request, progress, speaker.heartbeat))
             else:
                 await speaker.speak_stream(self._sentences(request, progress, speaker.heartbeat))
             if not gave_up and not progress.tool_calls:
-                await playback.heard(progress.spoken + int(progress.said_filler), speaker.heartbeat)
+                # `hear_reply` follows the rest of the speech; a reply with tools hands it back to the call.
+                await playback.announce(progress.spoken + int(progress.said_filler))
         except asyncio.CancelledError:
             # Barge-in: report what the caller heard; the workflow waits for this answer.
             interrupted = True
-        await playback.close()
+        hears_playback = playback.following and not interrupted and not gave_up and not progress.tool_calls
+        if not hears_playback:
+            await playback.close()
         metrics.reply_finished(request.brain, request.round_index, speaker.first_speak_latency_ms)
         text = " ".join(progress.sentences[: progress.spoken])
         # Most turns are one reply with no tool: it records the turn itself, sparing the call an activity.
@@ -325,7 +346,17 @@ class CallerReplies:
             first_started_at=playback.count.first_started_at,
             fillers=int(progress.said_filler),
             llm_given_up=gave_up,
+            hears_playback=hears_playback,
         )
+
+    @activity.defn(name="hear_reply")
+    async def hear_reply(self, hear: HearReply) -> ReplyHeard:
+        """Waits until the caller has heard a reply's speech, counted by the API's window: the call learns it
+        once, not a signal per sentence's start and end. A worker that dies here costs a retry elsewhere."""
+        playback = FollowedPlayback(self._playback, hear.call_control_id, hear.reply)
+        await playback.heard(hear.speeches, activity.heartbeat)
+        count = playback.count
+        return ReplyHeard(started=count.started, ended=count.ended, first_started_at=count.first_started_at)
 
     async def compose(self, request: ReplyRequest) -> tuple[str, list[ToolCall]]:
         """The reply this brain gives, said to nobody, its tools asked for but not run: a replay of a

@@ -1,8 +1,11 @@
 """A reply that follows its own playback, seen from the reply activity (the API's side: api/reply_windows.py).
 
-`open` before the first sentence; `heard` once every sentence is sent: it waits, within the
-attempt's time, until the API has counted the end of each; `close` in every case. `count` is what
-the window counted: the reply reports it and the call adds it to its own counts of its speech.
+`open` before the first sentence; `announce` once every sentence is sent, leaving the window to
+`hear_reply`, an activity of its own with a long heartbeat timeout, whose `heard` waits, within
+its attempt's time, until the API has counted the end of each (the reply's own activity stays
+short: a second-long heartbeat timeout while a reply could be waiting for a dead worker, and no
+heartbeat at all while its speech plays); `close` when the reply hands nothing over. `count` is
+what the window counted: each reports it, and the call adds it to its own counts of its speech.
 A window the API lost (a new API process) reads as heard; a wait that outlasts the attempt's time
 closes the window, and the rest of the speech reaches the call as webhooks, as before.
 """
@@ -38,25 +41,42 @@ class FollowedPlayback:
         if count is not None:
             self._open, self.count = True, count
 
-    async def heard(self, speeches: int, heartbeat: Callable[[], None]) -> None:
-        """Waits until the `speeches` this reply sent (sentences and filler) have all ended."""
+    @property
+    def following(self) -> bool:
+        return self._open
+
+    async def announce(self, speeches: int) -> None:
+        """Tells the window how many speeches (sentences and filler) the reply sent: it closes itself once they
+        all ended, and `hear_reply` waits for that; the window is left open for it."""
         if not self._open or self._client is None:
+            return
+        count = await self._client.follow(self._call, self._reply, sentences=speeches)
+        if count is None:
+            # The API is gone, or a new process that knows no window: the rest of the speech reaches the call.
+            self._open = False
+            return
+        self.count = count
+        self._open = count.open
+
+    async def heard(self, speeches: int, heartbeat: Callable[[], None]) -> None:
+        """Waits until the `speeches` the reply sent have all ended; `count.open` False: the window is closed."""
+        if self._client is None:
             return
         until = _attempt_ends() - MARGIN_SECONDS
         began = time.time()
         while (left := until - time.time()) > 0:
-            if not self.count.started and time.time() - began > NOTHING_HEARD_SECONDS:
-                return  # `close` gives the rest of the speech back to the call
             count = await self._client.follow(self._call, self._reply, sentences=speeches, wait=min(left, POLL_SECONDS))
             if count is None:  # the API is gone, or a new process that knows no window: take it as heard
                 self.count = PlaybackCount(open=False, started=speeches, ended=speeches)
                 self._open = False
                 return
-            self.count = count
+            self.count, self._open = count, count.open
             if count.ended >= speeches or not count.open:
-                self._open = count.open
                 return
+            if not count.started and time.time() - began > NOTHING_HEARD_SECONDS:
+                break  # not where the call's webhooks go (another API replica): they reach the call
             heartbeat()
+        await self.close()
 
     async def close(self) -> None:
         if not self._open or self._client is None:

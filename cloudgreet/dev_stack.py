@@ -205,6 +205,9 @@ class DevStack:
         # rather than leave the admin side and the demo locked (a restart logs the admin out).
         env.setdefault("ADMIN_API_KEY", secrets.token_urlsafe(18))
         env.setdefault("SECRET_KEY", secrets.token_urlsafe(32))
+        # Phone replies follow their own playback through the API: their speech events are not signals
+        # (API_INTERNAL_URL= empty turns it off).
+        env.setdefault("API_INTERNAL_URL", f"http://127.0.0.1:{self.ports.api}")
         from simulator.telnyx.simulator import DEFAULT_CONNECTION_ID as SIMULATOR_CONNECTION_ID
 
         env.update(
@@ -213,8 +216,6 @@ class DevStack:
                 # The dev server speaks plain gRPC, whatever TLS or API key .env holds for production.
                 **dict.fromkeys(TEMPORAL_TLS_VARIABLES, ""),
                 "TEMPORAL_UI_URL": f"http://localhost:{self.ports.ui}",
-                # Phone replies follow their own playback through the API: their speech events are not signals.
-                "API_INTERNAL_URL": f"http://127.0.0.1:{self.ports.api}",
                 "TELNYX_API_KEY": "simulator-key",
                 "TELNYX_BASE_URL": f"http://127.0.0.1:{self.ports.simulator}/v2",
                 "TELNYX_PUBLIC_KEY": public_key,

@@ -388,10 +388,12 @@ class CallWorkflow:
             if self._channel.kind == Channel.PHONE and history_is_long(start.history_event_limit):
                 await speculations.cancel()
                 silence.stop()
+                self._turns.settle_playback(as_heard=True)
                 await self._continue_as_new(start)
             if progress.transferred:
                 await speculations.cancel()
                 silence.stop()
+                self._turns.settle_playback(as_heard=True)
                 await wait_until(lambda: progress.over, TRANSFERRED_CALL_LIMIT)
                 return
             caller_spoke = await silence.wait(

@@ -118,6 +118,15 @@ SPECULATIVE_REPLY = ActivityOptions(
     retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=100), maximum_attempts=2),
 )
 
+# The end of a reply's speech, followed by `hear_reply` while it plays: its words are said, so a worker
+# that dies here costs only the call's knowing late that the speech ended (a caller who talks meanwhile
+# barges in, which cancels it without waiting); a long heartbeat timeout spares a heartbeat a second.
+HEAR_REPLY = ActivityOptions(
+    start_to_close_timeout=timedelta(seconds=60),
+    heartbeat_timeout=timedelta(seconds=10),
+    retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=2),
+)
+
 # The records database is off a call's critical path (workflows/call_records.py): a write is tried
 # a few times, then kept in the workflow and tried again after a durable timer, spaced out from
 # the first to the most, until it is written or, past the bound, given up and logged.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
 from temporalio import workflow
@@ -19,7 +20,15 @@ from temporalio.exceptions import ActivityError, CancelledError
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
-    from activities.caller_reply import CallerReplies, ReplyRequest, ReplyResult, Speculation
+    from activities.caller_reply import (
+        CallerReplies,
+        HearReply,
+        ReplyHeard,
+        ReplyRequest,
+        ReplyResult,
+        Speculation,
+        reply_step,
+    )
     from domain.vocabulary import Brain, Channel, FallbackLevel, Speaker, Utterance
     from receptionist.emergencies import emergency_in
     from receptionist.emergency_lexicons import emergency_heard
@@ -28,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
     from receptionist.unasked_words import FILLER, words_in
     from workflows.call_options import (
         CALLER_SILENCE_LIMIT,
+        HEAR_REPLY,
         LLM_FAILED_TURNS_BEFORE_ESCALATION,
         LLM_REPLY_RETRY,
         MAX_TOOL_ROUNDS,
@@ -80,8 +90,10 @@ class CallerTurns:
         self.speculations = Speculations(progress, self._speculative_request, lambda: self.language.current)
         self._follows_playback = False  # decided at each turn (REPLIES_FOLLOW_PLAYBACK_PATCH)
         self.filler_said = False  # this turn's filler, said by the watch (a reply then says none)
+        self._hearings: list[_Hearing] = []  # replies whose speech still plays, followed by `hear_reply`
 
     async def stop_speaking(self) -> None:
+        self.settle_playback()
         self._progress.barge_in = False
         # Telnyx drops the queued sentences with the playing one: nothing of ours is playing now.
         self._progress.speeches_ended = self._progress.speeches_sent
@@ -376,6 +388,8 @@ class CallerTurns:
             progress.reply_running = False
         if request.follows_playback:
             self._count_followed_speech(result)
+            if result.hears_playback:
+                self._hear_playback(request, result)
             if result.llm_given_up:
                 progress.llm_given_up = True
                 progress.llm_requests += result.llm_requests
@@ -395,6 +409,48 @@ class CallerTurns:
         if result.call_ended:
             progress.note_call_ended()
         return result
+
+    def _hear_playback(self, request: ReplyRequest, result: ReplyResult) -> None:
+        """The reply's speech plays on: `hear_reply` follows it to its end, and the call counts it then."""
+        speeches = result.sentences_spoken + result.fillers
+        hear = HearReply(call_control_id=request.call_control_id, reply=reply_step(request), speeches=speeches)
+        handle = workflow.start_activity_method(
+            CallerReplies.hear_reply, hear, cancellation_type=ActivityCancellationType.TRY_CANCEL, **HEAR_REPLY
+        )
+        hearing = _Hearing(handle, speeches, result.played_started, result.played_ended)
+        self._hearings.append(hearing)
+        hearing.task = asyncio.create_task(self._heard(hearing))
+
+    async def _heard(self, hearing: _Hearing) -> None:
+        progress = self._progress
+        heard: ReplyHeard | None
+        try:
+            heard = await hearing.handle
+        except (ActivityError, CancelledError, asyncio.CancelledError):
+            heard = None  # taken as heard: its words were said
+        if hearing.void:
+            return
+        self._hearings.remove(hearing)
+        started = heard.started if heard else hearing.speeches
+        ended = heard.ended if heard else hearing.speeches
+        progress.speeches_started += max(0, started - hearing.started)
+        progress.speeches_ended += max(0, ended - hearing.ended)
+        if heard and heard.first_started_at is not None and progress.silence_since is not None:
+            progress.longest_silence_ms = max(
+                progress.longest_silence_ms, (heard.first_started_at - progress.silence_since) * 1000
+            )
+            progress.silence_since = None
+
+    def settle_playback(self, *, as_heard: bool = False) -> None:
+        """Stops following the replies still playing: a barge-in stops their speech (and counts it as heard
+        itself, `stop_speaking`); a run that continues as new counts what is left `as_heard`."""
+        hearings, self._hearings = self._hearings, []
+        for hearing in hearings:
+            hearing.void = True
+            hearing.handle.cancel()
+            if as_heard:
+                self._progress.speeches_started += max(0, hearing.speeches - hearing.started)
+                self._progress.speeches_ended += max(0, hearing.speeches - hearing.ended)
 
     def _count_followed_speech(self, result: ReplyResult) -> None:
         """A reply that followed its playback: its filler and the starts and ends of its speech the API counted
@@ -417,3 +473,15 @@ def _need_met(first: ReplyResult | None) -> bool:
     if first.conversation is None or Brain(first.brain) is not Brain.OFFLINE:
         return True
     return first.conversation.not_understood == 0
+
+
+@dataclass
+class _Hearing:
+    """A reply whose speech still plays, and what of it the call has counted already."""
+
+    handle: workflow.ActivityHandle[ReplyHeard]
+    speeches: int
+    started: int
+    ended: int
+    void: bool = False
+    task: asyncio.Task[None] | None = None
