@@ -79,6 +79,9 @@ async def build_worker(settings: Settings, runtime: Runtime | None = None) -> Wo
         # Heartbeats carry barge-in cancellations back to a speaking reply: send them often.
         max_heartbeat_throttle_interval=timedelta(milliseconds=200),
         graceful_shutdown_timeout=timedelta(seconds=5),
+        # A call's `hear_reply` waits seconds for the end of its speech, awaiting the API, not using the CPU:
+        # the SDK's default of 100 activity slots would make a busy worker's replies queue behind them.
+        max_concurrent_activities=2000,
     )
 
 

@@ -90,7 +90,8 @@ class ReplyRequest(BaseModel):
     # A speculative reply the final transcript confirmed (workflows/speculation.py): spoken at once, no LLM asked.
     prepared: list[str] | None = None
     # The reply says the filler itself when the LLM keeps the caller waiting, and, where the API lets it
-    # (activities/reply_playback.py), completes once its speech was heard (workflows/caller_turn.py).
+    # (activities/followed_playback.py), its speech events are counted there, not signalled: `hear_reply`
+    # then follows the speech to its end (workflows/caller_turn.py).
     follows_playback: bool = False
     filler_said: bool = Field(default=False, description="The turn's filler was said already: the reply says none")
     # A speculative reply's: the interim transcript (event id) whose words it answers.
@@ -354,7 +355,11 @@ class CallerReplies:
         """Waits until the caller has heard a reply's speech, counted by the API's window: the call learns it
         once, not a signal per sentence's start and end. A worker that dies here costs a retry elsewhere."""
         playback = FollowedPlayback(self._playback, hear.call_control_id, hear.reply)
-        await playback.heard(hear.speeches, activity.heartbeat)
+        try:
+            await playback.heard(hear.speeches, activity.heartbeat)
+        except asyncio.CancelledError:
+            await playback.close()  # the caller barged in: what is left of the speech is the call's to hear
+            raise
         count = playback.count
         return ReplyHeard(started=count.started, ended=count.ended, first_started_at=count.first_started_at)
 
@@ -559,7 +564,7 @@ class _SentenceSpeaker:
 
     def __init__(self, client: telnyx.AsyncTelnyx, request: ReplyRequest, progress: ReplyProgress) -> None:
         self._actions = client.calls.actions
-        self._request = request
+        self._request = self.request = request
         self.progress = progress
         self.first_speak_latency_ms: float | None = None
         self.call_ended = False
@@ -641,7 +646,7 @@ async def _speak_filling_silence(speaker: _SentenceSpeaker, sentences: AsyncIter
     sentence, and gives the LLM up if half as long again brings none. True when it gave up (the workflow's
     offline responder answers). What the workflow's filler watch does for a reply that does not follow
     its playback (workflows/caller_turn.py), here where the first sentence's sending is known."""
-    request, progress = speaker._request, speaker.progress
+    request, progress = speaker.request, speaker.progress
     timing = request.business.reply_timing
     speaking = asyncio.create_task(speaker.speak_stream(sentences))
     gave_up = False

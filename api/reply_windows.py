@@ -9,8 +9,9 @@ caller has heard the reply, and reports what the window counted, so the call's o
 speech come out as if every event had been signalled (`workflows/caller_turn.py`).
 
 A window closes when the activity says so, once every sentence it announced has ended, when the
-call hangs up, or WINDOW_TTL_SECONDS after the activity last asked (a worker that died): events
-after that reach the call as before. Per API process, in memory: a process that starts knows no
+caller talks, presses a key or hangs up (the call must then know what plays: a barge-in), or
+WINDOW_TTL_SECONDS after the activity last asked (a worker that died): events after that reach
+the call as before, and the reply's counts are what the window had counted. Per API process, in memory: a process that starts knows no
 window, and signals every event; the reply that lost its window says so, and the call takes the
 reply as heard when it completes.
 """
@@ -28,6 +29,7 @@ from api.line_playback import ENDED, STARTED
 from workflows.call_messages import CallEvent
 
 WINDOW_TTL_SECONDS = 15.0
+CALLER_HEARD = frozenset({"call.hangup", "call.transcription", "call.dtmf.received"})
 
 
 class PlaybackCount(BaseModel):
@@ -65,7 +67,9 @@ class ReplyWindows:
     def absorb(self, event: CallEvent) -> bool:
         """True when `event` is a playback event of a reply following its own: counted, not to be signalled."""
         call = event.call_control_id
-        if event.event_type == "call.hangup" and event.leg is None:
+        if event.leg is None and event.event_type in CALLER_HEARD:
+            # The caller hangs up, talks or presses a key (a barge-in, perhaps): what plays matters to the
+            # call again, so the rest of the speech reaches it as signals; the reply's counts are kept so far.
             self._close(call)
             return False
         if event.leg is not None or (event.event_type not in STARTED and event.event_type not in ENDED):

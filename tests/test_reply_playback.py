@@ -38,13 +38,25 @@ async def test_a_window_counts_the_speech_of_its_call_and_lets_everything_else_t
     assert opened.open and opened.started == opened.ended == 0
     assert windows.absorb(event("call.speak.started", at=101.5))
     assert windows.absorb(event("call.speak.ended"))
-    assert not windows.absorb(event("call.transcription")), "the caller's words are the call's"
     leg = TransferLeg(parent_call_control_id=CALL, escalation=1, attempt=1)
     assert not windows.absorb(event("call.speak.started", call="v3:leg", leg=leg))
     assert not windows.absorb(event("call.speak.started", call="v3:another"))
     count = await windows.follow(CALL, REPLY, sentences=None, wait_seconds=0, close=True)
     assert (count.started, count.ended, count.first_started_at, count.open) == (1, 1, 101.5, False)
     assert not windows.absorb(event("call.speak.ended")), "closed: the call hears its speech again"
+
+
+async def test_the_caller_talking_or_pressing_a_key_gives_the_rest_of_the_speech_back_to_the_call():
+    for kind in ("call.transcription", "call.dtmf.received"):
+        windows = ReplyWindows()
+        await windows.follow(CALL, REPLY, sentences=None, wait_seconds=0, close=False)
+        windows.absorb(event("call.speak.started"))
+        waiting = asyncio.create_task(windows.follow(CALL, REPLY, sentences=2, wait_seconds=5, close=False))
+        await asyncio.sleep(0.01)
+        assert not windows.absorb(event(kind)), "the caller's words and keys are the call's"
+        count = await asyncio.wait_for(waiting, 1)
+        assert (count.started, count.ended, count.open) == (1, 0, False), "what was counted, and closed"
+        assert not windows.absorb(event("call.speak.ended")), "the stopped sentence's end reaches the call"
 
 
 async def test_a_reply_waits_until_each_sentence_it_sent_has_ended_and_the_window_closes_itself():

@@ -67,8 +67,8 @@ UNMET_NEEDS_PATCH = "unmet-needs-climb-the-ladder"
 FILLERS_PATCH = "fillers-fill-silence"
 # Calls recorded before the filler watch started a timer while a reply spoke and while speech played.
 QUIET_FILLER_WATCH_PATCH = "filler-watch-without-idle-timers"
-# Calls recorded before a phone reply said its own filler and completed once its speech was heard,
-# its speech events counted by the API and not signalled (api/reply_windows.py).
+# Calls recorded before a phone reply said its own filler and its speech events were counted by the API,
+# not signalled, and followed to their end by `hear_reply` (api/reply_windows.py).
 REPLIES_FOLLOW_PLAYBACK_PATCH = "replies-follow-their-playback"
 
 
