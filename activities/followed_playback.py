@@ -37,7 +37,7 @@ class FollowedPlayback:
     async def open(self) -> None:
         if self._client is None or not self._client.usable:
             return
-        count = await self._client.follow(self._call, self._reply)
+        count = await self._client.follow(self._call, self._reply, open_window=True)
         if count is not None:
             self._open, self.count = True, count
 

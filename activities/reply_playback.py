@@ -23,6 +23,7 @@ class PlaybackCount(BaseModel):
     """What the API's window counted (api/reply_windows.py `PlaybackCount`, read back)."""
 
     open: bool
+    known: bool = True
     started: int = 0
     ended: int = 0
     first_started_at: float | None = None
@@ -42,18 +43,33 @@ class ReplyPlayback:
         return self._token is not None
 
     async def follow(
-        self, call_control_id: str, reply: str, *, sentences: int | None = None, wait: float = 0.0, close: bool = False
+        self,
+        call_control_id: str,
+        reply: str,
+        *,
+        sentences: int | None = None,
+        wait: float = 0.0,
+        close: bool = False,
+        open_window: bool = False,
     ) -> PlaybackCount | None:
         if self._token is None:
             return None
         try:
             answer = await self._http.post(
                 f"/api/internal/calls/{call_control_id}/reply-playback",
-                json={"reply": reply, "sentences": sentences, "wait_seconds": min(wait, POLL_SECONDS), "close": close},
+                json={
+                    "reply": reply,
+                    "sentences": sentences,
+                    "wait_seconds": min(wait, POLL_SECONDS),
+                    "close": close,
+                    "open": open_window,
+                },
                 headers={"Authorization": f"Bearer {self._token}"},
             )
             answer.raise_for_status()
-            return PlaybackCount.model_validate(answer.json())
+            count = PlaybackCount.model_validate(answer.json())
+            # A window this API never opened (a new process): what played is unknown, as when it is unreachable.
+            return count if count.known else None
         except (httpx.HTTPError, ValidationError, ValueError) as error:
             log.warning("reply playback not followed", call_control_id=call_control_id, error=repr(error))
             return None

@@ -30,6 +30,7 @@ class FollowPlayback(BaseModel):
     sentences: int | None = Field(default=None, ge=0, le=1000, description="How many the reply sent, once known")
     wait_seconds: float = Field(default=0.0, ge=0.0, le=MAX_WAIT_SECONDS)
     close: bool = False
+    open: bool = Field(default=False, description="The reply's first request, before it speaks: opens the window")
 
 
 @router.post("/calls/{call_control_id}/reply-playback", response_model=PlaybackCount)
@@ -49,5 +50,10 @@ async def follow_reply_playback(
         raise HTTPException(401, "not a worker of this installation", headers={"WWW-Authenticate": "Bearer"})
     windows: ReplyWindows = request.app.state.reply_windows
     return await windows.follow(
-        call_control_id, body.reply, sentences=body.sentences, wait_seconds=body.wait_seconds, close=body.close
+        call_control_id,
+        body.reply,
+        sentences=body.sentences,
+        wait_seconds=body.wait_seconds,
+        close=body.close,
+        open_window=body.open,
     )

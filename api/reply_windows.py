@@ -3,17 +3,17 @@
 A reply activity opens a window on its call (`api/reply_playback.py`) before it speaks. While the
 window is open, the `speak`/`playback` starts and ends of the caller's line are counted here and
 not signalled to the call's workflow: a signal and a workflow task each, which told the call only
-that a sentence of the reply it was already running began or ended. The activity asks for the
-counts once it has sent its sentences, and waits until all have ended: it completes when the
-caller has heard the reply, and reports what the window counted, so the call's own counts of its
-speech come out as if every event had been signalled (`workflows/caller_turn.py`).
+that a sentence of the reply it was already running began or ended. The reply says how many
+speeches it sent once it has sent them, and `hear_reply` waits here until all have ended; each
+reports what the window counted, so the call's own counts of its speech come out as if every
+event had been signalled (`workflows/caller_turn.py`).
 
-A window closes when the activity says so, once every sentence it announced has ended, when the
+A window closes when its reply says so, once every speech it announced has ended, when the
 caller talks, presses a key or hangs up (the call must then know what plays: a barge-in), or
-WINDOW_TTL_SECONDS after the activity last asked (a worker that died): events after that reach
-the call as before, and the reply's counts are what the window had counted. Per API process, in memory: a process that starts knows no
-window, and signals every event; the reply that lost its window says so, and the call takes the
-reply as heard when it completes.
+WINDOW_TTL_SECONDS after its reply last asked (a worker that died). Events after that reach the
+call as before, and the reply's counts are what the window had counted. Per API process, in
+memory: a process that starts knows no window and signals every event; the reply that lost its
+window takes its speech as heard.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ CALLER_HEARD = frozenset({"call.hangup", "call.transcription", "call.dtmf.receiv
 class PlaybackCount(BaseModel):
     """What a reply's window counted on the caller's line."""
 
-    open: bool = True  # False: closed, or no such window (a new API process)
+    open: bool = True  # False: closed, or no such window
+    known: bool = True  # False: no such window, open or lately closed (a new API process): counts unknown
     started: int = 0
     ended: int = 0
     # When the API received the first start (Unix time): the end of the caller's wait for the reply.
@@ -61,6 +62,8 @@ class _Window:
 class ReplyWindows:
     def __init__(self, capacity: int = 20_000, ttl_seconds: float = WINDOW_TTL_SECONDS) -> None:
         self._windows: OrderedDict[str, _Window] = OrderedDict()  # by call_control_id
+        # Each call's last closed window: what a reply asking after it ended (or after the caller talked) counted.
+        self._closed: OrderedDict[str, _Window] = OrderedDict()
         self._capacity = capacity
         self._ttl = ttl_seconds
 
@@ -88,12 +91,25 @@ class ReplyWindows:
         return True
 
     async def follow(
-        self, call: str, reply: str, *, sentences: int | None, wait_seconds: float, close: bool
+        self,
+        call: str,
+        reply: str,
+        *,
+        sentences: int | None,
+        wait_seconds: float,
+        close: bool,
+        open_window: bool = False,
     ) -> PlaybackCount:
-        """Opens `reply`'s window (the same one again for a retried activity), notes how many sentences it
-        sent, and waits up to `wait_seconds` for them all to end; closes it if asked. Its counts."""
+        """Opens `reply`'s window if asked (the same one again for a retried reply), notes how many speeches it
+        sent, and waits up to `wait_seconds` for them all to end; closes it if asked. Its counts; a window that
+        closed already gives what it had counted, and one never opened here `known` False."""
         window = self._live(call)
         if window is None or window.reply != reply:
+            closed = self._closed.get(call)
+            if not open_window:
+                if closed is not None and closed.reply == reply:
+                    return closed.count(is_open=False)
+                return PlaybackCount(open=False, known=False)
             window = _Window(reply)  # a newer reply replaces what is left of an older one
             self._windows[call] = window
             self._windows.move_to_end(call)
@@ -126,6 +142,10 @@ class ReplyWindows:
         if window is None or self._windows.get(call) is window:
             closed = self._windows.pop(call, None)
             if closed is not None:
+                self._closed[call] = closed
+                self._closed.move_to_end(call)
+                if len(self._closed) > self._capacity:
+                    self._closed.popitem(last=False)
                 self._changed(closed)
 
     @staticmethod

@@ -34,7 +34,7 @@ def event(kind: str, call: str = CALL, leg: TransferLeg | None = None, at: float
 async def test_a_window_counts_the_speech_of_its_call_and_lets_everything_else_through():
     windows = ReplyWindows()
     assert not windows.absorb(event("call.speak.started")), "no window: the call hears its speech as before"
-    opened = await windows.follow(CALL, REPLY, sentences=None, wait_seconds=0, close=False)
+    opened = await windows.follow(CALL, REPLY, sentences=None, wait_seconds=0, close=False, open_window=True)
     assert opened.open and opened.started == opened.ended == 0
     assert windows.absorb(event("call.speak.started", at=101.5))
     assert windows.absorb(event("call.speak.ended"))
@@ -49,7 +49,7 @@ async def test_a_window_counts_the_speech_of_its_call_and_lets_everything_else_t
 async def test_the_caller_talking_or_pressing_a_key_gives_the_rest_of_the_speech_back_to_the_call():
     for kind in ("call.transcription", "call.dtmf.received"):
         windows = ReplyWindows()
-        await windows.follow(CALL, REPLY, sentences=None, wait_seconds=0, close=False)
+        await windows.follow(CALL, REPLY, sentences=None, wait_seconds=0, close=False, open_window=True)
         windows.absorb(event("call.speak.started"))
         waiting = asyncio.create_task(windows.follow(CALL, REPLY, sentences=2, wait_seconds=5, close=False))
         await asyncio.sleep(0.01)
@@ -61,7 +61,7 @@ async def test_the_caller_talking_or_pressing_a_key_gives_the_rest_of_the_speech
 
 async def test_a_reply_waits_until_each_sentence_it_sent_has_ended_and_the_window_closes_itself():
     windows = ReplyWindows()
-    await windows.follow(CALL, REPLY, sentences=None, wait_seconds=0, close=False)
+    await windows.follow(CALL, REPLY, sentences=None, wait_seconds=0, close=False, open_window=True)
     waiting = asyncio.create_task(windows.follow(CALL, REPLY, sentences=2, wait_seconds=5, close=False))
     for kind in ("call.speak.started", "call.speak.ended", "call.speak.started"):
         windows.absorb(event(kind))
@@ -71,11 +71,18 @@ async def test_a_reply_waits_until_each_sentence_it_sent_has_ended_and_the_windo
     count = await asyncio.wait_for(waiting, 1)
     assert (count.started, count.ended, count.open) == (2, 2, False)
     assert not windows.absorb(event("call.speak.started")), "the next speech (a hold message, say) is the call's"
+    late = await asyncio.wait_for(windows.follow(CALL, REPLY, sentences=2, wait_seconds=5, close=False), 1)
+    assert (late.started, late.ended, late.open, late.known) == (2, 2, False, True), (
+        "a reply asking after its speech ended learns what was counted, and opens nothing"
+    )
+    assert not windows.absorb(event("call.speak.ended"))
+    unknown = await windows.follow("v3:elsewhere", REPLY, sentences=2, wait_seconds=0, close=False)
+    assert (unknown.open, unknown.known) == (False, False), "a window never opened here: its counts are unknown"
 
 
 async def test_a_wait_ends_at_its_limit_with_what_was_counted():
     windows = ReplyWindows()
-    await windows.follow(CALL, REPLY, sentences=None, wait_seconds=0, close=False)
+    await windows.follow(CALL, REPLY, sentences=None, wait_seconds=0, close=False, open_window=True)
     windows.absorb(event("call.speak.started"))
     count = await windows.follow(CALL, REPLY, sentences=3, wait_seconds=0.05, close=False)
     assert (count.started, count.ended, count.open) == (1, 0, True)
@@ -83,14 +90,16 @@ async def test_a_wait_ends_at_its_limit_with_what_was_counted():
 
 async def test_a_window_whose_reply_is_gone_closes_and_a_hang_up_or_a_newer_reply_ends_one():
     windows = ReplyWindows(ttl_seconds=0.05)
-    await windows.follow(CALL, REPLY, sentences=None, wait_seconds=0, close=False)
+    await windows.follow(CALL, REPLY, sentences=None, wait_seconds=0, close=False, open_window=True)
     await asyncio.sleep(0.1)
     assert not windows.absorb(event("call.speak.started")), "a worker that died does not silence the call"
 
     windows = ReplyWindows()
-    await windows.follow(CALL, REPLY, sentences=None, wait_seconds=0, close=False)
+    await windows.follow(CALL, REPLY, sentences=None, wait_seconds=0, close=False, open_window=True)
     windows.absorb(event("call.speak.started"))
-    newer = await windows.follow(CALL, "turn-2/round-0/llm", sentences=None, wait_seconds=0, close=False)
+    newer = await windows.follow(
+        CALL, "turn-2/round-0/llm", sentences=None, wait_seconds=0, close=False, open_window=True
+    )
     assert (newer.started, newer.ended) == (0, 0), "a newer reply counts its own speech"
     assert not windows.absorb(event("call.hangup"))
     assert not windows.absorb(event("call.speak.ended"))
@@ -107,9 +116,11 @@ async def test_a_stranger_cannot_follow_a_calls_playback(stack):
         worker = {"Authorization": f"Bearer {reply_playback_token(SecretStr(SECRET_KEY))}"}
         refused = await http.post(url, json={**body, "wait_seconds": 60}, headers=worker)
         assert refused.status_code == 422, "a wait of a minute would hold the API's connection"
-        assert (await http.post(url, json=body, headers=worker)).json()["open"] is True
+        never_opened = (await http.post(url, json=body, headers=worker)).json()
+        assert (never_opened["open"], never_opened["known"]) == (False, False), "only the reply opens its window"
+        assert (await http.post(url, json={**body, "open": True}, headers=worker)).json()["open"] is True
         closed = await http.post(url, json={**body, "close": True}, headers=worker)
-        assert closed.json() == {"open": False, "started": 0, "ended": 0, "first_started_at": None}
+        assert closed.json() == {"open": False, "known": True, "started": 0, "ended": 0, "first_started_at": None}
 
 
 @pytest.mark.database
