@@ -282,7 +282,8 @@ class CallerReplies:
         speaker = _SentenceSpeaker(self._telnyx, request, progress)
         following = request.follows_playback and request.channel == Channel.PHONE
         playback = FollowedPlayback(self._playback if following else None, request.call_control_id, reply_step(request))
-        await playback.open()
+        # Opened while the LLM starts, not before: the first sentence waits for it only if it comes first.
+        speaker.window_opening = opening = asyncio.create_task(playback.open())
         interrupted = gave_up = False
         try:
             if progress.generated_all:
@@ -292,12 +293,15 @@ class CallerReplies:
                 gave_up = await _speak_filling_silence(speaker, self._sentences(request, progress, speaker.heartbeat))
             else:
                 await speaker.speak_stream(self._sentences(request, progress, speaker.heartbeat))
+            await opening
             if not gave_up and not progress.tool_calls:
                 # `hear_reply` follows the rest of the speech; a reply with tools hands it back to the call.
                 await playback.announce(progress.spoken + int(progress.said_filler))
         except asyncio.CancelledError:
             # Barge-in: report what the caller heard; the workflow waits for this answer.
             interrupted = True
+            if not opening.done():
+                opening.cancel()  # never opened for sure: the caller's words close what the API opened
         hears_playback = playback.following and not interrupted and not gave_up and not progress.tool_calls
         if not hears_playback:
             await playback.close()
@@ -568,6 +572,7 @@ class _SentenceSpeaker:
         self.progress = progress
         self.first_speak_latency_ms: float | None = None
         self.call_ended = False
+        self.window_opening: asyncio.Task[None] | None = None  # FollowedPlayback.open, alongside the LLM's start
 
     async def speak_stream(self, sentences: AsyncIterator[str]) -> None:
         # A retry says at once what the failed attempt had generated but not spoken, rather than
@@ -593,18 +598,7 @@ class _SentenceSpeaker:
         if self.first_speak_latency_ms is None and self._request.round_index == 0:
             self.first_speak_latency_ms = (time.time() - self._request.caller_words_received_at) * 1000
         if self._request.channel == Channel.PHONE:
-            business, language = self._request.business, self._request.language or self._request.business.language
-            voice = business.voice_for(language)
-            command = SpeakCommand(
-                call_control_id=self._request.call_control_id,
-                command_id=sentence_command_id(self._request, index),
-                text=self.progress.sentences[index],
-                voice=voice.voice,
-                language=language,
-                voice_settings=voice.voice_settings(),
-            )
-            result = await send_call_command(speak_sentence(self._actions, command))
-            self.call_ended = result.call_ended
+            await self._say(sentence_command_id(self._request, index), self.progress.sentences[index])
         self.progress.spoken = index + 1
         self.heartbeat()
 
@@ -613,21 +607,29 @@ class _SentenceSpeaker:
         request = self._request
         if self.call_ended or self.progress.said_filler:
             return
-        business, language = request.business, request.language or request.business.language
-        configured = business.reply_timing.filler
+        configured = request.business.reply_timing.filler
+        language = request.language or request.business.language
+        text = words_in(FILLER, language) if configured == FILLER["en"] else configured
+        await self._say(f"{request.workflow_id}/turn-{request.turn_index}/filler", text)
+        self.progress.said_filler = True
+        self.heartbeat()
+
+    async def _say(self, command_id: str, text: str) -> None:
+        """One speak command in the call's language and voice, once the reply's playback window is open."""
+        if self.window_opening is not None:
+            await self.window_opening  # its speech's events must find the window (api/reply_windows.py)
+        business, language = self._request.business, self._request.language or self._request.business.language
         voice = business.voice_for(language)
         command = SpeakCommand(
-            call_control_id=request.call_control_id,
-            command_id=f"{request.workflow_id}/turn-{request.turn_index}/filler",
-            text=words_in(FILLER, language) if configured == FILLER["en"] else configured,
+            call_control_id=self._request.call_control_id,
+            command_id=command_id,
+            text=text,
             voice=voice.voice,
             language=language,
             voice_settings=voice.voice_settings(),
         )
         result = await send_call_command(speak_sentence(self._actions, command))
         self.call_ended = result.call_ended
-        self.progress.said_filler = True
-        self.heartbeat()
 
     def heartbeat(self) -> None:
         # Always with the progress: a heartbeat without details would erase what a retry must know.

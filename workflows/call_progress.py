@@ -150,10 +150,7 @@ class CallProgress:
             self.machine_detection = self.machine_detection or event.detection_result or "human"
         elif kind == "call.speak.started":
             self.speeches_started += 1
-            if self.silence_since is not None:
-                silence = (event.received_at - self.silence_since) * 1000
-                self.longest_silence_ms = max(self.longest_silence_ms, silence)
-                self.silence_since = None
+            self.speech_began(event.received_at)
         elif kind == "call.speak.ended":
             self.speeches_ended += 1
             if self.awaiting_reply and self.speeches_ended >= self.speeches_started:
@@ -211,6 +208,13 @@ class CallProgress:
         elif kind == "call.hangup":
             leg.ended = True
             leg.hangup_cause = event.hangup_cause
+
+    def speech_began(self, received_at: float) -> None:
+        """Our speech began (the API received its start at `received_at`): the caller's silence, if any, ends."""
+        if self.silence_since is not None:
+            silence = (received_at - self.silence_since) * 1000
+            self.longest_silence_ms = max(self.longest_silence_ms, silence)
+            self.silence_since = None
 
     def greeting_protected(self) -> bool:
         """The business protects its greeting (`protect_greeting`), and it is the speech still playing.

@@ -431,15 +431,7 @@ class CallerTurns:
         if hearing.void:
             return
         self._hearings.remove(hearing)
-        started = heard.started if heard else hearing.speeches
-        ended = heard.ended if heard else hearing.speeches
-        progress.speeches_started += max(0, started - hearing.started)
-        progress.speeches_ended += max(0, ended - hearing.ended)
-        if heard and heard.first_started_at is not None and progress.silence_since is not None:
-            progress.longest_silence_ms = max(
-                progress.longest_silence_ms, (heard.first_started_at - progress.silence_since) * 1000
-            )
-            progress.silence_since = None
+        hearing.count(progress, heard)
 
     def settle_playback(self, *, as_heard: bool = False) -> None:
         """Stops following the replies still playing: a barge-in stops their speech (and counts it as heard
@@ -449,8 +441,7 @@ class CallerTurns:
             hearing.void = True
             hearing.handle.cancel()
             if as_heard:
-                self._progress.speeches_started += max(0, hearing.speeches - hearing.started)
-                self._progress.speeches_ended += max(0, hearing.speeches - hearing.ended)
+                hearing.count(self._progress, None)
 
     def _count_followed_speech(self, result: ReplyResult) -> None:
         """A reply that followed its playback: its filler and the starts and ends of its speech the API counted
@@ -460,10 +451,8 @@ class CallerTurns:
         progress.speeches_sent += result.fillers  # its sentences: `CallChannel.replied`
         progress.speeches_started += result.played_started
         progress.speeches_ended += result.played_ended
-        if result.first_started_at is not None and progress.silence_since is not None:
-            silence = (result.first_started_at - progress.silence_since) * 1000
-            progress.longest_silence_ms = max(progress.longest_silence_ms, silence)
-            progress.silence_since = None
+        if result.first_started_at is not None:
+            progress.speech_began(result.first_started_at)
 
 
 def _need_met(first: ReplyResult | None) -> bool:
@@ -484,4 +473,13 @@ class _Hearing:
     started: int
     ended: int
     void: bool = False
-    task: asyncio.Task[None] | None = None
+    task: asyncio.Task[None] | None = None  # `_heard`, kept so that it is not collected while it waits
+
+    def count(self, progress: CallProgress, heard: ReplyHeard | None) -> None:
+        """Adds what the call has not counted yet of the reply's speech: all of it when `heard` is None."""
+        started = heard.started if heard else self.speeches
+        ended = heard.ended if heard else self.speeches
+        progress.speeches_started += max(0, started - self.started)
+        progress.speeches_ended += max(0, ended - self.ended)
+        if heard and heard.first_started_at is not None:
+            progress.speech_began(heard.first_started_at)
