@@ -89,12 +89,7 @@ async def test_a_telnyx_speech_line_on_the_same_worker_is_answered_as_before(han
     config = realtime_business(handover_stack, mode=PhoneMode.TELNYX_SPEECH)
     assert config.phone_number
     call = await place(handover_stack, script_to(config.phone_number))
-    summary = await finished_workflow(handover_stack, call)
-
-    assert summary.status == CallStatus.ENDED and summary.outcome != CallOutcome.HANDED_TO_REALTIME
-    actions = [c.action for c in call.commands]
-    assert actions[0] == "answer" and "transfer" not in actions
-    assert spoken(call), "greeted and answered by Telnyx speech"
+    await answered_by_telnyx_speech(handover_stack, call)
 
 
 async def test_without_a_project_id_a_realtime_line_is_answered_with_telnyx_speech_and_the_reason_kept(
@@ -103,12 +98,7 @@ async def test_without_a_project_id_a_realtime_line_is_answered_with_telnyx_spee
     config = realtime_business(stack)
     assert config.phone_number
     call = await place(stack, script_to(config.phone_number))
-    summary = await finished_workflow(stack, call)
-
-    assert summary.status == CallStatus.ENDED and summary.outcome != CallOutcome.HANDED_TO_REALTIME
-    actions = [c.action for c in call.commands]
-    assert actions[0] == "answer" and "transfer" not in actions
-    assert spoken(call), "the caller is never left in silence"
+    await answered_by_telnyx_speech(stack, call)
 
     def errors() -> list[ErrorLog]:
         with Session(get_engine(stack.database_url)) as session:
@@ -117,6 +107,15 @@ async def test_without_a_project_id_a_realtime_line_is_answered_with_telnyx_spee
     logged = await eventually(errors, lambda e: any(x.source == "telnyx.realtime-handover" for x in e), what="why")
     [why] = [e for e in logged if e.source == "telnyx.realtime-handover"]
     assert "OPENAI_PROJECT_ID" in why.message
+
+
+async def answered_by_telnyx_speech(stack: Stack, call) -> None:
+    """The call ended as Telnyx speech answers one: answered, greeted, never transferred to OpenAI."""
+    summary = await finished_workflow(stack, call)
+    assert summary.status == CallStatus.ENDED and summary.outcome != CallOutcome.HANDED_TO_REALTIME
+    actions = [c.action for c in call.commands]
+    assert actions[0] == "answer" and "transfer" not in actions
+    assert spoken(call), "greeted and answered by Telnyx speech: the caller is never left in silence"
 
 
 def openai_sip_endpoint(fake: FakeOpenAIServer, api_url: str, rung: list[str]) -> SipFarEnd:
