@@ -19,7 +19,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from activities.call_recordings import SavedRecording
 from api.held_events import HeldEvents, held_for_company
 from api.line_playback import LinePlayback
-from api.reply_windows import ReplyWindows
+from api.reply_windows import CALLER_HEARD, ReplyWindows
 from api.temporal_client import TemporalConnection
 from domain.vocabulary import WebhookDelivery
 from runtime import metrics
@@ -205,8 +205,16 @@ class CallRouter:
         self._recent.add(event.event_id)
         return result
 
+    def _with_reply_playback(self, event: CallEvent) -> CallEvent:
+        if event.leg is not None or event.event_type not in CALLER_HEARD:
+            return event
+        brought = self._reply_windows.brought(event.call_control_id)
+        return event if brought is None else event.model_copy(update={"reply_playback": brought})
+
     async def _signal(self, events: list[CallEvent]) -> WebhookDelivery:
         """One signal for events of one call, in Telnyx's order (one event: the signal of every API before batches)."""
+        # The caller's words, keys and hang-up bring what the API counted of a reply's playback (api/reply_windows.py).
+        events = [self._with_reply_playback(e) for e in events]
         event = events[-1]
         # A transfer leg's events belong to the call being transferred.
         owner = event.leg.parent_call_control_id if event.leg else event.call_control_id

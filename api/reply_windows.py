@@ -1,19 +1,22 @@
-"""Replies that follow their own playback: a reply's speech events go to the reply, not to the call.
+"""Replies that follow their own playback: a reply's speech events are counted here, not signalled to the call.
 
 A reply activity opens a window on its call (`api/reply_playback.py`) before it speaks. While the
 window is open, the `speak`/`playback` starts and ends of the caller's line are counted here and
 not signalled to the call's workflow: a signal and a workflow task each, which told the call only
 that a sentence of the reply it was already running began or ended. The reply says how many
-speeches it sent once it has sent them, and `hear_reply` waits here until all have ended; each
-reports what the window counted, so the call's own counts of its speech come out as if every
-event had been signalled (`workflows/caller_turn.py`).
+speeches it sent once it has sent them, and completes.
 
-A window closes when its reply says so, once every speech it announced has ended, when the
-caller talks, presses a key or hangs up (the call must then know what plays: a barge-in), or
-WINDOW_TTL_SECONDS after its reply last asked (a worker that died). Events after that reach the
-call as before, and the reply's counts are what the window had counted. Per API process, in
-memory: a process that starts knows no window and signals every event; the reply that lost its
-window takes its speech as heard.
+The call learns the rest with the caller's next words, keys or hang-up: they close the window, and
+`brought` is its count, sent with them (`CallEvent.reply_playback`), so the call files them
+knowing whether its reply still plays (a barge-in) and no activity waits for the speech to end. A
+call that stops waiting for the caller (its goodbye, a transfer) asks instead: `hear_reply` waits
+here until every speech it announced has ended. Calls recorded before that follow every reply so.
+
+A window closes once every speech its reply announced has ended, when the caller talks, presses a
+key or hangs up, or WINDOW_TTL_SECONDS after it last heard from its reply or its line (a worker
+that died before it announced). Events after that reach the call as before, and the count is what
+the window had counted. Per API process, in memory: a process that starts knows no window and
+signals every event; a reply whose count is lost is taken as heard.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel
 
 from api.line_playback import ENDED, STARTED
-from workflows.call_messages import CallEvent
+from workflows.call_messages import CallEvent, FollowedSpeech
 
 WINDOW_TTL_SECONDS = 15.0
 CALLER_HEARD = frozenset({"call.hangup", "call.transcription", "call.dtmf.received"})
@@ -85,6 +88,7 @@ class ReplyWindows:
             window.first_started_at = window.first_started_at or event.received_at
         else:
             window.ended += 1
+        window.touched = time.monotonic()  # its speech plays on: the reply's worker is not needed for it
         self._changed(window)
         if window.expected is not None and window.ended >= window.expected:
             self._close(call)
@@ -130,6 +134,16 @@ class ReplyWindows:
         if (window.expected is not None and window.ended >= window.expected) or close:
             self._close(call, window)
         return window.count(self._windows.get(call) is window)
+
+    def brought(self, call: str) -> FollowedSpeech | None:
+        """What the caller's words, keys or hang-up bring to the call: the count of its last reply's window,
+        which they closed (`absorb`), final. None if this process closed no window of the call."""
+        window = self._closed.get(call)
+        if window is None:
+            return None
+        return FollowedSpeech(
+            reply=window.reply, started=window.started, ended=window.ended, first_started_at=window.first_started_at
+        )
 
     def _live(self, call: str) -> _Window | None:
         window = self._windows.get(call)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC
 
 import httpx
 import pytest
@@ -123,35 +122,96 @@ async def test_a_stranger_cannot_follow_a_calls_playback(stack):
         assert closed.json() == {"open": False, "known": True, "started": 0, "ended": 0, "first_started_at": None}
 
 
+async def test_the_callers_words_bring_the_count_of_the_window_they_closed_and_only_a_closed_one():
+    windows = ReplyWindows()
+    await windows.follow(CALL, REPLY, sentences=None, wait_seconds=0, close=False, open_window=True)
+    assert windows.brought(CALL) is None, "an open window's count is not final: nothing to bring yet"
+    windows.absorb(event("call.speak.started", at=101.5))
+    await windows.follow(CALL, REPLY, sentences=3, wait_seconds=0, close=False)
+    windows.absorb(event("call.speak.ended"))
+    windows.absorb(event("call.speak.started"))
+    assert not windows.absorb(event("call.transcription")), "the caller's words are the call's"
+    brought = windows.brought(CALL)
+    assert brought is not None
+    assert (brought.reply, brought.started, brought.ended, brought.first_started_at) == (REPLY, 2, 1, 101.5), (
+        "two sentences began and one ended before the caller talked: the agent still speaks"
+    )
+    assert not windows.absorb(event("call.speak.ended")), "the rest of the speech reaches the call as signals"
+    assert windows.brought(CALL) == brought, "and is not counted twice"
+    await windows.follow(CALL, "turn-2/round-0/llm", sentences=None, wait_seconds=0, close=False, open_window=True)
+    assert windows.brought(CALL) == brought, "a newer reply's open window brings nothing of its own yet"
+    assert windows.brought("v3:another") is None
+
+
+async def test_a_window_stays_open_while_its_speech_plays_however_long_after_its_reply_finished():
+    windows = ReplyWindows(ttl_seconds=0.2)
+    await windows.follow(CALL, REPLY, sentences=None, wait_seconds=0, close=False, open_window=True)
+    await windows.follow(CALL, REPLY, sentences=3, wait_seconds=0, close=False)
+    for kind in ("call.speak.started", "call.speak.ended") * 2:
+        await asyncio.sleep(0.12)
+        assert windows.absorb(event(kind)), "each sentence's start and end keeps the window of a finished reply"
+    await asyncio.sleep(0.3)
+    assert not windows.absorb(event("call.speak.started")), "a line that stays quiet that long closes it"
+    brought = windows.brought(CALL)
+    assert brought is not None and (brought.started, brought.ended) == (2, 2)
+
+
+def scheduled_activities(events: list) -> list[str]:
+    return [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    ]
+
+
 @pytest.mark.database
-async def test_a_turns_reply_reaches_the_call_as_its_words_not_as_speech_events(stack):
-    line = "Do you do whitening"
-    call = stack.simulator.place_call(CallScript(lines=[line]))
+async def test_a_turns_reply_is_heard_with_the_callers_next_words_not_by_speech_events_or_an_activity(stack):
+    first, second = "Do you do whitening", "And how long does it take"
+    call = stack.simulator.place_call(CallScript(lines=[first, second]))
     await stack.simulator.wait_ended(call, 60)
     await finished_workflow(stack, call)
 
     events = await history(stack, call)
-    final_at = next(
-        i for i, e in enumerate(events) for data in webhooks_of(e) if data.get("is_final") and data.get("transcript")
+    webhooks = [data for e in events for data in webhooks_of(e)]
+    finals = [data for data in webhooks if data.get("is_final") and data.get("transcript")]
+    first_final = webhooks.index(finals[0])
+    assert not [d for d in webhooks[first_final:] if str(d.get("event_type")).startswith("call.speak.")], (
+        "the replies' sentences started and ended without a signal"
     )
-    after_words = [data.get("event_type") for e in events[final_at:] for data in webhooks_of(e)]
-    assert not [kind for kind in after_words if kind and kind.startswith("call.speak.")], (
-        "the reply's sentences started and ended without a signal"
+    assert "hear_reply" not in scheduled_activities(events), "no activity waits for a reply's speech to end"
+    brought = finals[1]["reply_playback"]
+    assert (brought["reply"], brought["started"], brought["ended"]) == ("turn-1/round-0/llm", 2, 2), (
+        "the caller's next words brought what the API counted: both sentences of the first reply were heard"
     )
-    completed = [
-        (e.event_time.ToDatetime(tzinfo=UTC).timestamp(), json.loads(payloads[0].data))
+    reply_began = [line.at for line in call.conversation if line.speaker == "agent"][1]
+    assert brought["first_started_at"] >= reply_began - 0.05, "when the first reply began to play"
+    assert "stop_playback" not in [c.action for c in call.commands], "words after the reply are no barge-in"
+    assert spoken(call) == [GREETING, *fake_reply(first), *fake_reply(second)]
+    hang_up = next(d for d in webhooks if d.get("event_type") == "call.hangup")
+    assert hang_up["reply_playback"]["reply"] == "turn-2/round-0/llm", "and the hang-up brought the second's"
+
+
+@pytest.mark.database
+async def test_a_call_that_climbs_to_a_person_follows_its_last_reply_to_its_end(offline_stack):
+    script = CallScript(
+        from_number="+15555550172",
+        to_number="+15555550111",
+        lines=["What are your opening hours?", "purple monkey dishwasher", "flibber jabber wocky"],
+    )
+    call = offline_stack.simulator.place_call(script)
+    await offline_stack.simulator.wait_ended(call, 90)
+    await finished_workflow(offline_stack, call)
+
+    events = await history(offline_stack, call)
+    assert scheduled_activities(events).count("hear_reply") == 1, (
+        "only the reply before the escalation is followed to its end: the call no longer waits for words"
+    )
+    heard = next(
+        json.loads(e.activity_task_completed_event_attributes.result.payloads[0].data)
         for e in events
         if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED
-        and (payloads := e.activity_task_completed_event_attributes.result.payloads)
-        and payloads[0].data.startswith(b"{")
-    ]
-    reply = next(result for _, result in completed if "played_ended" in result)
-    heard_at, heard = next(
-        (at, result) for at, result in completed if set(result) == {"started", "ended", "first_started_at"}
+        and b'"first_started_at"' in e.activity_task_completed_event_attributes.result.payloads[0].data
+        and b'"sentences"' not in e.activity_task_completed_event_attributes.result.payloads[0].data
     )
-    assert reply["sentences_spoken"] == heard["started"] == heard["ended"] == 2, "the reply's speech, counted in all"
-    last_sentence = [line for line in call.conversation if line.speaker == "agent"][-1]
-    assert last_sentence.ended_at is not None and heard_at >= last_sentence.ended_at - 0.05, (
-        "the call learnt that the reply was heard once the caller had heard it"
-    )
-    assert spoken(call) == [GREETING, *fake_reply(line)]
+    assert heard["started"] == heard["ended"] >= 1, "its speech, counted to its end by the API"
+    assert "Please hold while I connect you." in spoken(call)

@@ -427,6 +427,7 @@ class CallWorkflow:
         await speculations.cancel()
         silence.stop()
         if progress.ending and not progress.over:
+            self._turns.follow_playback()  # the goodbye is heard to its end before the line is hung up
             await self._channel.hang_up("goodbye")
         self._channel.end_conversation()
 

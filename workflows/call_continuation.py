@@ -32,7 +32,18 @@ CONTINUES_AS_NEW = "long-calls-continue-as-new"
 # Fields of `CallProgress` that belong to one run and are settled at a turn's end, when a call
 # continues as new: its record writes are awaited first, no reply runs and no escalation waits.
 # Kept records (`unwritten`) are this run's closures: a call continues as new only once they are written.
-RUN_LOCAL = frozenset({"pending_records", "reply_running", "requested_escalation", "call_control_id", "unwritten"})
+# Replies still playing are counted as heard before it continues (`CallerTurns.settle_playback`).
+RUN_LOCAL = frozenset(
+    {
+        "pending_records",
+        "reply_running",
+        "requested_escalation",
+        "call_control_id",
+        "unwritten",
+        "playing_replies",
+        "followed_speech",
+    }
+)
 
 
 def history_is_long(limit: int | None) -> bool:

@@ -88,6 +88,17 @@ OPENING_WORDS_UPDATE = "opening_words"
 CALLER_SAID_UPDATE = "caller_said"
 
 
+class FollowedSpeech(BaseModel):
+    """What the API counted of a phone reply's speech it followed (api/reply_windows.py) until the caller's words
+    closed its window: brought to the call with those words, so the call learns whether its reply still plays
+    when it hears them, and no signal told it of each sentence's start and end."""
+
+    reply: str = Field(description="The reply's step (`reply_step`): its playback window")
+    started: int = Field(default=0, ge=0)
+    ended: int = Field(default=0, ge=0)
+    first_started_at: float | None = None
+
+
 class CallEvent(BaseModel):
     """One Telnyx webhook, reduced to what the workflow uses (history stays small)."""
 
@@ -108,6 +119,8 @@ class CallEvent(BaseModel):
     detection_result: str | None = Field(default=None, description="call.machine.detection.ended: human or machine")
     leg: TransferLeg | None = None
     callback: CallbackDial | None = None
+    # The caller's words, keys and hang-up: what the API counted of the reply that followed its playback.
+    reply_playback: FollowedSpeech | None = None
 
 
 class SipCall(BaseModel):

@@ -14,10 +14,12 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.call_records import CallContext
+    from activities.caller_reply import ReplyHeard
     from domain.vocabulary import Direction, FallbackLevel, Speaker, TransferOutcome
     from receptionist.conversation_state import ConversationState
     from receptionist.turn_taking import asks_yes_or_no, is_backchannel, keypad_words
-    from workflows.call_messages import CallEvent, CallState, OnCallLeg, TransferLeg
+    from workflows.call_messages import CallEvent, CallState, FollowedSpeech, OnCallLeg, TransferLeg
+    from workflows.playing_replies import PlayingReply
 
 # Patches: calls recorded before these took every transcription during speech as a barge-in and
 # let key presses wait for the agent to finish.
@@ -26,6 +28,9 @@ KEYS_DURING_SPEECH_PATCH = "keys-interrupt-speech"
 
 if TYPE_CHECKING:
     from workflows.call_records import UnwrittenRecord
+
+# The caller talks, presses a key or hangs up: the API closes a reply's playback window (api/reply_windows.py).
+CALLER_EVENTS = frozenset({"call.transcription", "call.dtmf.received", "call.hangup"})
 
 # How Telnyx names the end of a transfer leg that nobody answered.
 LEG_OUTCOMES = {
@@ -71,6 +76,10 @@ class CallProgress:
     speeches_sent: int = 0
     speeches_started: int = 0  # call.speak.started heard
     speeches_ended: int = 0
+    # Phone replies whose speech plays on, counted by the API, not signalled (workflows/playing_replies.py).
+    playing_replies: list[PlayingReply] = field(default_factory=list)
+    # The newest count of a reply's speech the caller's words brought: a reply still finishing takes it.
+    followed_speech: FollowedSpeech | None = None
     # The caller's newest interim transcript since their last final one: what a speculative reply
     # starts on once it stops changing (workflows/speculation.py).
     interim: CallEvent | None = None
@@ -138,6 +147,8 @@ class CallProgress:
             self._hear_transfer_leg(event.leg, event)
             return
         kind = event.event_type
+        if kind in CALLER_EVENTS:
+            self._hear_followed_speech(event.reply_playback)
         if kind == "call.initiated":
             self.initiated = self.initiated or event
         elif kind == "call.answered":
@@ -208,6 +219,25 @@ class CallProgress:
         elif kind == "call.hangup":
             leg.ended = True
             leg.hangup_cause = event.hangup_cause
+
+    def _hear_followed_speech(self, count: FollowedSpeech | None) -> None:
+        """The caller talked, pressed a key or hung up, and the API's count of the reply that followed its
+        playback came with it: the replies still playing that nothing follows are counted before the event
+        is filed, so it is filed knowing whether our speech still plays. A reply with no count (the API
+        process that counted it is gone) is taken as heard: its words were said."""
+        if count is not None:
+            self.followed_speech = count
+        for playing in [p for p in self.playing_replies if p.handle is None]:
+            self.playing_replies.remove(playing)
+            self.count_speech(playing, count if count is not None and count.reply == playing.reply else None)
+
+    def count_speech(self, playing: PlayingReply, heard: ReplyHeard | FollowedSpeech | None) -> None:
+        """Adds what the call has not counted yet of a playing reply's speech: all of it when `heard` is None."""
+        started, ended = playing.heard(heard)
+        self.speeches_started += started
+        self.speeches_ended += ended
+        if heard is not None and heard.first_started_at is not None:
+            self.speech_began(heard.first_started_at)
 
     def speech_began(self, received_at: float) -> None:
         """Our speech began (the API received its start at `received_at`): the caller's silence, if any, ends."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 
 from temporalio import workflow
@@ -54,6 +53,7 @@ from workflows.call_escalation import Escalation
 from workflows.call_language import CallLanguage
 from workflows.call_progress import CallProgress
 from workflows.call_tools import CallTools
+from workflows.playing_replies import PlayingReply
 from workflows.speculation import Speculations
 
 # Calls recorded before it gave a 0 on the keypad to the brain like any words.
@@ -70,6 +70,9 @@ QUIET_FILLER_WATCH_PATCH = "filler-watch-without-idle-timers"
 # Calls recorded before a phone reply said its own filler and its speech events were counted by the API,
 # not signalled, and followed to their end by `hear_reply` (api/reply_windows.py).
 REPLIES_FOLLOW_PLAYBACK_PATCH = "replies-follow-their-playback"
+# Calls recorded before the caller's next words brought the count of a reply's playback, and `hear_reply`
+# followed every reply's speech to its end (workflows/playing_replies.py).
+REPLIES_HEARD_WITH_CALLER_PATCH = "replies-heard-with-the-callers-words"
 
 
 class CallerTurns:
@@ -90,7 +93,6 @@ class CallerTurns:
         self.speculations = Speculations(progress, self._speculative_request, lambda: self.language.current)
         self._follows_playback = False  # decided at each turn (REPLIES_FOLLOW_PLAYBACK_PATCH)
         self.filler_said = False  # this turn's filler, said by the watch (a reply then says none)
-        self._hearings: list[_Hearing] = []  # replies whose speech still plays, followed by `hear_reply`
 
     async def stop_speaking(self) -> None:
         self.settle_playback()
@@ -335,6 +337,7 @@ class CallerTurns:
         and the silences of a call (`longest_silence_ms`) are those spent waiting for the receptionist."""
         self._progress.awaiting_reply = False
         self._progress.silence_since = None
+        self.follow_playback()  # the person's call waits for our speech; the caller's words are not awaited
         await self._escalation.escalate(reason, emergency=emergency)
 
     async def _reply_with_fallback(self, request: ReplyRequest) -> ReplyResult | None:
@@ -411,37 +414,62 @@ class CallerTurns:
         return result
 
     def _hear_playback(self, request: ReplyRequest, result: ReplyResult) -> None:
-        """The reply's speech plays on: `hear_reply` follows it to its end, and the call counts it then."""
-        speeches = result.sentences_spoken + result.fillers
-        hear = HearReply(call_control_id=request.call_control_id, reply=reply_step(request), speeches=speeches)
-        handle = workflow.start_activity_method(
+        """The reply's speech plays on: the caller's next words bring the API's count of it
+        (`CallProgress.count_speech`); before REPLIES_HEARD_WITH_CALLER_PATCH, `hear_reply` followed it at once."""
+        progress = self._progress
+        playing = PlayingReply(
+            reply=reply_step(request),
+            speeches=result.sentences_spoken + result.fillers,
+            started=result.played_started,
+            ended=result.played_ended,
+        )
+        if not workflow.patched(REPLIES_HEARD_WITH_CALLER_PATCH):
+            progress.playing_replies.append(playing)
+            self._follow(playing)
+            return
+        brought = progress.followed_speech
+        if brought is not None and brought.reply == playing.reply:
+            progress.count_speech(playing, brought)  # the caller's words closed its window as it finished
+        else:
+            progress.playing_replies.append(playing)
+
+    def follow_playback(self) -> None:
+        """The call stops waiting for the caller's words (it ends, or climbs to a person), and what it does next
+        waits for our speech to end: `hear_reply` follows each reply still playing."""
+        for playing in self._progress.playing_replies:
+            if playing.handle is None:
+                self._follow(playing)
+
+    def _follow(self, playing: PlayingReply) -> None:
+        hear = HearReply(call_control_id=self._progress.call_control_id, reply=playing.reply, speeches=playing.speeches)
+        playing.handle = workflow.start_activity_method(
             CallerReplies.hear_reply, hear, cancellation_type=ActivityCancellationType.TRY_CANCEL, **HEAR_REPLY
         )
-        hearing = _Hearing(handle, speeches, result.played_started, result.played_ended)
-        self._hearings.append(hearing)
-        hearing.task = asyncio.create_task(self._heard(hearing))
+        playing.task = asyncio.create_task(self._heard(playing))
 
-    async def _heard(self, hearing: _Hearing) -> None:
-        progress = self._progress
+    async def _heard(self, playing: PlayingReply) -> None:
+        assert playing.handle is not None
         heard: ReplyHeard | None
         try:
-            heard = await hearing.handle
+            heard = await playing.handle
         except (ActivityError, CancelledError, asyncio.CancelledError):
             heard = None  # taken as heard: its words were said
-        if hearing.void:
+        if playing.void:
             return
-        self._hearings.remove(hearing)
-        hearing.count(progress, heard)
+        self._progress.playing_replies.remove(playing)
+        self._progress.count_speech(playing, heard)
 
     def settle_playback(self, *, as_heard: bool = False) -> None:
         """Stops following the replies still playing: a barge-in stops their speech (and counts it as heard
         itself, `stop_speaking`); a run that continues as new counts what is left `as_heard`."""
-        hearings, self._hearings = self._hearings, []
-        for hearing in hearings:
-            hearing.void = True
-            hearing.handle.cancel()
+        progress = self._progress
+        playing_replies, progress.playing_replies = progress.playing_replies, []
+        for playing in playing_replies:
+            playing.void = True
+            if playing.handle is not None:
+                playing.handle.cancel()
             if as_heard:
-                hearing.count(self._progress, None)
+                progress.count_speech(playing, None)
 
     def _count_followed_speech(self, result: ReplyResult) -> None:
         """A reply that followed its playback: its filler and the starts and ends of its speech the API counted
@@ -462,24 +490,3 @@ def _need_met(first: ReplyResult | None) -> bool:
     if first.conversation is None or Brain(first.brain) is not Brain.OFFLINE:
         return True
     return first.conversation.not_understood == 0
-
-
-@dataclass
-class _Hearing:
-    """A reply whose speech still plays, and what of it the call has counted already."""
-
-    handle: workflow.ActivityHandle[ReplyHeard]
-    speeches: int
-    started: int
-    ended: int
-    void: bool = False
-    task: asyncio.Task[None] | None = None  # `_heard`, kept so that it is not collected while it waits
-
-    def count(self, progress: CallProgress, heard: ReplyHeard | None) -> None:
-        """Adds what the call has not counted yet of the reply's speech: all of it when `heard` is None."""
-        started = heard.started if heard else self.speeches
-        ended = heard.ended if heard else self.speeches
-        progress.speeches_started += max(0, started - self.started)
-        progress.speeches_ended += max(0, ended - self.ended)
-        if heard and heard.first_started_at is not None:
-            progress.speech_began(heard.first_started_at)
