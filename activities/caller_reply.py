@@ -60,6 +60,9 @@ SPEAK_RETRIES = 2
 NEWEST_WORDS_SECONDS = 0.2
 # How long a reply that was heard waits to save its turn; longer, and the workflow writes it later.
 SAVE_TURN_SECONDS = 3.0
+# How often a reply or speculation that is only waiting (on the LLM, on stable words) tells Temporal it is alive:
+# well inside LIVENESS_HEARTBEAT (1 s), whose 0.8 the SDK sends at most anyway.
+KEEP_ALIVE_SECONDS = 0.2
 
 # The brains a reply activity can be asked for; the safety net answers without one.
 ReplyBrain = Literal[Brain.LLM, Brain.OFFLINE]
@@ -90,8 +93,8 @@ class ReplyRequest(BaseModel):
     # A speculative reply the final transcript confirmed (workflows/speculation.py): spoken at once, no LLM asked.
     prepared: list[str] | None = None
     # The reply says the filler itself when the LLM keeps the caller waiting, and, where the API lets it
-    # (activities/followed_playback.py), its speech events are counted there, not signalled: `hear_reply`
-    # then follows the speech to its end (workflows/caller_turn.py).
+    # (activities/followed_playback.py), its speech events are counted there, not signalled: the caller's
+    # next words bring their count (workflows/playing_replies.py).
     follows_playback: bool = False
     filler_said: bool = Field(default=False, description="The turn's filler was said already: the reply says none")
     # A speculative reply's: the interim transcript (event id) whose words it answers.
@@ -120,11 +123,14 @@ class ReplyResult(BaseModel):
     first_started_at: float | None = None
     fillers: int = 0
     llm_given_up: bool = Field(default=False, description="After the filler the LLM still said nothing: given up")
-    hears_playback: bool = Field(default=False, description="Its speech plays on: `hear_reply` follows the rest")
+    hears_playback: bool = Field(
+        default=False, description="Its speech plays on, counted by the API (workflows/playing_replies.py)"
+    )
 
 
 class HearReply(BaseModel):
-    """A reply whose speech still plays, followed to its end by `hear_reply` (activities/followed_playback.py)."""
+    """A reply whose speech still plays, followed to its end by `hear_reply` when the call stops waiting for the
+    caller's words, which would otherwise bring its count (workflows/playing_replies.py)."""
 
     call_control_id: str
     reply: str = Field(description="The reply's step: its playback window (`reply_step`)")
@@ -290,12 +296,12 @@ class CallerReplies:
                 await speaker.speak_remaining()
             elif following and _fills_silence(request) and activity.info().attempt == 1:
                 # Only a first attempt: a retry's heartbeat details may be older than what the caller heard.
-                gave_up = await _speak_filling_silence(speaker, self._sentences(request, progress, speaker.heartbeat))
+                gave_up = await _speak_filling_silence(speaker, self._sentences(request, progress, speaker.keep_alive))
             else:
-                await speaker.speak_stream(self._sentences(request, progress, speaker.heartbeat))
+                await speaker.speak_stream(self._sentences(request, progress, speaker.keep_alive))
             await opening
             if not gave_up and not progress.tool_calls:
-                # `hear_reply` follows the rest of the speech; a reply with tools hands it back to the call.
+                # The API counts the rest of the speech; a reply with tools hands it back to the call.
                 await playback.announce(progress.spoken + int(progress.said_filler))
         except asyncio.CancelledError:
             # Barge-in: report what the caller heard; the workflow waits for this answer.
@@ -390,11 +396,12 @@ class CallerReplies:
             received_at=request.caller_words_received_at,
         )
         requests = 0
+        keep_alive = KeepAlive(activity.heartbeat)
         while True:
             # Stable from when the words were heard, not from when this attempt learned of them.
             stable_until = time.monotonic() + min(stable_for, max(0.0, heard.received_at + stable_for - time.time()))
             while (left := stable_until - time.monotonic()) > 0:
-                activity.heartbeat()
+                keep_alive()
                 await asyncio.sleep(min(left, 0.05))
             if (newer := await self._newer_words(request, heard)) is not None:
                 heard = newer  # the caller went on: these words must stay the same in their turn
@@ -412,9 +419,7 @@ class CallerReplies:
             requests += 1
             asking = request.model_copy(update={"caller_text": heard.words})
             try:
-                async for sentence in self._llm_sentences(
-                    asking, progress, lambda: activity.heartbeat(), stop_at_tool=True
-                ):
+                async for sentence in self._llm_sentences(asking, progress, keep_alive, stop_at_tool=True):
                     progress.sentences.append(sentence)
             except asyncio.CancelledError:
                 metrics.speculative_reply("cancelled")
@@ -573,6 +578,7 @@ class _SentenceSpeaker:
         self.first_speak_latency_ms: float | None = None
         self.call_ended = False
         self.window_opening: asyncio.Task[None] | None = None  # FollowedPlayback.open, alongside the LLM's start
+        self.keep_alive = KeepAlive(self.heartbeat)  # while the LLM streams: every token would be one
 
     async def speak_stream(self, sentences: AsyncIterator[str]) -> None:
         # A retry says at once what the failed attempt had generated but not spoken, rather than
@@ -634,6 +640,23 @@ class _SentenceSpeaker:
     def heartbeat(self) -> None:
         # Always with the progress: a heartbeat without details would erase what a retry must know.
         activity.heartbeat(self.progress.model_dump(mode="json"))
+
+
+class KeepAlive:
+    """Tells Temporal the attempt is alive, at most every KEEP_ALIVE_SECONDS. The SDK sends one heartbeat per
+    0.8 of the timeout whatever it is given, and each call costs an asyncio task and an encoding of its details:
+    called for every token of an LLM stream, it was mostly that. Progress a retry must know (a sentence spoken)
+    is heartbeated at once, not through this."""
+
+    def __init__(self, heartbeat: Callable[[], None]) -> None:
+        self._heartbeat = heartbeat
+        self._next = 0.0
+
+    def __call__(self) -> None:
+        now = time.monotonic()
+        if now >= self._next:
+            self._next = now + KEEP_ALIVE_SECONDS
+            self._heartbeat()
 
 
 def _fills_silence(request: ReplyRequest) -> bool:

@@ -1,11 +1,13 @@
 """A reply that follows its own playback, seen from the reply activity (the API's side: api/reply_windows.py).
 
-`open` before the first sentence; `announce` once every sentence is sent, leaving the window to
-`hear_reply`, an activity of its own with a long heartbeat timeout, whose `heard` waits, within
-its attempt's time, until the API has counted the end of each (the reply's own activity stays
-short: a second-long heartbeat timeout while a reply could be waiting for a dead worker, and no
-heartbeat at all while its speech plays); `close` when the reply hands nothing over. `count` is
-what the window counted: each reports it, and the call adds it to its own counts of its speech.
+`open` before the first sentence; `announce` once every sentence is sent, leaving the window open
+while the speech plays: the caller's next words bring its count to the call (api/reply_windows.py).
+A call that stops waiting for the caller runs `hear_reply`, an activity of its own with a long
+heartbeat timeout, whose `heard` waits, within its attempt's time, until the API has counted the
+end of each (the reply's own activity stays short: a second-long heartbeat timeout while a reply
+could be waiting for a dead worker, and no heartbeat at all while its speech plays); `close` when
+the reply hands nothing over. `count` is what the window counted: each reports it, and the call
+adds it to its own counts of its speech.
 A window the API lost (a new API process) reads as heard; a wait that outlasts the attempt's time
 closes the window, and the rest of the speech reaches the call as webhooks, as before.
 """

@@ -118,9 +118,11 @@ SPECULATIVE_REPLY = ActivityOptions(
     retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=100), maximum_attempts=2),
 )
 
-# The end of a reply's speech, followed by `hear_reply` while it plays: its words are said, so a worker
-# that dies here costs only the call's knowing late that the speech ended (a caller who talks meanwhile
-# barges in, which cancels it without waiting); a long heartbeat timeout spares a heartbeat a second.
+# The end of a reply's speech, followed by `hear_reply` when the call stops waiting for the caller (a
+# goodbye, a person called; after every reply in calls recorded before the caller's words brought it): its
+# words are said, so a worker that dies here costs only the call's knowing late that the speech ended (a
+# caller who talks meanwhile barges in, which cancels it without waiting); a long heartbeat timeout spares
+# a heartbeat a second.
 HEAR_REPLY = ActivityOptions(
     start_to_close_timeout=timedelta(seconds=60),
     heartbeat_timeout=timedelta(seconds=10),
