@@ -22,6 +22,8 @@ import asyncio
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from workflows.patches import patched
+
 with workflow.unsafe.imports_passed_through():
     from activities.business_directory import BusinessDirectory
     from activities.call_records import CallContext, CallOpening, CallRecords
@@ -234,7 +236,7 @@ class CallWorkflow:
             # A long call's next run: the conversation goes on where the run before left it (and
             # keeps its records as the first run chose to).
             return await self._go_on(start)
-        progress.records_in_background = workflow.patched(RECORDS_IN_BACKGROUND)
+        progress.records_in_background = patched(RECORDS_IN_BACKGROUND)
         self._channel.connect()
         if self._sip_line is not None:
             return await self._answer_realtime(self._sip_line)
@@ -382,8 +384,8 @@ class CallWorkflow:
         progress = self._progress
         # On a phone line, a stable interim transcript starts the reply early (workflows/speculation.py).
         speculations = self._turns.speculations
-        speculating = self._channel.kind == Channel.PHONE and workflow.patched(SPECULATIVE_REPLIES_PATCH)
-        silence = CallerSilence(workflow.patched(ONE_SILENCE_TIMER_PATCH))
+        speculating = self._channel.kind == Channel.PHONE and patched(SPECULATIVE_REPLIES_PATCH)
+        silence = CallerSilence(patched(ONE_SILENCE_TIMER_PATCH))
         while not progress.over and not progress.ending:
             if self._channel.kind == Channel.PHONE and history_is_long(start.history_event_limit):
                 await speculations.cancel()
@@ -433,7 +435,7 @@ class CallWorkflow:
 
     async def _continue_as_new(self, start: CallStart) -> None:
         """Between two turns: the next run takes the call on (`workflows.call_continuation`)."""
-        if not workflow.patched(CONTINUES_AS_NEW):
+        if not patched(CONTINUES_AS_NEW):
             return
         progress = self._progress
         if progress.unwritten:

@@ -22,6 +22,8 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ActivityError, FailureError
 from temporalio.workflow import ParentClosePolicy
 
+from workflows.patches import patched
+
 with workflow.unsafe.imports_passed_through():
     from activities.follow_ups import CallbackRequest, FollowUps, PendingCallbacksQuery, ScheduledCallback
     from activities.owed_callbacks import OwedCallback, OwedCallbacks
@@ -76,7 +78,7 @@ class Callbacks:
         """The take_message tool: a promised call-back in words, or what the caller is told instead."""
         progress = self._progress
         number = None
-        if progress.live.channel == Channel.WEB and workflow.patched(WEB_NUMBER_CONFIRMED):
+        if progress.live.channel == Channel.WEB and patched(WEB_NUMBER_CONFIRMED):
             number = re.sub(r"[^\d+]", "", taken.callback_number or "")
             if not number:
                 return WEB_NUMBER_NEEDED
@@ -239,7 +241,7 @@ class Callbacks:
         """The caller rang before we rang them: the call-backs they were promised are kept by this call,
         the urgent ones once the caller says so."""
         query = PendingCallbacksQuery(business_id=self._progress.context.business_id, caller_number=caller_number)
-        if workflow.patched(URGENT_CALLBACKS_ASKED):
+        if patched(URGENT_CALLBACKS_ASKED):
             pending = await workflow.execute_activity_method(OwedCallbacks.sort_pending_callbacks, query, **options)
             self._owed = pending.urgent
             await self._tell_kept(pending.kept)

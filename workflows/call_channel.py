@@ -14,6 +14,8 @@ from typing import Any, Protocol
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
+from workflows.patches import patched
+
 with workflow.unsafe.imports_passed_through():
     from activities.caller_reply import ReplyResult
     from activities.telnyx_commands import (
@@ -122,7 +124,7 @@ class PhoneLine:
 
     async def listen(self) -> None:
         command = TranscriptionCommand(**self._call_command("transcription").model_dump(), language=self._language())
-        if workflow.patched(TRANSCRIPTION_SETTINGS_PATCH):
+        if patched(TRANSCRIPTION_SETTINGS_PATCH):
             command.engine = self._engine(command.language)
         await self._command(TelnyxCommands.start_transcription, command)
 
@@ -136,7 +138,7 @@ class PhoneLine:
         switch = self._progress.next("language")
         await self._command(TelnyxCommands.stop_transcription, self._call_command(f"transcription-stop-{switch}"))
         command = TranscriptionCommand(**self._call_command(f"transcription-{switch}").model_dump(), language=language)
-        if workflow.patched(TRANSCRIPTION_SETTINGS_PATCH):
+        if patched(TRANSCRIPTION_SETTINGS_PATCH):
             command.engine = self._engine(language)
         await self._command(TelnyxCommands.start_transcription, command)
 
@@ -212,7 +214,7 @@ class PhoneLine:
     async def _command(self, activity_method: Any, command: CallCommand) -> CommandResult:
         try:
             result: CommandResult
-            if workflow.patched(TELNYX_COMMANDS_LOCAL_PATCH):
+            if patched(TELNYX_COMMANDS_LOCAL_PATCH):
                 result = await workflow.execute_local_activity_method(activity_method, command, **TELNYX_LOCAL_COMMAND)
             else:
                 result = await workflow.execute_activity_method(activity_method, command, **TELNYX_COMMAND)

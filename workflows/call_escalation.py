@@ -17,6 +17,8 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
+from workflows.patches import patched
+
 with workflow.unsafe.imports_passed_through():
     from activities.follow_ups import EscalationOpening, FollowUps, TransferAttempt, TransferStepTaken
     from business.config import BusinessConfig
@@ -200,7 +202,7 @@ class Escalation:
         if self._channel.kind == Channel.REALTIME_SIP:
             # OpenAI's call is put through by SIP REFER, number by number: no leg of ours to brief or bridge.
             connected = await self._ring_cold(escalation, record)
-        elif our_number and workflow.patched(WARM_TRANSFERS):
+        elif our_number and patched(WARM_TRANSFERS):
             connected = await self._ring_warm(escalation, record, emergency=emergency, from_number=our_number)
         else:
             connected = await self._ring_cold(escalation, record)

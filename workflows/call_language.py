@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from temporalio import workflow
 
+from workflows.patches import patched
+
 with workflow.unsafe.imports_passed_through():
     from domain.vocabulary import Channel, Direction
     from receptionist.caller_language import (
@@ -49,14 +51,14 @@ class CallLanguage:
         progress = self._progress
         offer = menu_offer(progress.context.business)
         incoming = progress.initiated is not None and progress.initiated.direction == Direction.INCOMING
-        if offer and incoming and self._channel.kind == Channel.PHONE and workflow.patched(LANGUAGE_MENU_PATCH):
+        if offer and incoming and self._channel.kind == Channel.PHONE and patched(LANGUAGE_MENU_PATCH):
             return f"{opening_words} {offer}"
         return opening_words
 
     async def choose(self, words: list[CallEvent], caller_text: str) -> tuple[list[CallEvent], str | None]:
         """Moves the call to the language the caller chose by key or speaks. Returns the words left for
         the brain (a language key is not for it), and what to say when only a key was pressed."""
-        if not workflow.patched(CALLER_LANGUAGE_PATCH):
+        if not patched(CALLER_LANGUAGE_PATCH):
             return words, None
         business = self._progress.context.business
         keyed = [tag for w in words if (tag := language_of_key(business, w.digit))]
@@ -76,13 +78,13 @@ class CallLanguage:
 
     def emergency_in(self, caller_text: str) -> str | None:
         """An emergency said in another of the business's languages ("¡Se reventó una tubería!")."""
-        if not workflow.patched(CALLER_LANGUAGE_PATCH):
+        if not patched(CALLER_LANGUAGE_PATCH):
             return None
         return emergency_in_languages(self._progress.context.business, caller_text)
 
     def safety_net_words(self, kind: str, english: str) -> str:
         """What the safety net says (`kind`: person, emergency), in the call's language; calls before
         languages said `english`."""
-        if not workflow.patched(CALLER_LANGUAGE_PATCH):
+        if not patched(CALLER_LANGUAGE_PATCH):
             return english
         return safety_net_words(kind, self.current)

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 from temporalio import workflow
 
+from workflows.patches import patched
+
 with workflow.unsafe.imports_passed_through():
     from activities.call_records import CallContext
     from activities.caller_reply import ReplyHeard
@@ -167,11 +169,7 @@ class CallProgress:
             if self.awaiting_reply and self.speeches_ended >= self.speeches_started:
                 self.silence_since = event.received_at  # the caller waits on for the rest of the answer
         elif kind == "call.transcription" and (event.transcript or "").strip():
-            if (
-                self.agent_speaking()
-                and is_backchannel(event.transcript or "")
-                and workflow.patched(BACKCHANNELS_PATCH)
-            ):
+            if self.agent_speaking() and is_backchannel(event.transcript or "") and patched(BACKCHANNELS_PATCH):
                 # Listening, not a new turn: the agent goes on, and nothing answers the murmur.
                 if event.is_final:
                     self.held_backchannel = event
@@ -187,7 +185,7 @@ class CallProgress:
             else:
                 self.interim = event
         elif kind == "call.dtmf.received" and event.digit:
-            if self.agent_speaking() and workflow.patched(KEYS_DURING_SPEECH_PATCH):
+            if self.agent_speaking() and patched(KEYS_DURING_SPEECH_PATCH):
                 self.barge_in = True
             self.caller_words.append(event.model_copy(update={"transcript": keypad_words(event.digit)}))
 

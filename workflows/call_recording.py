@@ -14,6 +14,8 @@ from datetime import timedelta
 
 from temporalio import workflow
 
+from workflows.patches import patched
+
 with workflow.unsafe.imports_passed_through():
     from domain.vocabulary import Channel, RecordingPlan, Speaker, Utterance
     from receptionist import unasked_words
@@ -48,7 +50,7 @@ class CallRecording:
         plan = self._progress.context.recording
         if plan == RecordingPlan.NOT_RECORDED or self._channel.kind != Channel.PHONE:
             return RecordingPlan.NOT_RECORDED
-        return plan if workflow.patched(RECORDS_CALLS) else RecordingPlan.NOT_RECORDED
+        return plan if patched(RECORDS_CALLS) else RecordingPlan.NOT_RECORDED
 
     def consent_question(self) -> str:
         return words_in(unasked_words.CONSENT_QUESTION, language_of(self._progress))
@@ -70,7 +72,7 @@ class CallRecording:
         if progress.over:
             return ""
         heard = " ".join((e.transcript or "").strip() for e in progress.caller_words).strip()
-        agreed = agrees_to_recording(heard, spanish=workflow.patched(SPANISH_CONSENT)) if heard else None
+        agreed = agrees_to_recording(heard, spanish=patched(SPANISH_CONSENT)) if heard else None
         if agreed is None:
             # Silence is no consent; words that are not an answer are the caller's first turn.
             return words_in(unasked_words.NOT_RECORDED, language_of(progress))

@@ -14,6 +14,8 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.exceptions import TimeoutError as ActivityTimeout
 
+from workflows.patches import patched
+
 with workflow.unsafe.imports_passed_through():
     from activities.appointments import BOOK_UNAVAILABLE, AppointmentActivities
     from activities.booking_codes import BookingCodes
@@ -90,7 +92,7 @@ class CallTools:
         try:
             check_arguments(call.name, call.arguments)
         except UnfitToolCall:
-            return not workflow.patched(ARGUMENTS_CHECKED)
+            return not patched(ARGUMENTS_CHECKED)
         return False
 
     # --- the effects (receptionist.tool_dispatch.ToolEffects) ------------------------------------

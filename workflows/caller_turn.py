@@ -18,6 +18,8 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, CancelledError
 from temporalio.workflow import ActivityCancellationType
 
+from workflows.patches import patched
+
 with workflow.unsafe.imports_passed_through():
     from activities.caller_reply import (
         CallerReplies,
@@ -130,8 +132,8 @@ class CallerTurns:
     async def answer(self) -> None:
         """Answers all the caller has said since the last turn."""
         progress = self._progress
-        fills_silence = self._channel.kind == Channel.PHONE and workflow.patched(FILLERS_PATCH)
-        self._follows_playback = self._channel.kind == Channel.PHONE and workflow.patched(REPLIES_FOLLOW_PLAYBACK_PATCH)
+        fills_silence = self._channel.kind == Channel.PHONE and patched(FILLERS_PATCH)
+        self._follows_playback = self._channel.kind == Channel.PHONE and patched(REPLIES_FOLLOW_PLAYBACK_PATCH)
         progress.awaiting_reply = True
         self.filler_said = False
         try:
@@ -178,7 +180,7 @@ class CallerTurns:
             return self._follows_playback and progress.reply_running
 
         # Without a timer where none can fire a decision (calls recorded before it started two more a turn).
-        untimed = workflow.patched(QUIET_FILLER_WATCH_PATCH)
+        untimed = patched(QUIET_FILLER_WATCH_PATCH)
         while not interrupted():
             if reply_fills_silence():
                 await workflow.wait_condition(lambda: not progress.reply_running or interrupted())
@@ -229,7 +231,7 @@ class CallerTurns:
         history = list(progress.live.transcript)
         progress.live.transcript.append(Utterance(speaker=Speaker.CALLER, text=caller_text))
 
-        if any(w.digit == PERSON_KEY for w in words) and workflow.patched(PERSON_KEY_PATCH):
+        if any(w.digit == PERSON_KEY for w in words) and patched(PERSON_KEY_PATCH):
             # 0 always reaches a person, whatever else was said: no brain needed to understand it.
             said = self.language.safety_net_words("person", "Of course. I'm connecting you with a person now.")
             await self._hand_to_a_person(turn, caller_text, said, "person-key", "the caller pressed 0 for a person")
@@ -240,7 +242,7 @@ class CallerTurns:
             await self._say_unasked(turn, caller_text, confirmation, "language-key")
             return
         caller_text = " ".join((w.transcript or "").strip() for w in words)  # without a language key
-        understood_callers = workflow.patched(UNMET_NEEDS_PATCH)
+        understood_callers = patched(UNMET_NEEDS_PATCH)
         hear_emergency = emergency_heard if understood_callers else emergency_in
         if phrase := hear_emergency(progress.context.business, caller_text) or self.language.emergency_in(caller_text):
             # The safety net: no LLM needed to know that "I smell gas" goes to a person.
@@ -423,7 +425,7 @@ class CallerTurns:
             started=result.played_started,
             ended=result.played_ended,
         )
-        if not workflow.patched(REPLIES_HEARD_WITH_CALLER_PATCH):
+        if not patched(REPLIES_HEARD_WITH_CALLER_PATCH):
             progress.playing_replies.append(playing)
             self._follow(playing)
             return

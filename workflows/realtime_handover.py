@@ -18,6 +18,8 @@ from __future__ import annotations
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
+from workflows.patches import patched
+
 with workflow.unsafe.imports_passed_through():
     from activities.telnyx_commands import CommandResult, RealtimeHandover, TelnyxCommands
     from domain.vocabulary import Channel, Direction, PhoneMode, TransferOutcome
@@ -42,7 +44,7 @@ def answered_by_realtime(progress: CallProgress, channel: Channel) -> bool:
         and initiated is not None
         and initiated.direction == Direction.INCOMING
         and progress.context.phone_mode == PhoneMode.REALTIME_SIP
-        and workflow.patched(REALTIME_HANDOVER_PATCH)
+        and patched(REALTIME_HANDOVER_PATCH)
     )
 
 

@@ -15,6 +15,8 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
+from workflows.patches import patched
+
 with workflow.unsafe.imports_passed_through():
     from activities.satisfaction_surveys import SatisfactionSurveys, SurveyFate, SurveyPlan
     from activities.telnyx_commands import TelnyxCommands, TextMessage
@@ -43,7 +45,7 @@ async def ask_for_rating(progress: CallProgress, status: CallStatus) -> None:
         return
     business = context.business
     caller, sender = initiated.caller_number, business.sms_from_number or business.phone_number
-    if not (business.satisfaction_survey and caller and sender) or not workflow.patched(SATISFACTION_SURVEY):
+    if not (business.satisfaction_survey and caller and sender) or not patched(SATISFACTION_SURVEY):
         return
     plan = SurveyPlan(
         call_id=progress.call_control_id,

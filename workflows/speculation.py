@@ -27,6 +27,8 @@ from datetime import datetime, timedelta
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, CancelledError
 
+from workflows.patches import patched
+
 with workflow.unsafe.imports_passed_through():
     from activities.caller_reply import CallerReplies, ReplyRequest, Speculation
     from receptionist.transcripts import same_words
@@ -99,7 +101,7 @@ class Speculations:
         handle = self._handle
         if handle is None:
             return None
-        if self._language != self._current_language() and workflow.patched(SAME_LANGUAGE_PATCH):
+        if self._language != self._current_language() and patched(SAME_LANGUAGE_PATCH):
             # The caller's words moved the call to another language (a Spanish "Hola, ..." in an English
             # call): a reply prepared in the old one must not be spoken in the new one's voice.
             await self.cancel()
