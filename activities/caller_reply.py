@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Literal
 
@@ -60,9 +60,6 @@ SPEAK_RETRIES = 2
 NEWEST_WORDS_SECONDS = 0.2
 # How long a reply that was heard waits to save its turn; longer, and the workflow writes it later.
 SAVE_TURN_SECONDS = 3.0
-# How often a reply or speculation that is only waiting (on the LLM, on stable words) tells Temporal it is alive:
-# well inside LIVENESS_HEARTBEAT (1 s), whose 0.8 the SDK sends at most anyway.
-KEEP_ALIVE_SECONDS = 0.2
 
 # The brains a reply activity can be asked for; the safety net answers without one.
 ReplyBrain = Literal[Brain.LLM, Brain.OFFLINE]
@@ -296,9 +293,9 @@ class CallerReplies:
                 await speaker.speak_remaining()
             elif following and _fills_silence(request) and activity.info().attempt == 1:
                 # Only a first attempt: a retry's heartbeat details may be older than what the caller heard.
-                gave_up = await _speak_filling_silence(speaker, self._sentences(request, progress, speaker.keep_alive))
+                gave_up = await _speak_filling_silence(speaker, self._sentences(request, progress))
             else:
-                await speaker.speak_stream(self._sentences(request, progress, speaker.keep_alive))
+                await speaker.speak_stream(self._sentences(request, progress))
             await opening
             if not gave_up and not progress.tool_calls:
                 # The API counts the rest of the speech; a reply with tools hands it back to the call.
@@ -396,13 +393,10 @@ class CallerReplies:
             received_at=request.caller_words_received_at,
         )
         requests = 0
-        keep_alive = KeepAlive(activity.heartbeat)
         while True:
             # Stable from when the words were heard, not from when this attempt learned of them.
             stable_until = time.monotonic() + min(stable_for, max(0.0, heard.received_at + stable_for - time.time()))
-            while (left := stable_until - time.monotonic()) > 0:
-                keep_alive()
-                await asyncio.sleep(min(left, 0.05))
+            await asyncio.sleep(max(0.0, stable_until - time.monotonic()))  # alive: runtime.heartbeats beats
             if (newer := await self._newer_words(request, heard)) is not None:
                 heard = newer  # the caller went on: these words must stay the same in their turn
                 continue
@@ -419,7 +413,7 @@ class CallerReplies:
             requests += 1
             asking = request.model_copy(update={"caller_text": heard.words})
             try:
-                async for sentence in self._llm_sentences(asking, progress, keep_alive, stop_at_tool=True):
+                async for sentence in self._llm_sentences(asking, progress, stop_at_tool=True):
                     progress.sentences.append(sentence)
             except asyncio.CancelledError:
                 metrics.speculative_reply("cancelled")
@@ -466,9 +460,7 @@ class CallerReplies:
             return False
         return True
 
-    async def _sentences(
-        self, request: ReplyRequest, progress: ReplyProgress, heartbeat: Callable[[], None]
-    ) -> AsyncIterator[str]:
+    async def _sentences(self, request: ReplyRequest, progress: ReplyProgress) -> AsyncIterator[str]:
         if request.brain == Brain.OFFLINE or self._llm is None:
             if request.llm_given_up:
                 # The turn waited out a silent LLM (the filler, then this). It counts as one failure, not as an
@@ -486,7 +478,7 @@ class CallerReplies:
             raise ApplicationError(
                 "the LLM failed lately and is not asked again yet", type="LLMCircuitOpen", non_retryable=True
             )
-        async for sentence in self._llm_sentences(request, progress, heartbeat):
+        async for sentence in self._llm_sentences(request, progress):
             yield sentence
         self._llm_circuit.succeeded()
 
@@ -494,7 +486,6 @@ class CallerReplies:
         self,
         request: ReplyRequest,
         progress: ReplyProgress,
-        heartbeat: Callable[[], None],
         *,
         stop_at_tool: bool = False,
     ) -> AsyncIterator[str]:
@@ -516,8 +507,9 @@ class CallerReplies:
                     max_tokens=250,
                     temperature=0.4,
                 )
+                # No heartbeat per chunk: runtime.heartbeats keeps the attempt alive, and a sentence spoken
+                # is heartbeated with the progress a retry needs (`_SentenceSpeaker`).
                 async for chunk in stream:
-                    heartbeat()
                     if chunk.usage:
                         progress.prompt_tokens = chunk.usage.prompt_tokens
                         progress.completion_tokens = chunk.usage.completion_tokens
@@ -578,7 +570,6 @@ class _SentenceSpeaker:
         self.first_speak_latency_ms: float | None = None
         self.call_ended = False
         self.window_opening: asyncio.Task[None] | None = None  # FollowedPlayback.open, alongside the LLM's start
-        self.keep_alive = KeepAlive(self.heartbeat)  # while the LLM streams: every token would be one
 
     async def speak_stream(self, sentences: AsyncIterator[str]) -> None:
         # A retry says at once what the failed attempt had generated but not spoken, rather than
@@ -640,23 +631,6 @@ class _SentenceSpeaker:
     def heartbeat(self) -> None:
         # Always with the progress: a heartbeat without details would erase what a retry must know.
         activity.heartbeat(self.progress.model_dump(mode="json"))
-
-
-class KeepAlive:
-    """Tells Temporal the attempt is alive, at most every KEEP_ALIVE_SECONDS. The SDK sends one heartbeat per
-    0.8 of the timeout whatever it is given, and each call costs an asyncio task and an encoding of its details:
-    called for every token of an LLM stream, it was mostly that. Progress a retry must know (a sentence spoken)
-    is heartbeated at once, not through this."""
-
-    def __init__(self, heartbeat: Callable[[], None]) -> None:
-        self._heartbeat = heartbeat
-        self._next = 0.0
-
-    def __call__(self) -> None:
-        now = time.monotonic()
-        if now >= self._next:
-            self._next = now + KEEP_ALIVE_SECONDS
-            self._heartbeat()
 
 
 def _fills_silence(request: ReplyRequest) -> bool:
