@@ -374,7 +374,7 @@ class CallerReplies:
         """The reply this brain gives, said to nobody, its tools asked for but not run: a replay of a
         past call with a draft configuration (activities/call_replay.py) goes through the calls' own path."""
         progress = ReplyProgress()
-        sentences = [sentence async for sentence in self._sentences(request, progress, lambda: None)]
+        sentences = [sentence async for sentence in self._sentences(request, progress)]
         return " ".join(sentences), progress.tool_calls
 
     @activity.defn(name="speculate_reply")
