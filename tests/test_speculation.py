@@ -136,7 +136,9 @@ async def test_a_final_transcript_with_other_words_cancels_the_speculation_and_n
     assert spoken(call) == [GREETING, *fake_reply(final)]
     assert not any("Tuesday" in sentence for sentence in spoken(call))
     metrics = call_metrics(stack, call)
-    assert (metrics.llm_requests, metrics.speculative_requests, metrics.speculations_adopted) == (2, 1, 0)
+    # On a loaded machine an earlier interim may stay the newest long enough to be speculated on too.
+    assert metrics.speculations_adopted == 0 and metrics.speculative_requests >= 1
+    assert metrics.llm_requests == metrics.speculative_requests + 1, "the final words were asked of the LLM anew"
 
 
 async def test_a_speculative_reply_that_wants_a_tool_stops_and_the_tool_runs_only_on_the_final_words(stack):
