@@ -19,13 +19,14 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from activities.call_recordings import SavedRecording
 from api.held_events import HeldEvents, held_for_company
 from api.line_playback import LinePlayback
-from api.reply_windows import CALLER_HEARD, ReplyWindows
+from api.reply_windows import ReplyWindows
 from api.temporal_client import TemporalConnection
 from domain.vocabulary import WebhookDelivery
 from runtime import metrics
 from runtime.client_state import ClientStateRefusal, ClientStateRefused, verify_client_state
 from workflows.call_messages import (
     CALL_WORKFLOW,
+    CALLER_EVENTS,
     TELNYX_EVENT_SIGNAL,
     TELNYX_EVENTS_SIGNAL,
     CallbackDial,
@@ -206,7 +207,7 @@ class CallRouter:
         return result
 
     def _with_reply_playback(self, event: CallEvent) -> CallEvent:
-        if event.leg is not None or event.event_type not in CALLER_HEARD:
+        if event.leg is not None or event.event_type not in CALLER_EVENTS:
             return event
         brought = self._reply_windows.brought(event.call_control_id)
         return event if brought is None else event.model_copy(update={"reply_playback": brought})

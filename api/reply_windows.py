@@ -29,10 +29,9 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel
 
 from api.line_playback import ENDED, STARTED
-from workflows.call_messages import CallEvent, FollowedSpeech
+from workflows.call_messages import CALLER_EVENTS, CallEvent, FollowedSpeech
 
 WINDOW_TTL_SECONDS = 15.0
-CALLER_HEARD = frozenset({"call.hangup", "call.transcription", "call.dtmf.received"})
 
 
 class PlaybackCount(BaseModel):
@@ -73,7 +72,7 @@ class ReplyWindows:
     def absorb(self, event: CallEvent) -> bool:
         """True when `event` is a playback event of a reply following its own: counted, not to be signalled."""
         call = event.call_control_id
-        if event.leg is None and event.event_type in CALLER_HEARD:
+        if event.leg is None and event.event_type in CALLER_EVENTS:
             # The caller hangs up, talks or presses a key (a barge-in, perhaps): what plays matters to the
             # call again, so the rest of the speech reaches it as signals; the reply's counts are kept so far.
             self._close(call)

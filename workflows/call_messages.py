@@ -88,6 +88,11 @@ OPENING_WORDS_UPDATE = "opening_words"
 CALLER_SAID_UPDATE = "caller_said"
 
 
+# The caller talks, presses a key or hangs up: what closes a reply's playback window at the API
+# (api/reply_windows.py), and brings its count to the call (`CallEvent.reply_playback`).
+CALLER_EVENTS = frozenset({"call.transcription", "call.dtmf.received", "call.hangup"})
+
+
 class FollowedSpeech(BaseModel):
     """What the API counted of a phone reply's speech it followed (api/reply_windows.py) until the caller's words
     closed its window: brought to the call with those words, so the call learns whether its reply still plays

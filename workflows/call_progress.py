@@ -20,7 +20,14 @@ with workflow.unsafe.imports_passed_through():
     from domain.vocabulary import Direction, FallbackLevel, Speaker, TransferOutcome
     from receptionist.conversation_state import ConversationState
     from receptionist.turn_taking import asks_yes_or_no, is_backchannel, keypad_words
-    from workflows.call_messages import CallEvent, CallState, FollowedSpeech, OnCallLeg, TransferLeg
+    from workflows.call_messages import (
+        CALLER_EVENTS,
+        CallEvent,
+        CallState,
+        FollowedSpeech,
+        OnCallLeg,
+        TransferLeg,
+    )
     from workflows.playing_replies import PlayingReply
 
 # Patches: calls recorded before these took every transcription during speech as a barge-in and
@@ -30,9 +37,6 @@ KEYS_DURING_SPEECH_PATCH = "keys-interrupt-speech"
 
 if TYPE_CHECKING:
     from workflows.call_records import UnwrittenRecord
-
-# The caller talks, presses a key or hangs up: the API closes a reply's playback window (api/reply_windows.py).
-CALLER_EVENTS = frozenset({"call.transcription", "call.dtmf.received", "call.hangup"})
 
 # How Telnyx names the end of a transfer leg that nobody answered.
 LEG_OUTCOMES = {
