@@ -13,9 +13,9 @@ call that stops waiting for the caller (its goodbye, a transfer) asks instead: `
 here until every speech it announced has ended. Calls recorded before that follow every reply so.
 
 A window closes once every speech its reply announced has ended, when the caller talks, presses a
-key or hangs up, or WINDOW_TTL_SECONDS after it last heard from its reply or its line (a worker
-that died before it announced). Events after that reach the call as before, and the count is what
-the window had counted. Per API process, in memory: a process that starts knows no window and
+key or hangs up, or WINDOW_TTL_SECONDS after it last heard from its reply (a worker that died, or
+a reply that failed for good, before it announced) or, once announced, from its line. Events after
+that reach the call as before, and the count is what the window had counted. Per API process, in memory: a process that starts knows no window and
 signals every event; a reply whose count is lost is taken as heard.
 """
 
@@ -87,7 +87,10 @@ class ReplyWindows:
             window.first_started_at = window.first_started_at or event.received_at
         else:
             window.ended += 1
-        window.touched = time.monotonic()  # its speech plays on: the reply's worker is not needed for it
+        if window.expected is not None:
+            # Announced: its speech plays on, and the reply's worker is not needed for it. Before that, the
+            # reply's own requests keep it (a reply that failed for good leaves it to close 15 s after).
+            window.touched = time.monotonic()
         self._changed(window)
         if window.expected is not None and window.ended >= window.expected:
             self._close(call)

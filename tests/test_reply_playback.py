@@ -155,6 +155,15 @@ async def test_a_window_stays_open_while_its_speech_plays_however_long_after_its
     brought = windows.brought(CALL)
     assert brought is not None and (brought.started, brought.ended) == (2, 2)
 
+    windows = ReplyWindows(ttl_seconds=0.2)
+    await windows.follow(CALL, REPLY, sentences=None, wait_seconds=0, close=False, open_window=True)
+    await asyncio.sleep(0.12)
+    assert windows.absorb(event("call.speak.started"))
+    await asyncio.sleep(0.12)
+    assert not windows.absorb(event("call.speak.ended")), (
+        "a reply that never said how many it sent (it failed for good) keeps its window only as long as it asks"
+    )
+
 
 def scheduled_activities(events: list) -> list[str]:
     return [
