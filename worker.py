@@ -162,6 +162,7 @@ def call_activities(settings: Settings) -> list:
         replies.reply_to_caller,
         replies.speculate_reply,
         replies.hear_reply,
+        replies.say_followed,
         records.open_call,
         records.mark_call_status,
         records.record_turn,

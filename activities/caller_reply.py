@@ -134,6 +134,21 @@ class HearReply(BaseModel):
     speeches: int = Field(ge=0, description="Its sentences and filler, all sent")
 
 
+class FollowedSay(BaseModel):
+    """Words the call says itself (its greeting), their playback followed by the API as a reply's is."""
+
+    command: SpeakCommand
+    window: str = Field(description="Its playback window (api/reply_windows.py): the step it is said at")
+
+
+class FollowedSaid(BaseModel):
+    call_ended: bool = False
+    # The API counts its playback: the caller's first words bring the count (workflows/playing_replies.py).
+    following: bool = False
+    started: int = 0
+    ended: int = 0
+
+
 class ReplyHeard(BaseModel):
     """What the reply's window counted in all, once its speech ended (or the wait gave up)."""
 
@@ -355,6 +370,25 @@ class CallerReplies:
             fillers=int(progress.said_filler),
             llm_given_up=gave_up,
             hears_playback=hears_playback,
+        )
+
+    @activity.defn(name="say_followed")
+    async def say_followed(self, say: FollowedSay) -> FollowedSaid:
+        """Says one speech of the call's own (its greeting) in a playback window of the API, opened first: its
+        start and end are counted there, not signalled, and the caller's first words bring the count."""
+        command = say.command
+        playback = FollowedPlayback(self._playback, command.call_control_id, say.window)
+        await playback.open(speeches=1)
+        try:
+            sent = await send_call_command(speak_sentence(self._telnyx.calls.actions, command))
+        except Exception:
+            await playback.close()  # nothing will play: the window would only wait for its end
+            raise
+        if sent.call_ended:
+            await playback.close()
+        count = playback.count
+        return FollowedSaid(
+            call_ended=sent.call_ended, following=playback.following, started=count.started, ended=count.ended
         )
 
     @activity.defn(name="hear_reply")

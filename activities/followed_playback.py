@@ -36,10 +36,11 @@ class FollowedPlayback:
         self._open = False
         self.count = PlaybackCount(open=False)
 
-    async def open(self) -> None:
+    async def open(self, speeches: int | None = None) -> None:
+        """Opens the window before the first speech is sent; `speeches`: how many will be, known already."""
         if self._client is None or not self._client.usable:
             return
-        count = await self._client.follow(self._call, self._reply, open_window=True)
+        count = await self._client.follow(self._call, self._reply, open_window=True, sentences=speeches)
         if count is not None:
             self._open, self.count = True, count
 

@@ -200,6 +200,38 @@ async def test_a_turns_reply_is_heard_with_the_callers_next_words_not_by_speech_
     assert hang_up["reply_playback"]["reply"] == "turn-2/round-0/llm", "and the hang-up brought the second's"
 
 
+def local_activities(events: list) -> list[str]:
+    """The local activities a call ran, by name, from their markers."""
+    names = []
+    for e in events:
+        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
+            data = e.marker_recorded_event_attributes.details.get("data")
+            if data and data.payloads:
+                names.append(json.loads(data.payloads[0].data).get("activity_type", ""))
+    return names
+
+
+@pytest.mark.database
+async def test_the_greeting_plays_without_a_signal_and_the_callers_first_words_bring_its_count(stack):
+    call = stack.simulator.place_call(CallScript(lines=["Do you do whitening"]))
+    await stack.simulator.wait_ended(call, 60)
+    await finished_workflow(stack, call)
+
+    events = await history(stack, call)
+    webhooks = [data for e in events for data in webhooks_of(e)]
+    assert not [d for d in webhooks if str(d.get("event_type")).startswith("call.speak.")], (
+        "neither the greeting's start and end nor the reply's reached the call as signals"
+    )
+    assert "say_followed" in local_activities(events), "the greeting was said in a playback window of the API"
+    first_words = next(d for d in webhooks if d.get("event_type") == "call.transcription")
+    brought = first_words["reply_playback"]
+    assert (brought["reply"], brought["started"], brought["ended"]) == ("greeting", 1, 1), (
+        "the caller's first words brought the greeting's count: heard to its end, so they are no barge-in"
+    )
+    assert "stop_playback" not in [c.action for c in call.commands]
+    assert spoken(call) == [GREETING, *fake_reply("Do you do whitening")]
+
+
 @pytest.mark.database
 async def test_a_call_that_climbs_to_a_person_follows_its_last_reply_to_its_end(offline_stack):
     script = CallScript(

@@ -377,7 +377,7 @@ class CallWorkflow:
             await asyncio.gather(self._greet(opening_words), self._channel.listen())
 
     async def _greet(self, opening_words: str, step: str = "greeting") -> None:
-        await self._channel.say(opening_words, step)
+        await self._channel.greet(opening_words, step)
         self._progress.live.transcript.append(Utterance(speaker=Speaker.AGENT, text=opening_words))
 
     async def _converse(self, start: CallStart) -> None:
@@ -429,8 +429,7 @@ class CallWorkflow:
         await speculations.cancel()
         silence.stop()
         if progress.ending and not progress.over:
-            self._turns.follow_playback()  # the goodbye is heard to its end before the line is hung up
-            await self._channel.hang_up("goodbye")
+            await self._channel.hang_up("goodbye")  # once the goodbye is heard to its end
         self._channel.end_conversation()
 
     async def _continue_as_new(self, start: CallStart) -> None:

@@ -17,7 +17,7 @@ from temporalio.exceptions import ActivityError
 from workflows.patches import patched
 
 with workflow.unsafe.imports_passed_through():
-    from activities.caller_reply import ReplyResult
+    from activities.caller_reply import CallerReplies, FollowedSaid, FollowedSay, ReplyResult
     from activities.telnyx_commands import (
         BridgeCommand,
         CallCommand,
@@ -39,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.waiting import wait_until
 
 from workflows.call_progress import CallProgress
+from workflows.playing_replies import PlayingReply, follow_playback
 
 # Records an activity's failure on the call's error log, under a source such as "telnyx.speak".
 ErrorRecorder = Callable[[str, ActivityError], Awaitable[None]]
@@ -51,6 +52,10 @@ TRANSCRIPTION_SETTINGS_PATCH = "business-transcription-settings"
 # as durable: it is retried by the same policy, a worker that dies before that task completes leaves it
 # to be run again by the next (the command id makes Telnyx act once), and its result is in the history.
 TELNYX_COMMANDS_LOCAL_PATCH = "telnyx-commands-local"
+# Calls recorded before the greeting's playback was counted by the API and brought by the caller's first
+# words, as a reply's is (workflows/playing_replies.py): its start and end were two signals and two
+# workflow tasks of every call.
+GREETING_FOLLOWED_PATCH = "greeting-heard-with-the-callers-words"
 # How a call ends when we say goodbye; Telnyx reports the same for a phone call we hang up.
 AGENT_HANGUP = "normal_clearing"
 # How a web conversation ends when the visitor closes it.
@@ -74,6 +79,9 @@ class CallChannel(Protocol):
         """Listens in another language from now on: the caller chose it."""
 
     async def say(self, text: str, step: str) -> None: ...
+
+    async def greet(self, text: str, step: str) -> None:
+        """Says the call's opening words: what the caller answers, not something the call waits to end."""
 
     async def stop(self) -> None:
         """Stops speaking: the caller barged in."""
@@ -143,19 +151,40 @@ class PhoneLine:
         await self._command(TelnyxCommands.start_transcription, command)
 
     async def say(self, text: str, step: str) -> None:
+        self._progress.speeches_sent += 1
+        await self._command(TelnyxCommands.speak, self._speak_command(text, step))
+
+    async def greet(self, text: str, step: str) -> None:
+        """The greeting plays on while the call listens: the API counts its start and end in a window, as a
+        reply's (activities/caller_reply.py `say_followed`), and the caller's first words bring the count."""
+        if not patched(GREETING_FOLLOWED_PATCH):
+            await self.say(text, step)
+            return
+        progress = self._progress
+        progress.speeches_sent += 1
+        say = FollowedSay(command=self._speak_command(text, step), window=step)
+        try:
+            said: FollowedSaid = await workflow.execute_local_activity_method(
+                CallerReplies.say_followed, say, **TELNYX_LOCAL_COMMAND
+            )
+        except ActivityError as error:
+            await self._record_error(f"telnyx.{step}", error)
+            return
+        if said.call_ended:
+            progress.note_call_ended()
+        elif said.following:
+            progress.play_on(PlayingReply(reply=step, speeches=1, started=said.started, ended=said.ended))
+
+    def _speak_command(self, text: str, step: str) -> SpeakCommand:
         business = self._progress.context.business
         language = self._language()
         voice = business.voice_for(language)
-        self._progress.speeches_sent += 1
-        await self._command(
-            TelnyxCommands.speak,
-            SpeakCommand(
-                **self._call_command(step).model_dump(),
-                text=text,
-                voice=voice.voice,
-                language=language,
-                voice_settings=voice.voice_settings(),
-            ),
+        return SpeakCommand(
+            **self._call_command(step).model_dump(),
+            text=text,
+            voice=voice.voice,
+            language=language,
+            voice_settings=voice.voice_settings(),
         )
 
     def _language(self) -> str:
@@ -166,7 +195,9 @@ class PhoneLine:
 
     async def hang_up(self, step: str) -> None:
         progress = self._progress
-        # Let the goodbye be heard: hanging up cuts off whatever is still playing.
+        # Let the goodbye be heard: hanging up cuts off whatever is still playing. No caller's words will
+        # bring the count of what plays on (workflows/playing_replies.py): `hear_reply` follows it.
+        follow_playback(progress)
         await wait_until(
             lambda: progress.speeches_ended >= progress.speeches_sent or progress.over, WAIT_FOR_SPEECH_TO_FINISH
         )
@@ -271,6 +302,9 @@ class WebChannel:
 
     async def say(self, text: str, step: str) -> None:
         self._outbox.append(text)
+
+    async def greet(self, text: str, step: str) -> None:
+        await self.say(text, step)
 
     async def stop(self) -> None:
         pass  # a typed reply is not interrupted

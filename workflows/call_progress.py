@@ -233,6 +233,15 @@ class CallProgress:
             self.playing_replies.remove(playing)
             self.count_speech(playing, count if count is not None and count.reply == playing.reply else None)
 
+    def play_on(self, playing: PlayingReply) -> None:
+        """A reply (or the greeting) whose speech plays on, counted by the API: the caller's next words bring its
+        count. Words that came while it was still being sent closed its window already: their count is final."""
+        brought = self.followed_speech
+        if brought is not None and brought.reply == playing.reply:
+            self.count_speech(playing, brought)
+        else:
+            self.playing_replies.append(playing)
+
     def count_speech(self, playing: PlayingReply, heard: ReplyHeard | FollowedSpeech | None) -> None:
         """Adds what the call has not counted yet of a playing reply's speech: all of it when `heard` is None."""
         started, ended = playing.heard(heard)

@@ -23,8 +23,6 @@ from workflows.patches import patched
 with workflow.unsafe.imports_passed_through():
     from activities.caller_reply import (
         CallerReplies,
-        HearReply,
-        ReplyHeard,
         ReplyRequest,
         ReplyResult,
         Speculation,
@@ -38,7 +36,6 @@ with workflow.unsafe.imports_passed_through():
     from receptionist.unasked_words import FILLER, words_in
     from workflows.call_options import (
         CALLER_SILENCE_LIMIT,
-        HEAR_REPLY,
         LLM_FAILED_TURNS_BEFORE_ESCALATION,
         LLM_REPLY_RETRY,
         MAX_TOOL_ROUNDS,
@@ -55,7 +52,7 @@ from workflows.call_escalation import Escalation
 from workflows.call_language import CallLanguage
 from workflows.call_progress import CallProgress
 from workflows.call_tools import CallTools
-from workflows.playing_replies import PlayingReply
+from workflows.playing_replies import PlayingReply, follow, follow_playback
 from workflows.speculation import Speculations
 
 # Calls recorded before it gave a 0 on the keypad to the brain like any words.
@@ -427,39 +424,12 @@ class CallerTurns:
         )
         if not patched(REPLIES_HEARD_WITH_CALLER_PATCH):
             progress.playing_replies.append(playing)
-            self._follow(playing)
+            follow(progress, playing)
             return
-        brought = progress.followed_speech
-        if brought is not None and brought.reply == playing.reply:
-            progress.count_speech(playing, brought)  # the caller's words closed its window as it finished
-        else:
-            progress.playing_replies.append(playing)
+        progress.play_on(playing)
 
     def follow_playback(self) -> None:
-        """The call stops waiting for the caller's words (it ends, or climbs to a person), and what it does next
-        waits for our speech to end: `hear_reply` follows each reply still playing."""
-        for playing in self._progress.playing_replies:
-            if playing.handle is None:
-                self._follow(playing)
-
-    def _follow(self, playing: PlayingReply) -> None:
-        hear = HearReply(call_control_id=self._progress.call_control_id, reply=playing.reply, speeches=playing.speeches)
-        playing.handle = workflow.start_activity_method(
-            CallerReplies.hear_reply, hear, cancellation_type=ActivityCancellationType.TRY_CANCEL, **HEAR_REPLY
-        )
-        playing.task = asyncio.create_task(self._heard(playing))
-
-    async def _heard(self, playing: PlayingReply) -> None:
-        assert playing.handle is not None
-        heard: ReplyHeard | None
-        try:
-            heard = await playing.handle
-        except (ActivityError, CancelledError, asyncio.CancelledError):
-            heard = None  # taken as heard: its words were said
-        if playing.void:
-            return
-        self._progress.playing_replies.remove(playing)
-        self._progress.count_speech(playing, heard)
+        follow_playback(self._progress)
 
     def settle_playback(self, *, as_heard: bool = False) -> None:
         """Stops following the replies still playing: a barge-in stops their speech (and counts it as heard

@@ -17,40 +17,40 @@ from __future__ import annotations
 
 from temporalio import workflow
 
+PATCHES_OF_2026_11_30 = frozenset(
+    {
+        "backchannels-are-listening",
+        "business-transcription-settings",
+        "caller-language",
+        "fillers-fill-silence",
+        "filler-watch-without-idle-timers",
+        "keypad-zero-reaches-a-person",
+        "keys-interrupt-speech",
+        "language-menu",
+        "long-calls-continue-as-new",
+        "realtime-lines-transferred-to-openai",
+        "records-calls",
+        "records-in-background",
+        "replies-follow-their-playback",
+        "replies-heard-with-the-callers-words",
+        "satisfaction-survey",
+        "spanish-consent-answers",
+        "speculation-in-the-call-language",
+        "speculative-replies",
+        "telnyx-commands-local",
+        "tool-arguments-checked",
+        "unmet-needs-climb-the-ladder",
+        "urgent-callbacks-asked",
+        "warm-transfers",
+        "web-call-back-to-a-confirmed-number",
+        "one-silence-timer-per-wait",
+    }
+)
+
 # Newest first; each lists every patch of the generations before it.
 GENERATIONS: tuple[tuple[str, frozenset[str]], ...] = (
-    (
-        "patches-of-2026-11-30",
-        frozenset(
-            {
-                "backchannels-are-listening",
-                "business-transcription-settings",
-                "caller-language",
-                "fillers-fill-silence",
-                "filler-watch-without-idle-timers",
-                "keypad-zero-reaches-a-person",
-                "keys-interrupt-speech",
-                "language-menu",
-                "long-calls-continue-as-new",
-                "realtime-lines-transferred-to-openai",
-                "records-calls",
-                "records-in-background",
-                "replies-follow-their-playback",
-                "replies-heard-with-the-callers-words",
-                "satisfaction-survey",
-                "spanish-consent-answers",
-                "speculation-in-the-call-language",
-                "speculative-replies",
-                "telnyx-commands-local",
-                "tool-arguments-checked",
-                "unmet-needs-climb-the-ladder",
-                "urgent-callbacks-asked",
-                "warm-transfers",
-                "web-call-back-to-a-confirmed-number",
-                "one-silence-timer-per-wait",
-            }
-        ),
-    ),
+    ("patches-of-2026-11-30-evening", PATCHES_OF_2026_11_30 | {"greeting-heard-with-the-callers-words"}),
+    ("patches-of-2026-11-30", PATCHES_OF_2026_11_30),
 )
 
 

@@ -80,6 +80,9 @@ class RealtimeSipLine:
     async def say(self, text: str, step: str) -> None:
         pass  # the model speaks; what the workflow has to tell reaches it as a tool's answer
 
+    async def greet(self, text: str, step: str) -> None:
+        pass  # the model greets the caller (workflows/realtime_sip_call.py)
+
     async def stop(self) -> None:
         pass  # the service's turn detection interrupts the model
 
