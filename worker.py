@@ -124,7 +124,12 @@ def call_activities(settings: Settings) -> list:
     booking_codes = BookingCodes(settings.database_url, telnyx_commands)
     owed_callbacks = OwedCallbacks(settings.database_url)
     surveys = SatisfactionSurveys(settings.database_url)
-    directory = BusinessDirectory(settings.database_url, records, refresh_seconds=settings.business_refresh_seconds)
+    directory = BusinessDirectory(
+        settings.database_url,
+        records,
+        refresh_seconds=settings.business_refresh_seconds,
+        owed_callbacks=owed_callbacks,
+    )
     calendars = CalendarSync(
         settings.database_url, settings.secret_key.get_secret_value() if settings.secret_key else None
     )

@@ -1,7 +1,8 @@
 """The businesses a worker has served, remembered: a call learns its business without waiting for the database.
 
 `know_call` reads the business (and the call-back an outbound call keeps) from the records
-database, bounded by a short timeout, and remembers it; from the worker's first call on, every
+database, bounded by a short timeout, and remembers it; for an incoming caller it also sorts the
+call-backs owed to their number (`OwedCallbacks`), so the call is spared an activity for it; from the worker's first call on, every
 business is read again in the background every BUSINESS_REFRESH_SECONDS. When the database
 does not answer in time, the call goes on with the last configuration this worker read; a
 business it never loaded gets `receptionist.unknown_business`, which takes a message. Writing the
@@ -20,6 +21,8 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.call_records import CallbackContext, CallContext, CallOpening, CallRecords, find_business
+from activities.follow_ups import PendingCallbacksQuery
+from activities.owed_callbacks import OwedCallbacks, PendingCallbacks
 from business.config import BusinessConfig
 from database.caller_memories import returning_caller
 from database.engine import DatabaseTimeouts, get_engine
@@ -44,9 +47,11 @@ class BusinessDirectory:
         *,
         read_timeout_seconds: int = READ_TIMEOUT_SECONDS,
         refresh_seconds: float = REFRESH_SECONDS,
+        owed_callbacks: OwedCallbacks | None = None,
     ) -> None:
         self._database_url = database_url
         self._records = records
+        self._owed_callbacks = owed_callbacks
         self._read_timeout = read_timeout_seconds
         self._timeouts = DatabaseTimeouts(
             connect_seconds=read_timeout_seconds,
@@ -71,12 +76,29 @@ class BusinessDirectory:
         try:
             # The engine bounds connecting and every statement; this bounds the whole read besides
             # (a host name tried at two addresses, a pool wait).
-            return await asyncio.wait_for(asyncio.to_thread(self._read, opening), self._read_timeout * 2)
+            context = await asyncio.wait_for(asyncio.to_thread(self._read, opening), self._read_timeout * 2)
         except (SQLAlchemyError, TimeoutError, OSError) as error:
             log.warning(
                 "the database did not answer: the call goes on with what this worker remembers", error=str(error)
             )
             return self._remembered(opening)
+        if opening.sorts_owed_callbacks and opening.direction == Direction.INCOMING and opening.caller_number:
+            context.owed = await self._sort_owed(context.business_id, opening.caller_number)
+        return context
+
+    async def _sort_owed(self, business_id: int, caller_number: str) -> PendingCallbacks | None:
+        """The call-backs owed to the caller, sorted; None if the database did not answer in time (the call then
+        asks `sort_pending_callbacks` itself, which is tried again)."""
+        if self._owed_callbacks is None:
+            return None
+        query = PendingCallbacksQuery(business_id=business_id, caller_number=caller_number)
+        try:
+            return await asyncio.wait_for(
+                asyncio.to_thread(self._owed_callbacks.sort_pending, query), self._read_timeout * 2
+            )
+        except (SQLAlchemyError, TimeoutError, OSError) as error:
+            log.warning("the call-backs owed to the caller were not sorted with its business", error=str(error))
+            return None
 
     async def _keep_fresh(self) -> None:
         """Reads every business again now and then, so an outage finds the worker with recent configurations."""

@@ -17,6 +17,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.call_accounting import count_finished_call
+from activities.owed_callbacks import PendingCallbacks
 from business.config import BusinessConfig
 from business.opening_hours import is_open
 from business.recording_consent import recording_plan
@@ -54,6 +55,9 @@ class CallOpening(BaseModel):
     business_id: int | None = Field(
         default=None, description="Chosen by a web conversation instead of a dialled number"
     )
+    # The call-backs owed to an incoming caller are sorted as the call learns its business (`know_call`),
+    # not by an activity of their own: an activity and a workflow task less before the call is answered.
+    sorts_owed_callbacks: bool = False
 
 
 class CallbackContext(BaseModel):
@@ -87,6 +91,9 @@ class CallContext(BaseModel):
     # Who answers the line: a Realtime-mode business's call reaching Telnyx is transferred to OpenAI's SIP
     # endpoint. Calls recorded before the mode existed read Telnyx speech, as they were answered.
     phone_mode: PhoneMode = PhoneMode.TELNYX_SPEECH
+    owed: PendingCallbacks | None = Field(
+        default=None, description="The caller's call-backs owed, sorted as the call opened; None: not sorted"
+    )
 
 
 class TurnRecord(BaseModel):

@@ -43,9 +43,10 @@ class OwedCallbacks:
     @activity.defn(name="sort_pending_callbacks")
     async def sort_pending_callbacks(self, query: PendingCallbacksQuery) -> PendingCallbacks:
         """The caller called in: their non-urgent call-backs are fulfilled, their urgent ones returned."""
-        return await asyncio.to_thread(self._sort_pending_callbacks, query)
+        return await asyncio.to_thread(self.sort_pending, query)
 
-    def _sort_pending_callbacks(self, query: PendingCallbacksQuery) -> PendingCallbacks:
+    def sort_pending(self, query: PendingCallbacksQuery) -> PendingCallbacks:
+        """`sort_pending_callbacks`, in the caller's thread (`BusinessDirectory.know_call` sorts them so too)."""
         with self._session() as session:
             pending = session.exec(
                 select(Callback).where(

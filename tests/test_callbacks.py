@@ -323,6 +323,15 @@ async def test_the_caller_calling_first_makes_the_call_back_unnecessary(line: Ti
     fulfilled = the_callback(line, practice)
     assert (fulfilled.status, fulfilled.attempts) == ("fulfilled", 0)
     assert fulfilled.completed_at is not None
+    history = await line.client.get_workflow_handle(call_workflow_id(call.call_control_id)).fetch_history()
+    scheduled = [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    ]
+    assert "know_call" in scheduled and "sort_pending_callbacks" not in scheduled, (
+        "the call-back was sorted as the call learnt its business, with no activity of its own"
+    )
 
     await line.skip_to(fires_at + timedelta(hours=2))
     assert dials_to(line, practice.caller) == []

@@ -94,7 +94,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.waiting import wait_until
 
 from workflows.call_bookkeeping import Bookkeeping
-from workflows.call_callbacks import Callbacks
+from workflows.call_callbacks import OWED_CALLBACKS_WITH_THE_BUSINESS, Callbacks
 from workflows.call_channel import WebChannel, choose_channel
 from workflows.call_continuation import CONTINUES_AS_NEW, carry, history_is_long, progress_of
 from workflows.call_escalation import Escalation
@@ -326,6 +326,7 @@ class CallWorkflow:
         )
         if progress.records_in_background:
             # The worker's memory of the business if the database is slow; the call's row in the background.
+            opening.sorts_owed_callbacks = patched(OWED_CALLBACKS_WITH_THE_BUSINESS)
             context = await workflow.execute_activity_method(BusinessDirectory.know_call, opening, **CALL_CONTEXT)
             self._books.keep("call's row", lambda: self._write_opening(opening))
         else:
@@ -347,6 +348,8 @@ class CallWorkflow:
             return
         if not progress.records_in_background:
             await self._callbacks.keep_pending(initiated.caller_number)
+        elif context.owed is not None:
+            await self._callbacks.keep_sorted(context.owed)
         elif context.knowledge == BusinessKnowledge.DATABASE:
             try:
                 await self._callbacks.keep_pending(initiated.caller_number, WHILE_THE_CALLER_WAITS)

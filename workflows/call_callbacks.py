@@ -26,7 +26,7 @@ from workflows.patches import patched
 
 with workflow.unsafe.imports_passed_through():
     from activities.follow_ups import CallbackRequest, FollowUps, PendingCallbacksQuery, ScheduledCallback
-    from activities.owed_callbacks import OwedCallback, OwedCallbacks
+    from activities.owed_callbacks import OwedCallback, OwedCallbacks, PendingCallbacks
     from activities.telnyx_commands import TextMessage
     from domain.vocabulary import (
         BusinessKnowledge,
@@ -54,6 +54,9 @@ WEB_NUMBER_CONFIRMED = "web-call-back-to-a-confirmed-number"
 EVERY_NUMBER = ""
 # Calls that began before urgent call-backs were asked about kept them all when the number called.
 URGENT_CALLBACKS_ASKED = "urgent-callbacks-asked"
+# Calls recorded before the call-backs owed to an incoming caller were sorted by `know_call`, with the
+# business, and not by `sort_pending_callbacks` after it: an activity and a workflow task of every call.
+OWED_CALLBACKS_WITH_THE_BUSINESS = "owed-callbacks-sorted-with-the-business"
 # What the brain reads when the database is down as it takes a message.
 MESSAGE_KEPT = (
     "Message taken. The records are unavailable for a moment: the call-back is scheduled as soon as they are "
@@ -242,13 +245,18 @@ class Callbacks:
         the urgent ones once the caller says so."""
         query = PendingCallbacksQuery(business_id=self._progress.context.business_id, caller_number=caller_number)
         if patched(URGENT_CALLBACKS_ASKED):
-            pending = await workflow.execute_activity_method(OwedCallbacks.sort_pending_callbacks, query, **options)
-            self._owed = pending.urgent
-            await self._tell_kept(pending.kept)
+            await self.keep_sorted(
+                await workflow.execute_activity_method(OwedCallbacks.sort_pending_callbacks, query, **options)
+            )
         else:
             await self._tell_kept(
                 await workflow.execute_activity_method(FollowUps.claim_pending_callbacks, query, **RECORD_KEEPING)
             )
+
+    async def keep_sorted(self, pending: PendingCallbacks) -> None:
+        """The caller's call-backs owed, sorted: the kept ones' workflows told, the urgent ones asked about."""
+        self._owed = pending.urgent
+        await self._tell_kept(pending.kept)
 
     @property
     def refusals(self) -> dict[str, ScheduledCallback]:

@@ -49,7 +49,10 @@ PATCHES_OF_2026_11_30 = frozenset(
 
 # Newest first; each lists every patch of the generations before it.
 GENERATIONS: tuple[tuple[str, frozenset[str]], ...] = (
-    ("patches-of-2026-11-30-evening", PATCHES_OF_2026_11_30 | {"greeting-heard-with-the-callers-words"}),
+    (
+        "patches-of-2026-11-30-evening",
+        PATCHES_OF_2026_11_30 | {"greeting-heard-with-the-callers-words", "owed-callbacks-sorted-with-the-business"},
+    ),
     ("patches-of-2026-11-30", PATCHES_OF_2026_11_30),
 )
 
