@@ -2,11 +2,12 @@
 
 `know_call` reads the business (and the call-back an outbound call keeps) from the records
 database, bounded by a short timeout, and remembers it; for an incoming caller it also sorts the
-call-backs owed to their number (`OwedCallbacks`), so the call is spared an activity for it; from the worker's first call on, every
+call-backs owed to their number (`OwedCallbacks`), and writes the call's row, so the call is
+spared an activity for each (when either fails, the call does it as before); from the worker's first call on, every
 business is read again in the background every BUSINESS_REFRESH_SECONDS. When the database
 does not answer in time, the call goes on with the last configuration this worker read; a
-business it never loaded gets `receptionist.unknown_business`, which takes a message. Writing the
-call's record is not part of it: the workflow writes that in the background (`open_call`).
+business it never loaded gets `receptionist.unknown_business`, which takes a message, and the
+workflow writes the call's row in the background (`open_call`) when the database answers again.
 """
 
 from __future__ import annotations
@@ -20,7 +21,14 @@ from sqlmodel import Session, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.call_records import CallbackContext, CallContext, CallOpening, CallRecords, find_business
+from activities.call_records import (
+    CallbackContext,
+    CallContext,
+    CallOpening,
+    CallRecords,
+    add_call_row,
+    find_business,
+)
 from activities.follow_ups import PendingCallbacksQuery
 from activities.owed_callbacks import OwedCallbacks, PendingCallbacks
 from business.config import BusinessConfig
@@ -157,9 +165,12 @@ class BusinessDirectory:
                 if opening.direction == Direction.INCOMING
                 else None
             )
-            return self._records.context(
+            context = self._records.context(
                 business.id, config, opening, kept, returning=returning, phone_mode=business.phone_mode
             )
+            if opening.writes_call_row:
+                context.call_row_written = _wrote_call_row(session, opening, business.id)
+            return context
 
     def _remembered(self, opening: CallOpening) -> CallContext:
         business_id = self._remembered_id(opening)
@@ -184,3 +195,14 @@ class BusinessDirectory:
         # Unlike `find_business`, a number this worker does not know is not the first business's:
         # it may be a business added since the worker last read them, whose callers must not hear another's name.
         return self._by_number.get(opening.dialed_number)
+
+
+def _wrote_call_row(session: Session, opening: CallOpening, business_id: int) -> bool:
+    """The call's row, in the session that read its business; False: the workflow writes it (`open_call`)."""
+    try:
+        add_call_row(session, opening, business_id)
+    except SQLAlchemyError as error:
+        session.rollback()
+        log.warning("the call's row was not written with its business: the call writes it", error=str(error))
+        return False
+    return True

@@ -55,8 +55,9 @@ class CallOpening(BaseModel):
     business_id: int | None = Field(
         default=None, description="Chosen by a web conversation instead of a dialled number"
     )
-    # The call-backs owed to an incoming caller are sorted as the call learns its business (`know_call`),
-    # not by an activity of their own: an activity and a workflow task less before the call is answered.
+    # As the call learns its business (`know_call`), its row is written and the call-backs owed to an incoming
+    # caller are sorted, not by activities of their own: two activities and workflow tasks less a call.
+    writes_call_row: bool = False
     sorts_owed_callbacks: bool = False
 
 
@@ -91,9 +92,30 @@ class CallContext(BaseModel):
     # Who answers the line: a Realtime-mode business's call reaching Telnyx is transferred to OpenAI's SIP
     # endpoint. Calls recorded before the mode existed read Telnyx speech, as they were answered.
     phone_mode: PhoneMode = PhoneMode.TELNYX_SPEECH
+    call_row_written: bool = Field(default=False, description="`know_call` wrote the call's row")
     owed: PendingCallbacks | None = Field(
         default=None, description="The caller's call-backs owed, sorted as the call opened; None: not sorted"
     )
+
+
+def add_call_row(session: Session, opening: CallOpening, business_id: int | None) -> None:
+    """The call's row, as it opens (ringing, being answered); once: a retried write finds it there."""
+    if session.get(Call, opening.call_control_id) is not None:
+        return
+    session.add(
+        Call(
+            id=opening.call_control_id,
+            workflow_id=opening.workflow_id,
+            business_id=business_id,
+            caller_number=opening.caller_number,
+            dialed_number=opening.dialed_number,
+            direction=opening.direction,
+            status=CallStatus.ANSWERING,
+            started_at=opening.started_at,
+            callback_id=opening.callback_id,
+        )
+    )
+    session.commit()
 
 
 class TurnRecord(BaseModel):
@@ -226,21 +248,7 @@ class CallRecords:
             business = session.get(Business, chosen) if chosen else find_business(session, opening.dialed_number)
             if business is None:
                 raise ApplicationError(f"business {chosen} does not exist", type="UnknownBusiness", non_retryable=True)
-            if session.get(Call, opening.call_control_id) is None:
-                session.add(
-                    Call(
-                        id=opening.call_control_id,
-                        workflow_id=opening.workflow_id,
-                        business_id=business.id,
-                        caller_number=opening.caller_number,
-                        dialed_number=opening.dialed_number,
-                        direction=opening.direction,
-                        status=CallStatus.ANSWERING,
-                        started_at=opening.started_at,
-                        callback_id=opening.callback_id,
-                    )
-                )
-                session.commit()
+            add_call_row(session, opening, business.id)
             return self.context(
                 business.id,
                 BusinessConfig.model_validate(business.config),

@@ -94,7 +94,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.waiting import wait_until
 
 from workflows.call_bookkeeping import Bookkeeping
-from workflows.call_callbacks import OWED_CALLBACKS_WITH_THE_BUSINESS, Callbacks
+from workflows.call_callbacks import Callbacks
 from workflows.call_channel import WebChannel, choose_channel
 from workflows.call_continuation import CONTINUES_AS_NEW, carry, history_is_long, progress_of
 from workflows.call_escalation import Escalation
@@ -111,6 +111,11 @@ from workflows.realtime_sip_line import RealtimeSipLine
 from workflows.satisfaction_survey import ask_for_rating
 from workflows.speculation import SPECULATIVE_REPLIES_PATCH
 from workflows.turn_traces import TurnTraces
+
+# Calls recorded before `know_call` wrote the call's row and sorted the call-backs owed to its caller as
+# it read the business: `open_call` and `sort_pending_callbacks` after it were two activities and two
+# workflow tasks of every call.
+CALL_OPENED_WITH_ITS_BUSINESS = "call-opened-with-its-business"
 
 
 @workflow.defn(name=CALL_WORKFLOW)
@@ -326,9 +331,10 @@ class CallWorkflow:
         )
         if progress.records_in_background:
             # The worker's memory of the business if the database is slow; the call's row in the background.
-            opening.sorts_owed_callbacks = patched(OWED_CALLBACKS_WITH_THE_BUSINESS)
+            opening.writes_call_row = opening.sorts_owed_callbacks = patched(CALL_OPENED_WITH_ITS_BUSINESS)
             context = await workflow.execute_activity_method(BusinessDirectory.know_call, opening, **CALL_CONTEXT)
-            self._books.keep("call's row", lambda: self._write_opening(opening))
+            if not context.call_row_written:
+                self._books.keep("call's row", lambda: self._write_opening(opening))
         else:
             context = await workflow.execute_activity_method(CallRecords.open_call, opening, **RECORD_KEEPING)
         progress.opening = context

@@ -54,9 +54,6 @@ WEB_NUMBER_CONFIRMED = "web-call-back-to-a-confirmed-number"
 EVERY_NUMBER = ""
 # Calls that began before urgent call-backs were asked about kept them all when the number called.
 URGENT_CALLBACKS_ASKED = "urgent-callbacks-asked"
-# Calls recorded before the call-backs owed to an incoming caller were sorted by `know_call`, with the
-# business, and not by `sort_pending_callbacks` after it: an activity and a workflow task of every call.
-OWED_CALLBACKS_WITH_THE_BUSINESS = "owed-callbacks-sorted-with-the-business"
 # What the brain reads when the database is down as it takes a message.
 MESSAGE_KEPT = (
     "Message taken. The records are unavailable for a moment: the call-back is scheduled as soon as they are "

@@ -51,7 +51,7 @@ PATCHES_OF_2026_11_30 = frozenset(
 GENERATIONS: tuple[tuple[str, frozenset[str]], ...] = (
     (
         "patches-of-2026-11-30-evening",
-        PATCHES_OF_2026_11_30 | {"greeting-heard-with-the-callers-words", "owed-callbacks-sorted-with-the-business"},
+        PATCHES_OF_2026_11_30 | {"greeting-heard-with-the-callers-words", "call-opened-with-its-business"},
     ),
     ("patches-of-2026-11-30", PATCHES_OF_2026_11_30),
 )
