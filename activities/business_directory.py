@@ -1,10 +1,11 @@
 """The businesses a worker has served, remembered: a call learns its business without waiting for the database.
 
 `know_call` reads the business (and the call-back an outbound call keeps) from the records
-database, bounded by a short timeout, and remembers it; for an incoming caller it also sorts the
-call-backs owed to their number (`OwedCallbacks`), and writes the call's row, so the call is
-spared an activity for each (when either fails, the call does it as before); from the worker's first call on, every
-business is read again in the background every BUSINESS_REFRESH_SECONDS. When the database
+database, bounded by a short timeout, and remembers it. It writes the call's row in the same
+session and sorts the call-backs owed to an incoming caller (`OwedCallbacks`), so the call is
+spared an activity for each; when either fails, the call does it itself, as before. From the
+worker's first call on, every business is read again in the background every
+BUSINESS_REFRESH_SECONDS. When the database
 does not answer in time, the call goes on with the last configuration this worker read; a
 business it never loaded gets `receptionist.unknown_business`, which takes a message, and the
 workflow writes the call's row in the background (`open_call`) when the database answers again.

@@ -1,6 +1,7 @@
 """Replies that follow their own playback: a reply's speech events are counted here, not signalled to the call.
 
-A reply activity opens a window on its call (`api/reply_playback.py`) before it speaks. While the
+A reply activity opens a window on its call (`api/reply_playback.py`) before it speaks, and so does
+the call's greeting (`say_followed`, which says at once that one speech will play). While the
 window is open, the `speak`/`playback` starts and ends of the caller's line are counted here and
 not signalled to the call's workflow: a signal and a workflow task each, which told the call only
 that a sentence of the reply it was already running began or ended. The reply says how many

@@ -8,7 +8,8 @@ Two stacks on free ports (benchmarks/turn_latency.py): CloudGreet's (Temporal de
 API) and the naive receptionist's, each with its own Telnyx simulator and fake LLM. Level by
 level, from --start by --step up to --max concurrent calls: for --level-seconds each of N call
 slots places a call of T caller turns and, when it ends, the next, so N calls are always in
-flight; first on the naive stack, then on CloudGreet's (the other idles). The callers keep a
+flight (its next caller rings within a second of the last one's end, at a random moment, so that
+slots do not ring in step); first on the naive stack, then on CloudGreet's (the other idles). The callers keep a
 human pace: the agent's speech takes 0.045 s a character (about 22 a second: the fake LLM's echo is long), the caller waits
 0.8 s before answering and says each line as growing interim transcripts and a final one, with
 the playback events Telnyx sends; a turn comes every ~6-8 s (the measured spacing is printed).
@@ -31,6 +32,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import shutil
 import signal
 import statistics
@@ -86,6 +88,10 @@ async def server_actions(http: httpx.AsyncClient, port: int) -> float | None:
     return sum(values) if values else None
 
 
+# After a slot's call ends, its next caller rings within this long (uniformly, seeded per slot).
+NEXT_CALLER_SECONDS = 1.0
+
+
 class Calls:
     """The simulator's calls, polled once a second for all slots, not once per call."""
 
@@ -123,10 +129,14 @@ async def sustain(stack: BenchStack, level: int, turns: int, seconds: float, nam
 
         async def slot(index: int) -> None:
             await asyncio.sleep(7.0 * index / level)  # callers start over one turn, not in step
+            # The poll learns of ended calls a second at a time: without a pause of its own, every slot whose
+            # call ended in that second would ring at once, in step, as no carrier's callers do.
+            arrivals = random.Random(f"{name}{level}-{index}")
             placed = 0
             while time.monotonic() - started < seconds:
                 placed += 1
                 ids.append(await calls.place_and_wait(f"{name}{level}-{index}-{placed}", turns))
+                await asyncio.sleep(arrivals.uniform(0.0, NEXT_CALLER_SECONDS))
 
         try:
             await asyncio.gather(*(slot(i) for i in range(level)))

@@ -429,6 +429,7 @@ class CallerTurns:
         progress.play_on(playing)
 
     def follow_playback(self) -> None:
+        """The call climbs to a person: its hold messages and transfers wait for our speech to end."""
         follow_playback(self._progress)
 
     def settle_playback(self, *, as_heard: bool = False) -> None:
