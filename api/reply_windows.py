@@ -118,6 +118,12 @@ class ReplyWindows:
                     return closed.count(is_open=False)
                 return PlaybackCount(open=False, known=False)
             window = _Window(reply)  # a newer reply replaces what is left of an older one
+            if closed is not None and closed.reply == reply:
+                # The same reply again (a retry after its window closed, a greeting said again by the next
+                # worker): what the window counted of the speech already sent stands, or its count would fall
+                # short of the speeches announced and the caller's next words would look like a barge-in.
+                window.started, window.ended = closed.started, closed.ended
+                window.first_started_at = closed.first_started_at
             self._windows[call] = window
             self._windows.move_to_end(call)
             if len(self._windows) > self._capacity:

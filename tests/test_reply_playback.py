@@ -79,6 +79,25 @@ async def test_a_reply_waits_until_each_sentence_it_sent_has_ended_and_the_windo
     assert (unknown.open, unknown.known) == (False, False), "a window never opened here: its counts are unknown"
 
 
+async def test_a_reply_that_opens_its_closed_window_again_keeps_what_it_counted():
+    windows = ReplyWindows(ttl_seconds=0.05)
+    await windows.follow(CALL, REPLY, sentences=None, wait_seconds=0, close=False, open_window=True)
+    windows.absorb(event("call.speak.started"))
+    windows.absorb(event("call.speak.ended"))
+    await asyncio.sleep(0.1)  # its worker died after the first sentence: the window closed
+    again = await windows.follow(CALL, REPLY, sentences=None, wait_seconds=0, close=False, open_window=True)
+    assert (again.started, again.ended, again.open) == (1, 1, True), "the retry's window starts from the first's"
+    assert windows.absorb(event("call.speak.started")), "the retry's own sentence is counted in it"
+    assert windows.absorb(event("call.speak.ended"))
+    heard = await windows.follow(CALL, REPLY, sentences=2, wait_seconds=0, close=False)
+    assert (heard.started, heard.ended, heard.open) == (2, 2, False), "both sentences the reply announced ended"
+
+    newer = await windows.follow(
+        CALL, "turn-2/round-0/llm", sentences=None, wait_seconds=0, close=False, open_window=True
+    )
+    assert (newer.started, newer.ended) == (0, 0), "another reply's window counts only its own speech"
+
+
 async def test_a_wait_ends_at_its_limit_with_what_was_counted():
     windows = ReplyWindows()
     await windows.follow(CALL, REPLY, sentences=None, wait_seconds=0, close=False, open_window=True)
