@@ -32,6 +32,7 @@ from activities.telnyx_commands import TelnyxCommands
 from database.migrate import upgrade_database
 from runtime.activity_log_context import LogContextInterceptor
 from runtime.call_cost import CallPrices
+from runtime.collector import collect_from_here, hold_collector
 from runtime.heartbeats import KeepAliveHeartbeats
 from runtime.metrics import serve_worker_metrics
 from runtime.settings import Settings, get_settings
@@ -210,6 +211,7 @@ async def run_worker(settings: Settings) -> None:
     # Prometheus on METRICS_PORT: CloudGreet's metrics and, through this runtime, the Temporal SDK's.
     runtime = serve_worker_metrics(settings.metrics_port) if settings.metrics_port else None
     worker = await build_worker(settings, runtime)
+    collect_from_here()  # the workflows are validated and the worker built: what exists now stays
     await keep_calendar_schedules(worker, settings)
     await worker.run()
 
@@ -242,6 +244,7 @@ async def keep_calendar_schedules(worker: Worker, settings: Settings) -> None:
 def main() -> None:
     from runtime.logs import configure_logging
 
+    hold_collector()  # until the worker is built (runtime/collector.py)
     settings = get_settings()
     configure_logging(settings)
     asyncio.run(run_worker(settings))

@@ -34,6 +34,7 @@ from api.reply_windows import ReplyWindows
 from api.temporal_client import TemporalConnection
 from api.upstream_errors import answer_upstream_failures_plainly
 from api.webhook_verification import WebhookVerifier
+from runtime.collector import collect_from_here
 from runtime.settings import Settings, get_settings
 from runtime.tracing import start_tracing, trace_requests
 
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         # Issue 10: the API answers calls itself while Temporal is unreachable, and hands the promises over.
         async with running_last_rung(app):
+            collect_from_here()  # the app is built and started: what exists now lives as long as the process
             yield
             await app.state.browser_calls.close()  # the browser demo's calls: hung up, not left running
             if app.state.call_router is not None:

@@ -16,6 +16,7 @@ from cloudgreet.calls_cli import calls_app
 from cloudgreet.command_settings import settings_or_exit
 from cloudgreet.recordings_cli import recordings_app
 from cloudgreet.replay_cli import replay_command
+from runtime.collector import hold_collector
 from runtime.lazy_sdk_types import defer_sdk_type_imports
 
 # Before any command imports telnyx or openai: ~2 s of CPU less at the start of every process.
@@ -65,6 +66,8 @@ def api(
     workers: Annotated[int, typer.Option(min=1, help="Uvicorn worker processes")] = 1,
 ) -> None:
     """Serve the HTTP API (Telnyx webhooks, health)."""
+    if workers == 1:  # until the app has started (runtime/collector.py); a supervisor of several never starts one
+        hold_collector()
     import uvicorn
 
     from database.migrate import upgrade_database
@@ -77,6 +80,7 @@ def api(
 @app.command()
 def worker() -> None:
     """Run a worker: call workflows and their activities."""
+    hold_collector()  # until the worker is built (runtime/collector.py)
     from worker import WorkerConfigurationError, run_worker
 
     settings = settings_or_exit()
