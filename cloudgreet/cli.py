@@ -235,6 +235,14 @@ def capacity(ctx: typer.Context) -> None:
     raise typer.Exit(run_benchmark("capacity", ctx.args))
 
 
+@bench_app.command(
+    "llm-request", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, add_help_option=False
+)
+def bench_llm_request(ctx: typer.Context) -> None:
+    """CPU of one LLM request before it leaves the worker, beside the SDK's typed path (options: `--turns`)."""
+    raise typer.Exit(run_benchmark("llm_request_cost", ctx.args))
+
+
 @bench_app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, add_help_option=False)
 def intents(ctx: typer.Context) -> None:
     """The offline responder's intent and slot accuracy on the caller corpus (options: `--misses`)."""

@@ -182,6 +182,9 @@ async def test_the_llm_summarises_the_call_and_is_given_the_summary_next_time(st
     [reply_request] = [r for r in fake.requests if r.stream]
     notes = [m["content"] for m in reply_request.messages if m["role"] == "system"]
     assert any(LLM_SUMMARY in note and "called before (Dana Reyes)" in note for note in notes), notes
+    # The conversation and the tools reach the LLM whole (they travel in `extra_body`, past the SDK's walk).
+    assert {"book_appointment", "take_message"} <= {tool["function"]["name"] for tool in reply_request.tools}
+    assert reply_request.messages[-1] == {"role": "user", "content": "Hello again"}
 
 
 async def test_a_caller_can_be_forgotten_and_a_business_can_remember_nobody(offline_stack) -> None:

@@ -355,6 +355,8 @@ async def test_arguments_the_api_does_not_know_or_take_alone_are_refused(client)
     assert (await refused(client, stream_options={"include_usage": True})).param == "stream_options"
     bad_name = await refused(client, tools=[{**BOOK_TOOL, "function": {**BOOK_TOOL["function"], "name": "book it"}}])
     assert bad_name.param == "tools[0].function.name"
+    no_tools = await refused(client, tools=[])
+    assert (no_tools.param, no_tools.code) == ("tools", "empty_array")
 
 
 async def test_max_tokens_cuts_the_reply_short_with_finish_reason_length(client) -> None:

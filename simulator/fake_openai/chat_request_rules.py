@@ -155,6 +155,12 @@ def _tools_refusal(body: dict[str, Any]) -> Refusal | None:
         )
     if tools is None:
         return None
+    if tools == []:
+        return Refusal(
+            "Invalid 'tools': empty array. Expected an array with minimum length 1, but got an empty array instead.",
+            param="tools",
+            code="empty_array",
+        )
     if not isinstance(tools, list) or len(tools) > MAX_TOOLS:
         return Refusal(
             f"Invalid 'tools': expected an array of at most {MAX_TOOLS} tools.", param="tools", code="invalid_value"
