@@ -10,6 +10,7 @@ import statistics
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
+import structlog
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
@@ -41,6 +42,8 @@ from runtime.call_cost import CallPrices, RealtimeUsage, estimated_cost_usd
 
 if TYPE_CHECKING:
     from activities.caller_memory import CallerMemories
+
+log = structlog.get_logger(__name__)
 
 
 class CallOpening(BaseModel):
@@ -353,6 +356,14 @@ class CallRecords:
             session.commit()
             if first_close:
                 count_finished_call(session, call)
+                # The worker's one line per call at INFO (its Telnyx and LLM requests are logged at DEBUG).
+                log.info(
+                    "call finished",
+                    outcome=closing.outcome,
+                    caller_turns=metrics.caller_turns,
+                    duration_seconds=round(metrics.duration_seconds, 1),
+                    fallback_level=closing.fallback_level,
+                )
 
     @activity.defn(name="record_error")
     async def record_error(self, error: ErrorRecord) -> None:

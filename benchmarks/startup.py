@@ -1,6 +1,6 @@
 """CPU to readiness of the API and the worker, beside bare Python and bare uvicorn in the same run.
 
-    python -m benchmarks.startup [--repeats N] [--json out.json] [--keep-data]
+    python -m benchmarks.startup [--repeats N] [--json out.json] [--keep-data] [--compare CHECKOUT]
     cloudgreet bench startup [same options]
 
 It starts a Temporal dev server and migrates a SQLite database in a temporary data dir (so each
@@ -14,6 +14,9 @@ in turn, each of these processes and stops it once it is ready:
   cloudgreet api           ready = GET /api/health/ready answers 200 (Temporal and the database answered)
   cloudgreet worker        ready = the Temporal server lists it (its pid@host identity) as a poller
                            of the task queue: it takes workflow tasks
+
+With --compare, the API and the worker of another checkout (the code before a change) take their
+turns too, against the same Temporal server and database.
 
 CPU to readiness = user + system time of the process (and its reaped children) from /proc/<pid>/stat
 at the moment it is seen ready; `python -c pass` from its rusage. The processes take turns, so a
@@ -93,12 +96,17 @@ async def run_to_exit(command: list[str], env: dict[str, str]) -> Started:
 
 
 async def run_to_ready(
-    command: list[str], env: dict[str, str], ready: Callable[[int], Awaitable[bool]], log: Path, timeout: float = 60
+    command: list[str],
+    env: dict[str, str],
+    ready: Callable[[int], Awaitable[bool]],
+    log: Path,
+    timeout: float = 60,
+    cwd: Path = REPO,
 ) -> Started:
     """Starts `command`, asks `ready(pid)` every 20 ms, reads the CPU it used, stops it."""
     started = time.monotonic()
     with log.open("ab") as output:
-        process = subprocess.Popen(command, env=env, cwd=REPO, stdout=output, stderr=subprocess.STDOUT)  # noqa: ASYNC220  (returns at once)
+        process = subprocess.Popen(command, env=env, cwd=cwd, stdout=output, stderr=subprocess.STDOUT)  # noqa: ASYNC220  (returns at once)
     try:
         while not await ready(process.pid):
             if process.poll() is not None:
@@ -139,7 +147,9 @@ def polling_ready(temporal: Client, task_queue: str) -> Callable[[int], Awaitabl
     return ready
 
 
-async def measure(stack: DevStack, env: dict[str, str], repeats: int) -> dict[str, list[Started]]:
+async def measure(
+    stack: DevStack, env: dict[str, str], repeats: int, compare: Path | None = None
+) -> dict[str, list[Started]]:
     temporal = await Client.connect(f"127.0.0.1:{stack.ports.temporal}")
     python = [sys.executable]
     logs = stack.data_dir / "logs"
@@ -150,16 +160,26 @@ async def measure(stack: DevStack, env: dict[str, str], repeats: int) -> dict[st
         command = [*python, "-m", "uvicorn", app, *extra, "--port", str(port), "--log-level", "warning"]
         return await run_to_ready(command, env, http_ready(f"http://127.0.0.1:{port}/"), logs / "hello.log")
 
-    async def api() -> Started:
+    async def api(checkout: Path = REPO) -> Started:
         port = _free_port()
         command = [*python, "-m", "cloudgreet.cli", "api", "--port", str(port)]
         return await run_to_ready(
-            command, env, http_ready(f"http://127.0.0.1:{port}/api/health/ready"), logs / "api.log"
+            command,
+            {**env, "PYTHONPATH": str(checkout)},
+            http_ready(f"http://127.0.0.1:{port}/api/health/ready"),
+            logs / "api.log",
+            cwd=checkout,
         )
 
-    async def worker() -> Started:
+    async def worker(checkout: Path = REPO) -> Started:
         command = [*python, "-m", "cloudgreet.cli", "worker"]
-        return await run_to_ready(command, env, polling_ready(temporal, TASK_QUEUE), logs / "worker.log")
+        return await run_to_ready(
+            command,
+            {**env, "PYTHONPATH": str(checkout)},
+            polling_ready(temporal, TASK_QUEUE),
+            logs / "worker.log",
+            cwd=checkout,
+        )
 
     rows: dict[str, Callable[[], Awaitable[Started]]] = {
         "python -c pass": lambda: run_to_exit([*python, "-c", "pass"], env),
@@ -168,6 +188,9 @@ async def measure(stack: DevStack, env: dict[str, str], repeats: int) -> dict[st
         "cloudgreet api": api,
         "cloudgreet worker": worker,
     }
+    if compare is not None:  # another checkout's code (the code before a change), started in turn with this one's
+        rows["cloudgreet api (--compare)"] = lambda: api(compare)
+        rows["cloudgreet worker (--compare)"] = lambda: worker(compare)
     for repeat in range(1, repeats + 1):
         for name, start in rows.items():  # in turn, so a busy moment slows every row alike
             results.setdefault(name, []).append(await start())
@@ -187,26 +210,26 @@ def print_report(results: dict[str, list[Started]]) -> dict:
     }
     hello = rows["uvicorn hello (ASGI)"]["cpu_seconds_median"] or float("nan")
     print(f"\nCPU to readiness, median of {len(next(iter(results.values())))} runs each (user + system)")
-    print(f"{'process':<26} {'CPU s':>7} {'min':>7} {'wall s':>7} {'x ASGI hello':>13}")
+    print(f"{'process':<30} {'CPU s':>7} {'min':>7} {'wall s':>7} {'x ASGI hello':>13}")
     for name, row in rows.items():
         print(
-            f"{name:<26} {row['cpu_seconds_median']:7.2f} {row['cpu_seconds_min']:7.2f} "
+            f"{name:<30} {row['cpu_seconds_median']:7.2f} {row['cpu_seconds_min']:7.2f} "
             f"{row['wall_seconds_median']:7.2f} {row['cpu_seconds_median'] / hello:13.1f}"
         )
         row["x_asgi_hello"] = row["cpu_seconds_median"] / hello
-    for name in ("cloudgreet api", "cloudgreet worker"):
+    for name in [row for row in rows if row.startswith("cloudgreet")]:
         met = rows[name]["cpu_seconds_median"] <= TARGET_CPU_SECONDS
         print(f"  {name}: ready in <= {TARGET_CPU_SECONDS} s of CPU: {'MET' if met else 'NOT MET'}")
     return rows
 
 
-def compile_project() -> None:
+def compile_project(checkout: Path) -> None:
     """The project's bytecode, as a deployment runs it (a regular install compiles it; scripts/setup-venv
     does for a checkout). Without it, under PYTHONDONTWRITEBYTECODE, each start compiles ~150 modules."""
-    print("compiling the project's bytecode (where it is missing or stale) ...", flush=True)
+    print(f"compiling the bytecode of {checkout} (where it is missing or stale) ...", flush=True)
     skip = re.compile(r"/(\.venv|\.git|tests|data)/")
-    if not compileall.compile_dir(REPO, quiet=1, rx=skip, workers=0):
-        raise DevStackError("the project's code does not compile")
+    if not compileall.compile_dir(checkout, quiet=1, rx=skip, workers=0):
+        raise DevStackError(f"the code of {checkout} does not compile")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -214,9 +237,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5, help="starts of each process (default 5)")
     parser.add_argument("--json", type=Path, help="write every number to this file")
     parser.add_argument("--keep-data", action="store_true", help="keep the temporary data dir (databases, logs)")
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        metavar="CHECKOUT",
+        help="also start the API and the worker of another checkout of CloudGreet (the code before a change, say: "
+        "`git worktree add /tmp/before HEAD~1`), in turn with this one's, on this checkout's Python",
+    )
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
+    if args.compare is not None:
+        args.compare = args.compare.resolve()
+        if not (args.compare / "cloudgreet" / "cli.py").is_file():
+            parser.error(f"--compare {args.compare}: not a checkout of CloudGreet (no cloudgreet/cli.py)")
     from database.migrate import upgrade_database
     from simulator.telnyx.signing import generate_signing_key
 
@@ -238,8 +272,10 @@ def main(argv: list[str] | None = None) -> int:
         temporal = stack.children.start("temporal", stack._temporal_command(), env, data_dir / "logs")
         wait_for_port(stack.ports.temporal, timeout=60, process=temporal, name="the Temporal dev server")
         upgrade_database(env["DATABASE_URL"])
-        compile_project()
-        rows = print_report(asyncio.run(measure(stack, env, args.repeats)))
+        compile_project(REPO)
+        if args.compare is not None:
+            compile_project(args.compare)
+        rows = print_report(asyncio.run(measure(stack, env, args.repeats, args.compare)))
         if args.json:
             args.json.write_text(json.dumps({"cpus": os.cpu_count(), "rows": rows}, indent=2))
             print(f"\nall numbers written to {args.json}")

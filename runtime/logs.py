@@ -86,6 +86,10 @@ def processors(settings: Settings) -> list:
     ]
 
 
+# The HTTP clients of the openai (httpx2) and telnyx (httpx) SDKs and our own.
+QUIET_REQUEST_LOGGERS = ("httpx", "httpx2")
+
+
 def configure_logging(settings: Settings) -> None:
     renderer = (
         structlog.processors.JSONRenderer()
@@ -110,6 +114,12 @@ def configure_logging(settings: Settings) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())
+    # httpx writes a line at INFO for every request it sends: each Telnyx command, LLM request and
+    # playback window of every turn (~3% of the worker's CPU under load), whatever its answer. A request
+    # that fails fails its activity, which is logged; the lines themselves are shown at LOG_LEVEL=DEBUG.
+    quiet = root.level if root.level <= logging.DEBUG else max(logging.WARNING, root.level)
+    for library in QUIET_REQUEST_LOGGERS:
+        logging.getLogger(library).setLevel(quiet)
 
 
 def call_id_of(workflow_id: str) -> str | None:

@@ -1,16 +1,24 @@
-"""The collector held while a process starts, and running again once it has (runtime/collector.py).
-
-The API and the worker processes are checked from outside in tests/test_metrics.py: their
-`python_gc_collections_total` grows while they serve calls."""
+"""The collector held while a process starts, and running again once it has (runtime/collector.py):
+the API once its lifespan has started, the worker once it is built."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
+from temporalio.testing import WorkflowEnvironment
 
+from api.app import create_app
+from database.migrate import upgrade_database
 from runtime.collector import collect_from_here, hold_collector
+from tests.in_process import make_settings
+from tests.waiting import eventually
+from worker import run_worker
 
 
 @pytest.fixture
@@ -42,3 +50,33 @@ def test_a_process_that_never_held_the_collector_is_left_as_it_was(collector_res
     collect_from_here()
     assert gc.isenabled()
     assert gc.get_freeze_count() == frozen
+
+
+def test_the_api_collects_once_its_lifespan_has_started(collector_restored: None) -> None:
+    hold_collector()  # as `cloudgreet api` does
+    app = create_app(make_settings())
+    assert not gc.isenabled()
+    with TestClient(app):
+        assert gc.isenabled()
+
+
+async def test_the_worker_collects_once_it_is_built(
+    collector_restored: None, temporal: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    database_url = f"sqlite:///{tmp_path / 'worker.db'}"
+    upgrade_database(database_url)
+    settings = make_settings(
+        DATABASE_URL=database_url,
+        TEMPORAL_ADDRESS=temporal.client.service_client.config.target_host,
+        TEMPORAL_TASK_QUEUE="collector-test",
+        TELNYX_API_KEY="test-key",
+        TELNYX_BASE_URL="http://127.0.0.1:9/v2",  # never called: no call is placed
+    )
+    hold_collector()  # as `cloudgreet worker` does
+    running = asyncio.create_task(run_worker(settings))
+    try:
+        await eventually(gc.isenabled, bool, what="the collector running in the built worker")
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running

@@ -39,7 +39,7 @@ def log_in_a_process(log_format: str) -> str:
         structlog.contextvars.bind_contextvars(call_id="v3:abc", workflow_id="call-v3:abc")
         log = structlog.get_logger("cloudgreet.example")
         log.info("calling the LLM with key {SECRET}", api_key={SECRET!r}, caller="+15555550142", prompt_tokens=120)
-        logging.getLogger("httpx").info("headers: Authorization: Bearer {SECRET}")
+        logging.getLogger("httpx").warning("headers: Authorization: Bearer {SECRET}")
         try:
             raise RuntimeError("refused key {SECRET} for +15555550142")
         except RuntimeError:
@@ -65,6 +65,27 @@ def test_a_key_in_a_log_record_is_never_printed(log_format: str) -> None:
         assert records[0]["call_id"] == "v3:abc" and records[0]["workflow_id"] == "call-v3:abc"
         assert records[0]["api_key"] == "[redacted]"
         assert records[0]["prompt_tokens"] == 120  # a count of tokens is no secret
+
+
+@pytest.mark.parametrize(("log_level", "shown"), [("INFO", False), ("DEBUG", True)])
+def test_the_http_clients_line_per_request_is_shown_only_at_debug(log_level: str, shown: bool) -> None:
+    script = textwrap.dedent(
+        f"""
+        import logging
+        from runtime.logs import configure_logging
+        from runtime.settings import Settings
+        configure_logging(Settings(_env_file=None, LOG_LEVEL={log_level!r}))
+        for library in ("httpx", "httpx2"):
+            logging.getLogger(library).info(f"HTTP Request: POST http://telnyx.invalid/v2/calls/speak by {{library}}")
+            logging.getLogger(library).warning(f"connection pool is full, by {{library}}")
+        logging.getLogger("cloudgreet.example").info("the reply was spoken")
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert ("HTTP Request: POST" in done.stderr) is shown
+    assert done.stderr.count("connection pool is full") == 2  # what goes wrong is always shown
+    assert "the reply was spoken" in done.stderr
 
 
 @pytest.mark.database
