@@ -2,11 +2,11 @@
 
 A process's imports build a few hundred thousand long-lived objects (modules, classes, pydantic
 and protobuf schemas). The collector walks all of them again in each of the few full collections
-that start-up triggers: about 0.3 s of a 1.7 s start of the API or the worker (`cloudgreet bench
-startup`). Nothing of that is garbage. So the `api` and `worker` commands hold the collector while
-they import and build, then freeze what exists (`gc.freeze`: later collections skip it, and so cost
-less on every call too) and collect as usual from there. CPython's documentation suggests the same
-for processes that build long-lived state at start.
+that start-up triggers: 0.2-0.3 s of a 1.5 s start of the API or the worker (`cloudgreet bench
+startup --compare`). Nothing of that is garbage. So the `api` and `worker` commands hold the
+collector while they import and build, then freeze what exists (`gc.freeze`: later collections
+skip it) and collect as usual from there: the pattern CPython's documentation of `gc.freeze` gives
+(disable early, freeze once built), there for servers that fork.
 """
 
 from __future__ import annotations
