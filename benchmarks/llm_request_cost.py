@@ -57,7 +57,9 @@ async def cpu_per_request(client: openai.AsyncOpenAI, requests: int, **arguments
     return (time.process_time() - started) / requests * 1000
 
 
-async def measure(turn_counts: list[int], requests: int) -> None:
+def recording_client() -> tuple[openai.AsyncOpenAI, list[bytes]]:
+    """The real SDK on an in-process transport that answers each request with an empty stream at once;
+    the list gets the body of every request sent."""
     sent: list[bytes] = []
 
     def answer(request: httpx2.Request) -> httpx2.Response:
@@ -65,7 +67,11 @@ async def measure(turn_counts: list[int], requests: int) -> None:
         return httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=b"data: [DONE]\n\n")
 
     http = openai.DefaultAsyncHttpxClient(transport=httpx2.MockTransport(answer))
-    client = openai.AsyncOpenAI(api_key="bench", base_url="http://llm.invalid/v1", http_client=http)
+    return openai.AsyncOpenAI(api_key="bench", base_url="http://llm.invalid/v1", http_client=http), sent
+
+
+async def measure(turn_counts: list[int], requests: int) -> None:
+    client, sent = recording_client()
     tools = chat_completion_tools()
     print(f"CPU per streaming chat request, ms (mean of {requests}; the transport answers at once)")
     print(f"{'turns':>5} {'messages':>8} {'body KB':>8} {'typed':>8} {'extra_body':>11} {'json.dumps':>11}  same bytes")

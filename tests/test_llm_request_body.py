@@ -4,10 +4,7 @@ would have sent: the same bytes, keys in the same places. An SDK upgrade that ch
 
 from __future__ import annotations
 
-import httpx2
-import openai
-
-from benchmarks.llm_request_cost import REQUEST, conversation
+from benchmarks.llm_request_cost import REQUEST, conversation, recording_client
 from receptionist.tools import chat_completion_tools
 
 TOOL_ROUND = [
@@ -23,14 +20,8 @@ TOOL_ROUND = [
 
 
 async def test_the_conversation_in_extra_body_is_sent_as_the_sdk_would_send_it() -> None:
-    sent: list[bytes] = []
-
-    def answer(request: httpx2.Request) -> httpx2.Response:
-        sent.append(request.content)
-        return httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=b"data: [DONE]\n\n")
-
-    http = openai.DefaultAsyncHttpxClient(transport=httpx2.MockTransport(answer))
-    async with openai.AsyncOpenAI(api_key="test", base_url="http://llm.invalid/v1", http_client=http) as client:
+    client, sent = recording_client()
+    async with client:
         messages, tools = [*conversation(3), *TOOL_ROUND], chat_completion_tools()
         for arguments in (
             {"messages": messages, "tools": tools},
