@@ -26,6 +26,10 @@ def collector_restored() -> Iterator[None]:
     yield
     gc.unfreeze()
     gc.enable()
+    # A cancelled worker's SDK clients are garbage now, and each one's `__del__` starts its `aclose` on the
+    # running loop: collected here, between tests, where no loop runs, not inside a later test's workflow
+    # activation, whose sandboxed loop would run it (and warn of the imports it makes).
+    gc.collect()
 
 
 def test_what_start_up_built_is_frozen_and_collection_resumes(collector_restored: None) -> None:
