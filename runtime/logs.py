@@ -88,6 +88,24 @@ def processors(settings: Settings) -> list:
 
 # The HTTP clients of the openai (httpx2) and telnyx (httpx) SDKs and our own.
 QUIET_REQUEST_LOGGERS = ("httpx", "httpx2")
+# Paths machines call several times in every caller turn: the carrier's webhooks (each verified before
+# it is answered 2xx) and the worker's playback windows. /metrics counts them (webhooks by event type
+# and delivery); an access line each was a fifth of the API's CPU under load.
+MACHINE_PATHS = ("/api/telnyx/", "/api/internal/")
+
+
+class QuietMachineRequests(logging.Filter):
+    """Drops uvicorn's access line of a machine path's request that succeeded. Every refusal stays:
+    a forged or oversized webhook, a rejected playback request, Temporal down (4xx, 5xx)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        # uvicorn's access record: '%s - "%s %s HTTP/%s" %d' % (client, method, path, version, status)
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5:
+            path, status = args[2], args[4]
+            if isinstance(status, int) and status < 400 and isinstance(path, str) and path.startswith(MACHINE_PATHS):
+                return False
+        return True
 
 
 def configure_logging(settings: Settings) -> None:
@@ -120,6 +138,11 @@ def configure_logging(settings: Settings) -> None:
     quiet = root.level if root.level <= logging.DEBUG else max(logging.WARNING, root.level)
     for library in QUIET_REQUEST_LOGGERS:
         logging.getLogger(library).setLevel(quiet)
+    access = logging.getLogger("uvicorn.access")
+    for earlier in [f for f in access.filters if isinstance(f, QuietMachineRequests)]:
+        access.removeFilter(earlier)
+    if root.level > logging.DEBUG:
+        access.addFilter(QuietMachineRequests())
 
 
 def call_id_of(workflow_id: str) -> str | None:

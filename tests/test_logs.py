@@ -126,3 +126,39 @@ async def test_the_api_logs_json_with_the_call_ids_and_no_secret_or_number(stack
     output = api.log()
     assert "+15555550142" not in output
     assert SECRET not in output
+
+
+@pytest.mark.database
+async def test_the_access_log_keeps_every_refusal_and_skips_the_carriers_accepted_webhooks(stack, tmp_path) -> None:
+    """At INFO the carrier's verified webhooks (several a caller turn) write no access line; a
+    forged webhook, a stranger at the playback path and any other request still do."""
+    port = free_port()
+    api = ManagedProcess(
+        "api-access-log",
+        [sys.executable, "-m", "cloudgreet.cli", "api", "--port", str(port)],
+        {**stack.env, "LOG_LEVEL": "INFO"},
+        tmp_path / "api.log",
+        port,
+    )
+    api.start()
+    try:
+        accepted = json.dumps(reference_event("call.hangup", f"v3:accepted-{uuid.uuid4().hex}")).encode()
+        forged = json.dumps(reference_event("call.hangup", f"v3:forged-{uuid.uuid4().hex}")).encode()
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            ok = await http.post(
+                "/api/telnyx/voice-handler", content=accepted, headers=signed_headers(stack.signing_seed, accepted)
+            )
+            refused = await http.post(
+                "/api/telnyx/voice-handler", content=forged, headers=signed_headers(stack.signing_seed, accepted)
+            )
+            stranger = await http.post("/api/internal/calls/v3%3Aguess/reply-playback", json={})
+            health = await http.get("/api/health")
+        assert ok.status_code == 200, ok.text
+        assert refused.status_code == 403 and stranger.status_code >= 400 and health.status_code < 500
+        await eventually(api.log, lambda text: "GET /api/health" in text, what="the health check's access line")
+    finally:
+        api.stop()
+    lines = [line for line in api.log().splitlines() if "HTTP/1.1" in line]
+    assert [line for line in lines if "/api/telnyx/voice-handler" in line and " 403" in line], lines
+    assert [line for line in lines if "/reply-playback" in line and f" {stranger.status_code}" in line], lines
+    assert not [line for line in lines if "/api/telnyx/voice-handler" in line and " 200" in line], lines
