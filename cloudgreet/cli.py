@@ -236,6 +236,14 @@ def capacity(ctx: typer.Context) -> None:
 
 
 @bench_app.command(
+    "temporal-floor", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, add_help_option=False
+)
+def bench_temporal_floor(ctx: typer.Context) -> None:
+    """CPU of the least durable turn on the Temporal dev server, the floor under `bench turns` (options: `--help`)."""
+    raise typer.Exit(run_benchmark("temporal_floor", ctx.args))
+
+
+@bench_app.command(
     "llm-request", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, add_help_option=False
 )
 def bench_llm_request(ctx: typer.Context) -> None:

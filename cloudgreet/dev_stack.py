@@ -30,6 +30,24 @@ TIMER_SHIFT_KEY, TIMER_SHIFT = "history.timerProcessorMaxTimeShift", "100ms"
 EAGER_ACTIVITIES_KEY = "system.enableActivityEagerExecution"
 
 
+def temporal_dev_server_tuning() -> list[str]:
+    """What `cloudgreet dev` gives the Temporal dev server beyond its ports and database file; the
+    benchmarks start theirs with the same (benchmarks/temporal_floor.py among them)."""
+    return [
+        "--log-level", "warn",
+        # One SQLite connection serves every write of the dev server; WAL makes each write ~3x cheaper
+        # (benchmarks/turn_latency.py) and survives a crash of the process, if not of the machine.
+        "--sqlite-pragma", "journal_mode=wal",
+        "--sqlite-pragma", "synchronous=normal",
+        # Timers fire when due, not up to a second late: a dead worker's activity retries on another
+        # worker after its heartbeat timeout, not a second after (deploy/temporal-dynamic-config.yaml).
+        "--dynamic-config-value", f'{TIMER_SHIFT_KEY}="{TIMER_SHIFT}"',
+        # A workflow task that schedules an activity gets the activity's task in its answer: no
+        # round trip through the task queue, no poll (deploy/temporal-dynamic-config.yaml).
+        "--dynamic-config-value", f"{EAGER_ACTIVITIES_KEY}=true",
+    ]  # fmt: skip
+
+
 class DevStackPorts(BaseModel):
     api: int = 8000
     simulator: int = 8090
@@ -236,17 +254,7 @@ class DevStack:
             "--db-filename", str(self.data_dir / "temporal.db"),
             "--port", str(self.ports.temporal),
             "--ui-port", str(self.ports.ui),
-            "--log-level", "warn",
-            # One SQLite connection serves every write of the dev server; WAL makes each write ~3x cheaper
-            # (benchmarks/turn_latency.py) and survives a crash of the process, if not of the machine.
-            "--sqlite-pragma", "journal_mode=wal",
-            "--sqlite-pragma", "synchronous=normal",
-            # Timers fire when due, not up to a second late: a dead worker's activity retries on another
-            # worker after its heartbeat timeout, not a second after (deploy/temporal-dynamic-config.yaml).
-            "--dynamic-config-value", f'{TIMER_SHIFT_KEY}="{TIMER_SHIFT}"',
-            # A workflow task that schedules an activity gets the activity's task in its answer: no
-            # round trip through the task queue, no poll (deploy/temporal-dynamic-config.yaml).
-            "--dynamic-config-value", f"{EAGER_ACTIVITIES_KEY}=true",
+            *temporal_dev_server_tuning(),
         ]  # fmt: skip
         for key in SEARCH_ATTRIBUTES:
             command += ["--search-attribute", f"{key.name}=Keyword"]
