@@ -267,13 +267,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--start, --step and --turns must be at least 1, --level-seconds positive")
     data_dir = Path(tempfile.mkdtemp(prefix="cloudgreet-capacity-"))
     stack = CapacityStack(data_dir)
-    naive = NaiveStack(data_dir / "naive", pace=HUMAN_PACE) if args.naive else None
+    naive: NaiveStack | None = None
     failed = True
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         print(f"starting the stacks in {data_dir} ...", flush=True)
         stack.start()
-        if naive:
+        if args.naive:
+            # Its free ports are chosen only now: the Temporal dev server takes random ones as it starts.
+            naive = NaiveStack(data_dir / "naive", pace=HUMAN_PACE)
             naive.start()
         report = asyncio.run(ramp(stack, naive, args))
         if args.json:

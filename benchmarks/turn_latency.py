@@ -525,13 +525,15 @@ def main(argv: list[str] | None = None) -> int:
     data_dir = Path(tempfile.mkdtemp(prefix="cloudgreet-bench-"))
     pace = PHONE_PACE if args.pace == "phone" else FAST_PACE
     stack, failed = BenchStack(data_dir, args.sqlite_pragma, pace), True
-    naive = NaiveStack(data_dir / "naive", pace=pace) if args.naive else None
+    naive: NaiveStack | None = None
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         print(f"starting the stack in {data_dir} ...", flush=True)
         try:
             stack.start()
-            if naive is not None:
+            if args.naive:
+                # Its free ports are chosen only now: the Temporal dev server takes random ones as it starts.
+                naive = NaiveStack(data_dir / "naive", pace=pace)
                 naive.start()
         except DevStackError as error:
             print(f"turn_latency: the stack did not start: {error} (logs: {data_dir / 'logs'})", file=sys.stderr)
