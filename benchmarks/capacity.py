@@ -1,15 +1,21 @@
 """How many concurrent calls one machine holds at a human pace, beside the naive baseline.
 
-    python -m benchmarks.capacity [--start N] [--step N] [--max N] [--turns T] [--level-seconds S]
+    python -m benchmarks.capacity [--start N] [--step N] [--max N] [--turns T] [--level-seconds S] [--ramp-seconds S]
                                   [--json out.json] [--keep-data] [--no-naive]
     cloudgreet bench capacity [same options]
 
 Two stacks on free ports (benchmarks/turn_latency.py): CloudGreet's (Temporal dev server, worker,
 API) and the naive receptionist's, each with its own Telnyx simulator and fake LLM. Level by
-level, from --start by --step up to --max concurrent calls: for --level-seconds each of N call
-slots places a call of T caller turns and, when it ends, the next, so N calls are always in
-flight (its next caller rings within a second of the last one's end, at a random moment, so that
-slots do not ring in step); first on the naive stack, then on CloudGreet's (the other idles). The callers keep a
+level, from --start by --step up to --max concurrent calls, each of N call slots places a call of T
+caller turns and, when it ends, the next, so N calls are always in flight (its next caller rings
+within a second of the last one's end, at a random moment, so that slots do not ring in step);
+first on the naive stack, then on CloudGreet's (the other idles). A level has three parts: the
+ramp (`--ramp-seconds`, by default one call's length, measured by the warm-up call), over which
+the slots' first callers ring one after the other, so calls start at the rate N calls in flight
+have (N / a call's length) while their count climbs to N; the window (`--level-seconds`), whose
+calls are measured; and the end, while the slots go on placing calls until the last measured one
+ended, so that every measured turn is taken with N calls in flight. Nothing of the ramp or of the
+calls that start outside the window is measured. The callers keep a
 human pace: the agent's speech takes 0.045 s a character (about 22 a second: the fake LLM's echo is long), the caller waits
 0.8 s before answering and says each line as growing interim transcripts and a final one, with
 the playback events Telnyx sends; a turn comes every ~6-8 s (the measured spacing is printed).
@@ -19,8 +25,9 @@ the LLM's time to its first sentence, as `cloudgreet bench turns`) is at most 15
 was lost (a line the caller said that got no spoken answer). The ramp stops at the first level
 that does not hold; the last that held is the capacity.
 
-Per level: p50/p99 overhead of both and their ratio; CPU per answered turn of the processes under
-test (CloudGreet: API + worker + Temporal server, each from /proc/<pid>/stat; naive: its process);
+Per level: p50/p99 overhead of both and their ratio; CPU per turn of the processes under test
+(CloudGreet: API + worker + Temporal server, each from /proc/<pid>/stat; naive: its process), from
+the window's start until the last measured call ended, per turn answered by any call in that time;
 history events and Temporal Cloud Actions per turn from the histories of the level's calls (whole
 calls, so the start and end of a call are shared by its turns; benchmarks/temporal_actions.py),
 and the dev server's own `action` counter over the level, which also counts activity heartbeats.
@@ -116,56 +123,98 @@ class Calls:
         return call_id
 
 
-async def sustain(stack: BenchStack, level: int, turns: int, seconds: float, name: str) -> dict:
-    """`level` calls in flight for `seconds` (then the last ones end); what they measured."""
+async def sustain(stack: BenchStack, level: int, turns: int, seconds: float, name: str, ramp: float = 0.0) -> dict:
+    """`level` calls always in flight; what the calls that started in the measured window measured.
+
+    The slots' first calls start one after the other over `ramp` seconds, the rate `level` calls in
+    flight have (`level` / a call's length), while the count of calls in flight climbs to `level`:
+    those are not measured. The calls that start in the next `seconds` are, and every slot goes on
+    placing calls until the last of them ended, so each measured turn is taken with `level` calls in
+    flight. CPU and the server's Actions are counted from the window's start until that end, per turn
+    answered in that time by any call.
+    """
     processes = {n: p.pid for n, p in stack.children.children if p.pid in stack.under_test()}
+    metrics_port = getattr(stack, "metrics_port", 0) if name != "naive" else 0
     async with httpx.AsyncClient(base_url=stack.simulator_url, timeout=30) as http:
         await http.delete(f"{stack.fake_llm_url}/_fake/requests")
-        calls, ids = Calls(http, stack), []
+        calls, measured, all_ids = Calls(http, stack), [], []
         poller = asyncio.create_task(calls.poll())
-        actions_before = await server_actions(http, getattr(stack, "metrics_port", 0)) if name != "naive" else None
-        cpu_before = {n: process_cpu_seconds([pid]) for n, pid in processes.items()}
         started = time.monotonic()
+        opens, closes = started + ramp, started + ramp + seconds
+        in_flight = 0  # measured calls not yet ended
+        marks: dict[str, tuple[float, dict[str, float], float | None]] = {}
+
+        async def mark(which: str) -> None:
+            cpu = {n: process_cpu_seconds([pid]) for n, pid in processes.items()}
+            marks[which] = (time.time(), cpu, await server_actions(http, metrics_port) if metrics_port else None)
+
+        async def window() -> None:
+            await asyncio.sleep(ramp)
+            await mark("opened")
 
         async def slot(index: int) -> None:
-            await asyncio.sleep(7.0 * index / level)  # callers start over one turn, not in step
+            nonlocal in_flight
+            await asyncio.sleep(ramp * index / level)
             # The poll learns of ended calls a second at a time: without a pause of its own, every slot whose
             # call ended in that second would ring at once, in step, as no carrier's callers do.
             arrivals = random.Random(f"{name}{level}-{index}")
             placed = 0
-            while time.monotonic() - started < seconds:
+            while time.monotonic() < closes or in_flight:
+                counted = opens <= time.monotonic() < closes
                 placed += 1
-                ids.append(await calls.place_and_wait(f"{name}{level}-{index}-{placed}", turns))
+                in_flight += counted
+                try:
+                    call_id = await calls.place_and_wait(f"{name}{level}-{index}-{placed}", turns)
+                finally:
+                    in_flight -= counted
+                all_ids.append(call_id)
+                if counted:
+                    measured.append(call_id)
+                    if not in_flight and time.monotonic() >= closes and "closed" not in marks:
+                        await mark("closed")
                 await asyncio.sleep(arrivals.uniform(0.0, NEXT_CALLER_SECONDS))
 
         try:
-            await asyncio.gather(*(slot(i) for i in range(level)))
+            await asyncio.gather(window(), *(slot(i) for i in range(level)))
         finally:
             poller.cancel()
+        if "closed" not in marks:  # no call started in the window
+            await mark("closed")
         wall = time.monotonic() - started
-        cpu = {n: process_cpu_seconds([pid]) - cpu_before[n] for n, pid in processes.items()}
-        actions_after = await server_actions(http, getattr(stack, "metrics_port", 0)) if name != "naive" else None
-        records = [(await http.get(f"/simulator/calls/{call_id}")).json() for call_id in ids]
+        records = {call_id: (await http.get(f"/simulator/calls/{call_id}")).json() for call_id in all_ids}
         requests = (await http.get(f"{stack.fake_llm_url}/_fake/requests")).json()
-    latencies = turn_latencies(records, requests)
-    answered = max(len(latencies["raw_ms"]), 1)
+    (opened_at, cpu_opened, actions_opened), (closed_at, cpu_closed, actions_closed) = marks["opened"], marks["closed"]
+    latencies = turn_latencies([records[i] for i in measured], requests)
+    # Every call's turns answered while the CPU was counted, measured calls or not.
+    answered = max(
+        sum(
+            1
+            for record in records.values()
+            for timing in record["turn_timings"]
+            if timing["first_speak_received_at"] and opened_at <= timing["final_transcript_sent_at"] < closed_at
+        ),
+        1,
+    )
     spacing = [
         b["final_transcript_sent_at"] - a["final_transcript_sent_at"]
-        for r in records
+        for r in (records[i] for i in measured)
         for a, b in zip(r["turn_timings"], r["turn_timings"][1:], strict=False)
     ]
+    cpu = {n: cpu_closed[n] - cpu_opened[n] for n in cpu_closed}
     result = {
         "level": level,
-        "calls": len(ids),
+        "calls": len(measured),
         "wall_seconds": wall,
+        "measured_seconds": closed_at - opened_at,
         **latencies,
         "turn_spacing_seconds_median": statistics.median(spacing) if spacing else None,
         "cpu_seconds": cpu,
+        "turns_while_counted": answered,
         "cpu_ms_per_turn": sum(cpu.values()) * 1000 / answered,
-        "call_control_ids": ids,
+        "call_control_ids": measured,
     }
-    if actions_before is not None and actions_after is not None:
-        result["server_actions_per_turn"] = (actions_after - actions_before) / answered
+    if actions_opened is not None and actions_closed is not None:
+        result["server_actions_per_turn"] = (actions_closed - actions_opened) / answered
     return result
 
 
@@ -191,7 +240,7 @@ def holds(run: dict) -> tuple[bool, str]:
 def print_level(run: dict, naive: dict | None) -> None:
     o = percentiles(run["orchestration_ms"])
     cpu = " + ".join(
-        f"{name} {seconds * 1000 / max(len(run['raw_ms']), 1):.0f}" for name, seconds in run["cpu_seconds"].items()
+        f"{name} {seconds * 1000 / run['turns_while_counted']:.0f}" for name, seconds in run["cpu_seconds"].items()
     )
     print(
         f"  CloudGreet: {run['calls']} calls, {o['count']} turns (every {run['turn_spacing_seconds_median'] or 0:.1f} s), "
@@ -219,9 +268,16 @@ def print_level(run: dict, naive: dict | None) -> None:
 async def ramp(stack: CapacityStack, naive: NaiveStack | None, args: argparse.Namespace) -> dict:
     temporal = await Client.connect(f"127.0.0.1:{stack.ports.temporal}")
     print("warm-up: one call on each stack (not counted) ...", flush=True)
-    await sustain(stack, 1, 2, 0.1, "warmup")
+    warm_up = await sustain(stack, 1, args.turns, 0.1, "warmup")
     if naive:
-        await sustain(naive, 1, 2, 0.1, "warmup")
+        await sustain(naive, 1, args.turns, 0.1, "warmup")
+    if args.ramp_seconds is None:
+        args.ramp_seconds = warm_up["wall_seconds"]
+    print(
+        f"each level: calls start over {args.ramp_seconds:.1f} s (one call of {args.turns} turns; not measured), "
+        f"then the calls that start in {args.level_seconds:.0f} s are measured",
+        flush=True,
+    )
     levels, held = [], None
     level = args.start
     while level <= args.max:
@@ -229,8 +285,10 @@ async def ramp(stack: CapacityStack, naive: NaiveStack | None, args: argparse.Na
             f"level {level}: {level} calls in flight for {args.level_seconds:.0f} s, {args.turns} turns each",
             flush=True,
         )
-        naive_run = await sustain(naive, level, args.turns, args.level_seconds, "naive") if naive else None
-        run = await sustain(stack, level, args.turns, args.level_seconds, "cg")
+        naive_run = (
+            await sustain(naive, level, args.turns, args.level_seconds, "naive", args.ramp_seconds) if naive else None
+        )
+        run = await sustain(stack, level, args.turns, args.level_seconds, "cg", args.ramp_seconds)
         run.update(await history_figures(temporal, run.pop("call_control_ids"), args.turns))
         if naive_run:
             naive_run.pop("call_control_ids")
@@ -259,12 +317,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max", type=int, default=200, help="the last level tried (default 200)")
     parser.add_argument("--turns", type=int, default=4, help="caller turns per call (default 4)")
     parser.add_argument("--level-seconds", type=float, default=60, help="how long each level places calls (default 60)")
+    parser.add_argument(
+        "--ramp-seconds",
+        type=float,
+        help="seconds over which a level's first calls start, not measured (default: the warm-up call's length)",
+    )
     parser.add_argument("--json", type=Path, help="write every number to this file")
     parser.add_argument("--keep-data", action="store_true", help="keep the temporary data dir (databases, logs)")
     parser.add_argument("--no-naive", dest="naive", action="store_false", help="skip the naive baseline")
     args = parser.parse_args(argv)
-    if min(args.start, args.step, args.turns) < 1 or args.level_seconds <= 0:
-        parser.error("--start, --step and --turns must be at least 1, --level-seconds positive")
+    if min(args.start, args.step, args.turns) < 1 or args.level_seconds <= 0 or (args.ramp_seconds or 0) < 0:
+        parser.error(
+            "--start, --step and --turns must be at least 1, --level-seconds positive, --ramp-seconds not negative"
+        )
     data_dir = Path(tempfile.mkdtemp(prefix="cloudgreet-capacity-"))
     stack = CapacityStack(data_dir)
     naive: NaiveStack | None = None

@@ -29,7 +29,6 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import timedelta
 from pathlib import Path
 
 from temporalio.api.enums.v1 import EventType
@@ -94,41 +93,44 @@ async def events_per_turn(client: Client) -> tuple[int, float]:
     return no_turn, (await call_of(4) - no_turn) / 4
 
 
-async def measure(args: argparse.Namespace) -> dict:
-    data_dir = Path(tempfile.mkdtemp(prefix="cloudgreet-floor-"))
+def start_processes(data_dir: Path) -> tuple[str, subprocess.Popen, subprocess.Popen]:
+    """The dev server with `cloudgreet dev`'s flags, and the floor's worker in a process of its own."""
     port = free_port()
     address = f"127.0.0.1:{port}"
     command = [
         temporal_cli(), "server", "start-dev", "--headless", "--db-filename", str(data_dir / "temporal.db"),
         "--port", str(port), *temporal_dev_server_tuning(),
     ]  # fmt: skip
-    with open(data_dir / "temporal.log", "wb") as server_log, open(data_dir / "worker.log", "wb") as worker_log:
+    with open(data_dir / "temporal.log", "wb") as server_log:
         server = subprocess.Popen(command, stdout=server_log, stderr=subprocess.STDOUT)
-        worker = None
-        try:
-            wait_for_port(port, timeout=60, process=server, name="the Temporal dev server")
+    try:
+        wait_for_port(port, timeout=60, process=server, name="the Temporal dev server")
+        with open(data_dir / "worker.log", "wb") as worker_log:
             worker = subprocess.Popen(
                 [sys.executable, "-m", "benchmarks.temporal_floor", "--serve-worker", address],
                 stdout=worker_log,
                 stderr=subprocess.STDOUT,
                 cwd=Path(__file__).resolve().parent.parent,
             )
-            client = await Client.connect(address)
-            no_turn, per_turn = await events_per_turn(client)  # also warms the worker and the server up
-            print(f"{args.calls} calls of {args.turns} turns, a turn every ~{args.turn_seconds:g} s ...", flush=True)
-            rng = random.Random(7)
-            before = {"temporal": process_cpu_seconds([server.pid]), "worker": process_cpu_seconds([worker.pid])}
-            started = time.monotonic()
-            await asyncio.gather(
-                *(place_call(client, args.turns, args.turn_seconds, args.spread, rng) for _ in range(args.calls))
-            )
-            wall = time.monotonic() - started
-            after = {"temporal": process_cpu_seconds([server.pid]), "worker": process_cpu_seconds([worker.pid])}
-        finally:
-            for process in (worker, server):
-                if process is not None:
-                    process.terminate()
-                    process.wait(timeout=30)
+    except BaseException:
+        server.terminate()
+        server.wait(timeout=30)
+        raise
+    return address, server, worker
+
+
+async def measure(args: argparse.Namespace, address: str, pids: dict[str, int]) -> dict:
+    client = await Client.connect(address)
+    no_turn, per_turn = await events_per_turn(client)  # also warms the worker and the server up
+    print(f"{args.calls} calls of {args.turns} turns, a turn every ~{args.turn_seconds:g} s ...", flush=True)
+    rng = random.Random(7)
+    before = {name: process_cpu_seconds([pid]) for name, pid in pids.items()}
+    started = time.monotonic()
+    await asyncio.gather(
+        *(place_call(client, args.turns, args.turn_seconds, args.spread, rng) for _ in range(args.calls))
+    )
+    wall = time.monotonic() - started
+    after = {name: process_cpu_seconds([pid]) for name, pid in pids.items()}
     turns = args.calls * args.turns
     per_turn_ms = {name: (after[name] - before[name]) * 1000 / turns for name in before}
     turns_per_second = args.target_calls / args.target_turn_seconds
@@ -182,7 +184,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.calls < 1 or args.turns < 1 or args.turn_seconds <= 0:
         parser.error("--calls and --turns must be at least 1, --turn-seconds above 0")
-    result = asyncio.run(measure(args))
+    data_dir = Path(tempfile.mkdtemp(prefix="cloudgreet-floor-"))
+    address, server, worker = start_processes(data_dir)
+    try:
+        result = asyncio.run(measure(args, address, {"temporal": server.pid, "worker": worker.pid}))
+    finally:
+        for process in (worker, server):
+            process.terminate()
+            process.wait(timeout=30)
     report(result)
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))

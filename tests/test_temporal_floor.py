@@ -4,7 +4,6 @@ measure something else."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 from temporalio.api.enums.v1 import EventType
