@@ -24,6 +24,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -185,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.calls < 1 or args.turns < 1 or args.turn_seconds <= 0:
         parser.error("--calls and --turns must be at least 1, --turn-seconds above 0")
     data_dir = Path(tempfile.mkdtemp(prefix="cloudgreet-floor-"))
+    print(f"starting the Temporal dev server and the floor's worker (logs: {data_dir}) ...", flush=True)
     address, server, worker = start_processes(data_dir)
     try:
         result = asyncio.run(measure(args, address, {"temporal": server.pid, "worker": worker.pid}))
@@ -192,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         for process in (worker, server):
             process.terminate()
             process.wait(timeout=30)
+    shutil.rmtree(data_dir, ignore_errors=True)  # kept, with its logs, when the run failed
     report(result)
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))

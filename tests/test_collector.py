@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
@@ -80,6 +83,19 @@ async def test_the_worker_collects_once_it_is_built(
     running = asyncio.create_task(run_worker(settings))
     try:
         await eventually(gc.isenabled, bool, what="the collector running in the built worker")
+        # Cancelled only once it polls: a worker cancelled between being built and running is never shut
+        # down, and what it started keeps the test session's event loop from closing.
+        await eventually(
+            lambda: temporal.client.workflow_service.describe_task_queue(
+                DescribeTaskQueueRequest(
+                    namespace="default",
+                    task_queue=TaskQueue(name="collector-test"),
+                    task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+                )
+            ),
+            lambda described: len(described.pollers) > 0,
+            what="the worker polling its task queue",
+        )
     finally:
         running.cancel()
         with contextlib.suppress(asyncio.CancelledError):
