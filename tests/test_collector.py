@@ -83,8 +83,9 @@ async def test_the_worker_collects_once_it_is_built(
     running = asyncio.create_task(run_worker(settings))
     try:
         await eventually(gc.isenabled, bool, what="the collector running in the built worker")
-        # Cancelled only once it polls: a worker cancelled between being built and running is never shut
-        # down, and what it started keeps the test session's event loop from closing.
+        # Cancelled once it polls, as a worker spends its life: cancelled just after being built, one CI
+        # run's session event loop could not close at its end (a task kept re-arming a 60 s timer; not
+        # reproduced in this test alone).
         await eventually(
             lambda: temporal.client.workflow_service.describe_task_queue(
                 DescribeTaskQueueRequest(
