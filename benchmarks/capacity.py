@@ -145,8 +145,12 @@ async def sustain(stack: BenchStack, level: int, turns: int, seconds: float, nam
         marks: dict[str, tuple[float, dict[str, float], float | None]] = {}
 
         async def mark(which: str) -> None:
-            cpu = {n: process_cpu_seconds([pid]) for n, pid in processes.items()}
-            marks[which] = (time.time(), cpu, await server_actions(http, metrics_port) if metrics_port else None)
+            if which in marks:  # taken once: two slots' last measured calls may end together
+                return
+            marks[which] = (time.time(), {n: process_cpu_seconds([pid]) for n, pid in processes.items()}, None)
+            if metrics_port:
+                moment, cpu, _ = marks[which]
+                marks[which] = (moment, cpu, await server_actions(http, metrics_port))
 
         async def window() -> None:
             await asyncio.sleep(ramp)
@@ -170,7 +174,7 @@ async def sustain(stack: BenchStack, level: int, turns: int, seconds: float, nam
                 all_ids.append(call_id)
                 if counted:
                     measured.append(call_id)
-                    if not in_flight and time.monotonic() >= closes and "closed" not in marks:
+                    if not in_flight and time.monotonic() >= closes:
                         await mark("closed")
                 await asyncio.sleep(arrivals.uniform(0.0, NEXT_CALLER_SECONDS))
 
@@ -178,8 +182,7 @@ async def sustain(stack: BenchStack, level: int, turns: int, seconds: float, nam
             await asyncio.gather(window(), *(slot(i) for i in range(level)))
         finally:
             poller.cancel()
-        if "closed" not in marks:  # no call started in the window
-            await mark("closed")
+        await mark("closed")  # if no call started in the window
         wall = time.monotonic() - started
         records = {call_id: (await http.get(f"/simulator/calls/{call_id}")).json() for call_id in all_ids}
         requests = (await http.get(f"{stack.fake_llm_url}/_fake/requests")).json()

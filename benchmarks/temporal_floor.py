@@ -45,8 +45,20 @@ from runtime.heartbeats import KeepAliveHeartbeats
 TASK_DONE = EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
 
 
+async def connected(address: str) -> Client:
+    """The dev server's port opens before its frontend is healthy: the SDK refuses to connect until then."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return await Client.connect(address)
+        except RuntimeError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+
+
 async def serve_worker(address: str) -> None:
-    client = await Client.connect(address)
+    client = await connected(address)
     worker = Worker(
         client,
         task_queue=TASK_QUEUE,
@@ -121,7 +133,7 @@ def start_processes(data_dir: Path) -> tuple[str, subprocess.Popen, subprocess.P
 
 
 async def measure(args: argparse.Namespace, address: str, pids: dict[str, int]) -> dict:
-    client = await Client.connect(address)
+    client = await connected(address)
     no_turn, per_turn = await events_per_turn(client)  # also warms the worker and the server up
     print(f"{args.calls} calls of {args.turns} turns, a turn every ~{args.turn_seconds:g} s ...", flush=True)
     rng = random.Random(7)
@@ -190,6 +202,9 @@ def main(argv: list[str] | None = None) -> int:
     address, server, worker = start_processes(data_dir)
     try:
         result = asyncio.run(measure(args, address, {"temporal": server.pid, "worker": worker.pid}))
+    except TimeoutError:
+        print(f"temporal_floor: the floor's calls were not answered in time (logs kept in {data_dir})", file=sys.stderr)
+        return 1
     finally:
         for process in (worker, server):
             process.terminate()
