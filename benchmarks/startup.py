@@ -49,7 +49,7 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
-from cloudgreet.dev_stack import DevStack, DevStackError, DevStackPorts, wait_for_port
+from cloudgreet.dev_stack import DevStack, DevStackError, DevStackPorts, wait_for_temporal
 
 TARGET_CPU_SECONDS = 1.5
 REPO = Path(__file__).resolve().parent.parent
@@ -271,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(f"starting the Temporal dev server in {data_dir} ...", flush=True)
         temporal = stack.children.start("temporal", stack._temporal_command(), env, data_dir / "logs")
-        wait_for_port(stack.ports.temporal, timeout=60, process=temporal, name="the Temporal dev server")
+        wait_for_temporal(stack.ports.temporal, timeout=60, process=temporal)
         upgrade_database(env["DATABASE_URL"])
         compile_project(REPO)
         if args.compare is not None:

@@ -39,26 +39,14 @@ from temporalio.worker import Worker
 from benchmarks.floor_call import TASK_QUEUE, FloorCall, answer_caller
 from benchmarks.turn_latency import _free_port as free_port
 from benchmarks.turn_latency import process_cpu_seconds
-from cloudgreet.dev_stack import temporal_cli, temporal_dev_server_tuning, wait_for_port
+from cloudgreet.dev_stack import temporal_cli, temporal_dev_server_tuning, wait_for_temporal
 from runtime.heartbeats import KeepAliveHeartbeats
 
 TASK_DONE = EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
 
 
-async def connected(address: str) -> Client:
-    """The dev server's port opens before its frontend is healthy: the SDK refuses to connect until then."""
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            return await Client.connect(address)
-        except RuntimeError:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.2)
-
-
 async def serve_worker(address: str) -> None:
-    client = await connected(address)
+    client = await Client.connect(address)
     worker = Worker(
         client,
         task_queue=TASK_QUEUE,
@@ -117,7 +105,7 @@ def start_processes(data_dir: Path) -> tuple[str, subprocess.Popen, subprocess.P
     with open(data_dir / "temporal.log", "wb") as server_log:
         server = subprocess.Popen(command, stdout=server_log, stderr=subprocess.STDOUT)
     try:
-        wait_for_port(port, timeout=60, process=server, name="the Temporal dev server")
+        wait_for_temporal(port, timeout=60, process=server)
         with open(data_dir / "worker.log", "wb") as worker_log:
             worker = subprocess.Popen(
                 [sys.executable, "-m", "benchmarks.temporal_floor", "--serve-worker", address],
@@ -133,7 +121,7 @@ def start_processes(data_dir: Path) -> tuple[str, subprocess.Popen, subprocess.P
 
 
 async def measure(args: argparse.Namespace, address: str, pids: dict[str, int]) -> dict:
-    client = await connected(address)
+    client = await Client.connect(address)
     no_turn, per_turn = await events_per_turn(client)  # also warms the worker and the server up
     print(f"{args.calls} calls of {args.turns} turns, a turn every ~{args.turn_seconds:g} s ...", flush=True)
     rng = random.Random(7)

@@ -7,6 +7,7 @@ with the same settings.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import shutil
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -92,6 +94,28 @@ def wait_for_port(port: int, *, timeout: float, process: subprocess.Popen | None
         except OSError:
             time.sleep(0.05)
     raise DevStackError(f"{name or 'a service'} did not listen on port {port} within {timeout:.0f}s")
+
+
+def wait_for_temporal(port: int, *, timeout: float, process: subprocess.Popen | None = None) -> None:
+    """Returns once a Temporal client gets in. The dev server opens its port before its frontend
+    serves, and a client that connects in between is refused ("Frontend is not healthy yet")."""
+    from temporalio.client import Client  # not at import: most commands never talk to Temporal
+
+    name = "the Temporal dev server"
+    deadline = time.monotonic() + timeout
+    wait_for_port(port, timeout=timeout, process=process, name=name)
+    while True:
+        try:
+            # A loop of its own, in a thread of its own: callers may be inside a running loop (tests).
+            with ThreadPoolExecutor(1) as connecting:
+                connecting.submit(asyncio.run, Client.connect(f"127.0.0.1:{port}")).result()
+            return
+        except RuntimeError as refused:  # how the SDK reports a failed connection
+            if process is not None and process.poll() is not None:
+                raise DevStackError(f"{name} exited with code {process.returncode} while starting") from refused
+            if time.monotonic() > deadline:
+                raise DevStackError(f"{name} did not serve clients within {timeout:.0f}s: {refused}") from refused
+            time.sleep(0.1)
 
 
 @dataclass
@@ -189,7 +213,7 @@ class DevStack:
 
         temporal = self.children.start("temporal", self._temporal_command(), env, logs)
         print(f"starting the Temporal dev server (log: {logs / 'temporal.log'}) ...", flush=True)
-        wait_for_port(self.ports.temporal, timeout=60, process=temporal, name="the Temporal dev server")
+        wait_for_temporal(self.ports.temporal, timeout=60, process=temporal)
 
         upgrade_database(env["DATABASE_URL"])
         python = [sys.executable, "-m", "cloudgreet.cli"]

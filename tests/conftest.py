@@ -299,6 +299,9 @@ def running_stack(
             "TELNYX_CONNECTION_ID": "test-connection",
             # Room for a replacement worker to finish a reply whose worker was killed (tests/test_worker_crash.py).
             "TURN_DEADLINE_SECONDS": "15",
+            # Tests slow the fake LLM's first token to just past the filler's 1.2 s (tests/test_speculation.py):
+            # the default 2 s left those replies 0.3 s, which a loaded CI machine once took.
+            "LLM_FIRST_SENTENCE_TIMEOUT_SECONDS": "4",
             # A failing LLM is remembered for a few seconds: long enough for the rest of a test call,
             # short enough that the tests after an outage find it asked again.
             "LLM_CIRCUIT_OPEN_SECONDS": "8",

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from cloudgreet.dev_stack import temporal_cli, wait_for_port
+from cloudgreet.dev_stack import temporal_cli, wait_for_temporal
 from simulator.serving import UvicornThread
 from tests.conftest import free_port
 
@@ -44,7 +44,7 @@ class TemporalDevServer:
         ]  # fmt: skip
         log = open(self.log_file, "ab")  # noqa: SIM115  (the server writes it for its whole life)
         self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        wait_for_port(self.port, timeout=60, process=self._process, name="the Temporal dev server")
+        wait_for_temporal(self.port, timeout=60, process=self._process)
 
     def stop(self) -> None:
         """As an outage: the server goes away and every connection to it with it."""
