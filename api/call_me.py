@@ -12,19 +12,25 @@ for Realtime sessions), the visitor's consent, numbers of the installation's cou
 codes only (CALL_ME_COUNTRY_CODES; no premium-rate, shared-cost or short numbers), and limits
 per number, per client address and per business that every API replica shares. Only a saved
 business is ever dialled for, never a draft configuration.
+
+A number is called once at a time per business: its `CallbackWorkflow` has an id made of the two,
+so a request sent again (a double click, a network retry, a second replica) while that call-back
+runs gets the first request's answer, dials nobody and counts against no limit.
 """
 
 from __future__ import annotations
 
 import asyncio
-import uuid
+import hashlib
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import WorkflowIDReusePolicy
-from temporalio.service import RPCError
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.admin_auth import client_address
 from api.dependencies import SessionDep, SettingsDep
@@ -33,7 +39,7 @@ from api.realtime_session import AllowedOrigin, preflight
 from api.shared_limits import within_limits
 from api.upstream_errors import TRY_AGAIN_LATER, upstream_failure
 from business.callback_numbers import DialableNumber, check_number, refusal_in_words
-from database.call_me import call_me_not_started, record_call_me
+from database.call_me import call_me_not_started, forget_call_me, record_call_me
 from database.engine import get_engine
 from database.models import Business
 from database.rate_limits import Allowance
@@ -131,6 +137,18 @@ async def call_me(body: CallMeRequest, request: Request, session: SessionDep, se
     number = check_number(body.phone_number, countries)
     if not isinstance(number, DialableNumber):
         raise HTTPException(422, refusal_in_words(body.phone_number.strip(), countries))
+    started = CallMeStarted(
+        number=number.e164,
+        business_name=business.name,
+        message=f"Calling {number.e164} now from {business.phone_number}: answer and talk to {business.name}.",
+    )
+    workflow_id = call_me_workflow_id(business.id, number.e164)
+    try:
+        client = await request.app.state.temporal.client()
+        if await _calling_already(client, workflow_id):
+            return started
+    except RPCError as error:
+        raise _cannot_call(error, business.id) from None
     window = settings.call_me_window_seconds
     await within_limits(
         settings,
@@ -141,13 +159,11 @@ async def call_me(body: CallMeRequest, request: Request, session: SessionDep, se
         ],
         "calls requested",
     )
-    workflow_id = f"call-me-{uuid.uuid4().hex}"
     engine = get_engine(settings.database_url)
     callback_id = await asyncio.to_thread(
         record_call_me, engine, business_id=business.id, number=number.e164, workflow_id=workflow_id
     )
     try:
-        client = await request.app.state.temporal.client()
         await client.start_workflow(
             CallbackWorkflow.run,
             CallbackPlan(
@@ -162,15 +178,36 @@ async def call_me(body: CallMeRequest, request: Request, session: SessionDep, se
             ),
             id=workflow_id,
             task_queue=settings.temporal_task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            # Once the last call-back to this number has ended, the visitor may ask again.
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
         )
+    except WorkflowAlreadyStartedError:
+        # The same request on another replica got there between our look and our start: its call stands.
+        await asyncio.to_thread(forget_call_me, engine, callback_id)
+        return started
     except RPCError as error:
         await asyncio.to_thread(call_me_not_started, engine, callback_id)
-        raise upstream_failure(
-            503, f"We cannot call you right now; {TRY_AGAIN_LATER}", "temporal", error, business_id=business.id
-        ) from None
-    return CallMeStarted(
-        number=number.e164,
-        business_name=business.name,
-        message=f"Calling {number.e164} now from {business.phone_number}: answer and talk to {business.name}.",
+        raise _cannot_call(error, business.id) from None
+    return started
+
+
+def call_me_workflow_id(business_id: int, number: str) -> str:
+    """One running call-back per business and number. The number is hashed: workflow ids reach logs
+    and Temporal's UI, where a visitor's number has no business."""
+    return f"call-me-{business_id}-{hashlib.sha256(number.encode()).hexdigest()[:20]}"
+
+
+async def _calling_already(client: Client, workflow_id: str) -> bool:
+    try:
+        description = await client.get_workflow_handle(workflow_id).describe()
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return description.status == WorkflowExecutionStatus.RUNNING
+
+
+def _cannot_call(error: RPCError, business_id: int) -> HTTPException:
+    return upstream_failure(
+        503, f"We cannot call you right now; {TRY_AGAIN_LATER}", "temporal", error, business_id=business_id
     )

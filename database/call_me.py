@@ -4,6 +4,8 @@ the others and its outcome (done, voicemail, failed) is kept the same way."""
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -24,7 +26,8 @@ def record_call_me(engine: Engine, *, business_id: int, number: str, workflow_id
             reason=CALL_ME_REASON,
             due_at=utcnow(),
             workflow_id=workflow_id,
-            idempotency_key=workflow_id,
+            # The workflow id is the business's and the number's, again for each request.
+            idempotency_key=f"{workflow_id}/{uuid.uuid4().hex}",
         )
         session.add(callback)
         session.commit()
@@ -40,4 +43,13 @@ def call_me_not_started(engine: Engine, callback_id: int) -> None:
             callback.status = CallbackStatus.FAILED
             callback.completed_at = utcnow()
             session.add(callback)
+            session.commit()
+
+
+def forget_call_me(engine: Engine, callback_id: int) -> None:
+    """A request sent twice whose twin is already calling: it is no call-back of its own."""
+    with Session(engine) as session:
+        callback = session.get(Callback, callback_id)
+        if callback is not None:
+            session.delete(callback)
             session.commit()

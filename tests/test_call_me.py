@@ -7,6 +7,7 @@ them once, and the answered call is a normal `CallWorkflow` whose greeting the v
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -14,6 +15,9 @@ from contextlib import asynccontextmanager, contextmanager
 import httpx
 import pytest
 from sqlmodel import Session, select
+from temporalio.client import WorkflowHandle
+
+from api.call_me import call_me_workflow_id
 
 from database.engine import get_engine
 from database.models import Business, Call, Callback
@@ -69,6 +73,10 @@ def callback_of(database_url: str, number: str) -> Callback | None:
 def call_row(database_url: str, call_control_id: str) -> Call | None:
     with Session(get_engine(database_url)) as session:
         return session.get(Call, call_control_id)
+
+
+def call_me_handle(stack, business_id: int, number: str) -> WorkflowHandle:
+    return stack.temporal_client.get_workflow_handle(call_me_workflow_id(business_id, number))
 
 
 def spoken(call: SimulatedCall) -> list[str]:
@@ -241,9 +249,11 @@ async def test_limits_per_number_and_per_client_are_429s_and_dial_nobody(stack) 
         async with page_client(url, address=one) as first, page_client(url, address=two) as second:
             ask = {"business_id": business_id, "consent": True}
             dialled = await first.post(CALL_ME, json=ask | {"phone_number": visitor})
-            same_number = await second.post(CALL_ME, json=ask | {"phone_number": visitor})
             other_number = await first.post(CALL_ME, json=ask | {"phone_number": other})
             third_from_first = await first.post(CALL_ME, json=ask | {"phone_number": third})
+            # Once the number's call has ended, anyone asking for it again is over its limit.
+            await call_me_handle(stack, business_id, visitor).result()
+            same_number = await second.post(CALL_ME, json=ask | {"phone_number": visitor})
     assert dialled.status_code == 202 and other_number.status_code == 202
     # The number had its call, whoever asks again; the first client had its two, whatever the number.
     for refused in (same_number, third_from_first):
@@ -255,6 +265,31 @@ async def test_limits_per_number_and_per_client_are_429s_and_dial_nobody(stack) 
         await stack.simulator.wait_ended(call, timeout=60)
         assert len(dials_to(stack, number)) == 1
     assert dials_to(stack, third) == []
+
+
+async def test_a_request_sent_again_while_its_call_is_on_dials_once_and_counts_once(stack) -> None:
+    business_id, _ = add_business(stack.database_url, "Double Click Call Me Plumbing", demo_enabled=True)
+    visitor = fresh_visitor_number()
+    # The visitor lets it ring: the call-back is on while the page (or the network) sends the request again.
+    stack.simulator.expect_outbound_call(visitor, CallScript(callee="no_answer"))
+    ask = {"business_id": business_id, "phone_number": visitor, "consent": True}
+    with call_me_api(stack) as replica, call_me_api(stack, CALL_ME_PER_NUMBER=1) as strict_replica:
+        async with page_client(stack.api_url) as page, page_client(replica) as other_replica:
+            # Two replicas at once, as a proxy retrying a slow request on another one would.
+            together = await asyncio.gather(*(client.post(CALL_ME, json=ask) for client in (page, other_replica)))
+        call = await stack.simulator.wait_for_outbound_call(visitor, timeout=30)
+        async with page_client(strict_replica) as page:
+            # While it rings; the number has had its one call here, so the request must not count again.
+            again = await page.post(CALL_ME, json=ask)
+    answers = [*together, again]
+    assert [a.status_code for a in answers] == [202, 202, 202], [a.text for a in answers]
+    assert all(a.json() == answers[0].json() for a in answers), "each request hears the same answer"
+    await stack.simulator.wait_ended(call, timeout=60)
+    assert await call_me_handle(stack, business_id, visitor).result() == CallbackStatus.FAILED
+    assert len(dials_to(stack, visitor)) == 1
+    with Session(get_engine(stack.database_url)) as session:
+        kept = session.exec(select(Callback).where(Callback.caller_number == visitor)).all()
+    assert [(c.status, c.attempts) for c in kept] == [(CallbackStatus.FAILED, 1)], "one call-back on record"
 
 
 async def test_the_per_business_limit_counts_every_client(stack) -> None:
