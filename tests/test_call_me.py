@@ -18,7 +18,6 @@ from sqlmodel import Session, select
 from temporalio.client import WorkflowHandle
 
 from api.call_me import call_me_workflow_id
-
 from database.engine import get_engine
 from database.models import Business, Call, Callback
 from domain.vocabulary import CallbackStatus, CallStatus
