@@ -9,15 +9,19 @@ which turns and hang-up answer 404 (`api/web_conversation_tokens.py`); starts ar
 client and per business and hour, in the database so every replica shares the count
 (`api/shared_limits.py`, 429 with Retry-After); a conversation ends politely at its cap of turns
 or minutes. What the visitor reads has no private number in it (`receptionist/web_replies.py`).
+
+A turn sent with an `Idempotency-Key` header is taken once: sent again (a retry after a lost
+answer, a proxy's second try), it hears the first sending's reply. The key is the workflow
+update's id, which Temporal keeps unique per conversation, so no table of ours keeps them.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Header, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from sqlmodel import Session
@@ -53,6 +57,17 @@ router = APIRouter(prefix="/api/web-calls", tags=["web channel"])
 TEMPORAL_DOWN = f"The phone assistant is unavailable right now; {TRY_AGAIN_LATER}"
 SECRET_KEY_MISSING = "web conversations are off: SECRET_KEY, which signs their conversation token, is not set"
 HOUR = 3600
+# What a client may send as a turn's key: a UUID, or any short token of printable ASCII.
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=128,
+        pattern=r"^[!-~]+$",
+        description="The same key again means the same turn sent again: its first reply, nothing said twice",
+    ),
+]
 # A conversation's turn count is kept a little longer than the conversation may last.
 TURN_COUNT_KEPT_SECONDS = 600
 
@@ -146,7 +161,12 @@ def _not_yours(call_id: str) -> HTTPException:
 
 @router.post("/{call_id}/turns", response_model=WebTurnReply, responses={404: {}, 409: {}, 503: {}})
 async def web_turn(
-    call_id: CallId, body: WebTurnRequest, request: Request, session: SessionDep, settings: SettingsDep
+    call_id: CallId,
+    body: WebTurnRequest,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> WebTurnReply:
     started = time.perf_counter()
     visitors = visitors_conversation(settings, body.conversation_token, call_id)
@@ -162,7 +182,10 @@ async def web_turn(
         return await _end_at_cap(handle, session, visitors.grant, f"its limit of {max_turns} messages")
     try:
         reply = await handle.execute_update(
-            CALLER_SAID_UPDATE, WebWords(text=body.text, sent_at=time.time()), result_type=WebReply
+            CALLER_SAID_UPDATE,
+            WebWords(text=body.text, sent_at=time.time()),
+            id=f"turn-{idempotency_key}" if idempotency_key else None,
+            result_type=WebReply,
         )
     except WorkflowUpdateFailedError as error:
         # The workflow's own refusals ("this conversation has ended") are ApplicationErrors; anything else is internal.

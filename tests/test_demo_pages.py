@@ -268,10 +268,14 @@ async def test_when_realtime_refuses_the_page_retries_then_falls_back_to_the_pho
     assert fake_realtime.fake.realtime.secret_requests == []
 
     await page.get_by_label("Type instead of speaking").fill("How much is a cleaning?")
-    await page.get_by_role("button", name="Send").click()
+    async with page.expect_request(lambda r: r.url.endswith("/turns")) as sent:
+        await page.get_by_role("button", name="Send").click()
     await expect(page.locator('#transcript li[data-role="agent"] .text').last).to_have_text(
         "A cleaning takes 30 minutes and costs $90. Would you like to book?"
     )
+    # Each turn carries its own key, so a retry of the request on its way is taken once.
+    turn_key = (await sent.value).headers.get("idempotency-key", "")
+    assert turn_key.startswith("web-web-") and turn_key.endswith("-1")
     await page.screenshot(path=screenshots / "demo-fallback.png", full_page=True)
 
     # Realtime is back: Reconnect leaves the web channel and talks to it again.

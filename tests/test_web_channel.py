@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlmodel import Session, select
 
@@ -118,3 +120,33 @@ async def test_a_foreign_page_may_not_start_web_conversations(api, offline_stack
         "/api/web-calls", json={"business_id": business_id(offline_stack)}, headers={"Origin": "https://evil.example"}
     )
     assert response.status_code == 403
+
+
+async def test_a_turn_sent_again_with_its_key_is_taken_once_and_hears_its_first_reply(api, offline_stack):
+    someone = await visitor(api, offline_stack)
+    for words in ["I'd like to book a whitening", "the day after tomorrow", "at 2 pm", "My name is Retry Tester"]:
+        await someone.reply_to(words)
+    # The confirmation's answer is lost, and the page (or a proxy) sends it again, twice at once.
+    confirm = await someone.say("yes", key="turn-5-3f6c")
+    again = await asyncio.gather(*(someone.say("yes", key="turn-5-3f6c") for _ in range(2)))
+    assert [r.status_code for r in (confirm, *again)] == [200, 200, 200], [r.text for r in again]
+    assert {r.json()["reply"] for r in again} == {confirm.json()["reply"]}
+    assert confirm.json()["reply"].startswith("One moment. All set. Booked a whitening")
+    # Another key is another turn: the words are taken again.
+    other = await someone.reply_to("What are your hours?")
+    assert "All set" not in other["reply"]
+
+    handle = offline_stack.temporal_client.get_workflow_handle_for(CallWorkflow.run, call_workflow_id(someone.call_id))
+    state = await handle.query(CallWorkflow.state)
+    assert state.caller_turns == 6, "the confirmation counted once"
+    with Session(get_engine(offline_stack.database_url)) as session:
+        booked = session.exec(select(Appointment).where(Appointment.call_id == someone.call_id)).all()
+    assert len(booked) == 1
+
+
+async def test_a_turn_key_that_is_no_key_is_a_readable_422(api, offline_stack):
+    someone = await visitor(api, offline_stack)
+    for key in ["", "x" * 129, "two words", "caf\u00e9".encode("latin-1")]:
+        refused = await someone.say("hello", key=key)
+        assert refused.status_code == 422, (key, refused.text)
+        assert "Idempotency-Key" in refused.text

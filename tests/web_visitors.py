@@ -57,11 +57,14 @@ class WebVisitor:
     def token(self) -> str:
         return str(self.call["conversation_token"])
 
-    async def say(self, text: str, *, call_id: str | None = None, token: str | None = "mine") -> httpx.Response:
+    async def say(
+        self, text: str, *, call_id: str | None = None, token: str | None = "mine", key: str | bytes | None = None
+    ) -> httpx.Response:
         body: dict[str, Any] = {"text": text}
         if token is not None:
             body["conversation_token"] = self.token if token == "mine" else token
-        return await self.http.post(f"/api/web-calls/{call_id or self.call_id}/turns", json=body)
+        headers = {"Idempotency-Key": key} if key is not None else {}
+        return await self.http.post(f"/api/web-calls/{call_id or self.call_id}/turns", json=body, headers=headers)
 
     async def reply_to(self, text: str) -> dict[str, Any]:
         response = await self.say(text)

@@ -60,8 +60,8 @@
     return response.statusText || `HTTP ${response.status}`;
   }
 
-  async function postJSON(url, body) {
-    return fetch(url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+  async function postJSON(url, body, headers = {}) {
+    return fetch(url, { method: "POST", headers: { "Content-Type": "application/json", ...headers }, body: JSON.stringify(body) });
   }
 
   class VoiceAgent {
@@ -437,7 +437,8 @@
       let response;
       try {
         // The conversation token proves the conversation is this page's: without it the API answers 404.
-        response = await postJSON(`/api/web-calls/${encodeURIComponent(call.call_id)}/turns`, { text, conversation_token: call.conversation_token });
+        // The turn's key: should this request be sent again (a proxy's retry), the API takes the words once.
+        response = await postJSON(`/api/web-calls/${encodeURIComponent(call.call_id)}/turns`, { text, conversation_token: call.conversation_token }, { "Idempotency-Key": id });
       } catch (error) {
         this.emit("status", "The phone assistant could not be reached; try again.", "error");
         this.emit("orb", "listening");
