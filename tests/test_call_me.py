@@ -23,6 +23,7 @@ from database.models import Business, Call, Callback
 from domain.vocabulary import CallbackStatus, CallStatus
 from simulator.call_script import CallScript, Misbehaviour
 from simulator.telnyx.records import SimulatedCall
+from tests.conftest import free_port
 from tests.in_process import make_settings, served_api
 from tests.records import add_business
 from tests.waiting import eventually
@@ -60,7 +61,7 @@ def call_me_api(stack, **limits: object) -> Iterator[str]:
     """Another API replica on the stack's database, Temporal task queue and Telnyx, with its own limits."""
     keys = ("DATABASE_URL", "TEMPORAL_ADDRESS", "TEMPORAL_TASK_QUEUE", "TELNYX_API_KEY", "TELNYX_BASE_URL")
     values = {key: stack.env[key] for key in keys} | {"TELNYX_CONNECTION_ID": stack.env["TELNYX_CONNECTION_ID"]}
-    with served_api(make_settings(**values, **limits)) as url:
+    with served_api(make_settings(**(values | limits))) as url:
         yield url
 
 
@@ -289,6 +290,29 @@ async def test_a_request_sent_again_while_its_call_is_on_dials_once_and_counts_o
     with Session(get_engine(stack.database_url)) as session:
         kept = session.exec(select(Callback).where(Callback.caller_number == visitor)).all()
     assert [(c.status, c.attempts) for c in kept] == [(CallbackStatus.FAILED, 1)], "one call-back on record"
+
+
+async def test_with_temporal_down_the_visitor_is_told_to_try_later_and_nobody_is_dialled(stack) -> None:
+    business_id, _ = add_business(stack.database_url, "Temporal Down Call Me Plumbing", demo_enabled=True)
+    visitor = fresh_visitor_number()
+    stack.simulator.expect_outbound_call(visitor, CallScript(callee="no_answer"))
+    with call_me_api(stack, TEMPORAL_ADDRESS=f"127.0.0.1:{free_port()}") as url:
+        async with page_client(url) as page:
+            ask = {"business_id": business_id, "phone_number": visitor, "consent": True}
+            answer = await page.post(CALL_ME, json=ask)
+            # Asked again, it is not counted as called: the number is still within its limit once Temporal is back.
+            again = await page.post(CALL_ME, json=ask)
+    for refused in (answer, again):
+        assert refused.status_code == 503
+        assert refused.json()["detail"].startswith("We cannot call you right now; try again later (reference ")
+    with call_me_api(stack, CALL_ME_PER_NUMBER=1) as url, Session(get_engine(stack.database_url)) as session:
+        assert session.exec(select(Callback).where(Callback.caller_number == visitor)).all() == []
+        async with page_client(url) as page:
+            back = await page.post(CALL_ME, json=ask)
+    assert back.status_code == 202, back.text
+    call = await stack.simulator.wait_for_outbound_call(visitor, timeout=30)
+    await stack.simulator.wait_ended(call, timeout=60)
+    assert len(dials_to(stack, visitor)) == 1
 
 
 async def test_the_per_business_limit_counts_every_client(stack) -> None:
