@@ -10,13 +10,15 @@ client and per business and hour, in the database so every replica shares the co
 (`api/shared_limits.py`, 429 with Retry-After); a conversation ends politely at its cap of turns
 or minutes. What the visitor reads has no private number in it (`receptionist/web_replies.py`).
 
-A turn sent with an `Idempotency-Key` header is taken once: sent again (a retry after a lost
-answer, a proxy's second try), it hears the first sending's reply. The key is the workflow
-update's id, which Temporal keeps unique per conversation, so no table of ours keeps them.
+A turn sent with an `Idempotency-Key` header is taken once: sent again with the same words (a
+retry after a lost answer, a proxy's second try), it hears the first sending's reply. The key and
+the words make the workflow update's id, which Temporal keeps unique per conversation, so no table
+of ours keeps them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from typing import Annotated, Any
@@ -184,7 +186,7 @@ async def web_turn(
         reply = await handle.execute_update(
             CALLER_SAID_UPDATE,
             WebWords(text=body.text, sent_at=time.time()),
-            id=f"turn-{idempotency_key}" if idempotency_key else None,
+            id=turn_update_id(idempotency_key, body.text) if idempotency_key else None,
             result_type=WebReply,
         )
     except WorkflowUpdateFailedError as error:
@@ -201,6 +203,12 @@ async def web_turn(
         outcome=reply.outcome,
         turn_ms=round((time.perf_counter() - started) * 1000, 1),
     )
+
+
+def turn_update_id(idempotency_key: str, text: str) -> str:
+    """The words are part of it: a client that sends other words under a key already used is not
+    answered with the reply to the old ones (Temporal answers an update id it knows from its record)."""
+    return f"turn-{idempotency_key}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
 
 
 async def _end_at_cap(

@@ -132,13 +132,15 @@ async def test_a_turn_sent_again_with_its_key_is_taken_once_and_hears_its_first_
     assert [r.status_code for r in (confirm, *again)] == [200, 200, 200], [r.text for r in again]
     assert {r.json()["reply"] for r in again} == {confirm.json()["reply"]}
     assert confirm.json()["reply"].startswith("One moment. All set. Booked a whitening")
-    # Another key is another turn: the words are taken again.
+    # Other words under a used key are another turn, not the old turn's reply; so is another key.
+    hours = await someone.say("What are your hours?", key="turn-5-3f6c")
+    assert hours.status_code == 200 and "All set" not in hours.json()["reply"]
     other = await someone.reply_to("What are your hours?")
     assert "All set" not in other["reply"]
 
     handle = offline_stack.temporal_client.get_workflow_handle_for(CallWorkflow.run, call_workflow_id(someone.call_id))
     state = await handle.query(CallWorkflow.state)
-    assert state.caller_turns == 6, "the confirmation counted once"
+    assert state.caller_turns == 7, "the confirmation counted once"
     with Session(get_engine(offline_stack.database_url)) as session:
         booked = session.exec(select(Appointment).where(Appointment.call_id == someone.call_id)).all()
     assert len(booked) == 1
