@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 from datetime import timedelta
 
 import openai
@@ -213,7 +214,24 @@ async def run_worker(settings: Settings) -> None:
     worker = await build_worker(settings, runtime)
     collect_from_here()  # the workflows are validated and the worker built: what exists now stays
     await keep_calendar_schedules(worker, settings)
+    shutting_down = shut_down_on_termination(worker)
     await worker.run()
+    await asyncio.gather(*shutting_down)
+
+
+def shut_down_on_termination(worker: Worker) -> set[asyncio.Task]:
+    """SIGTERM (a deploy, `docker stop`, a service manager) shuts the worker down as Ctrl-C does, not at
+    once: it takes no new task, and the replies it is speaking get `graceful_shutdown_timeout` to end
+    before their calls move to another worker, so their callers hear no gap. Python's own answer to
+    SIGTERM ends the process mid-sentence."""
+    shutting_down: set[asyncio.Task] = set()
+
+    def shut_down() -> None:
+        structlog.get_logger(__name__).info("SIGTERM: shutting down, letting the replies in flight end")
+        shutting_down.add(asyncio.create_task(worker.shutdown()))
+
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, shut_down)
+    return shutting_down
 
 
 async def keep_calendar_schedules(worker: Worker, settings: Settings) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import traceback
 from pathlib import Path
 from typing import Annotated
 
@@ -81,12 +82,13 @@ def api(
 def worker() -> None:
     """Run a worker: call workflows and their activities."""
     hold_collector()  # until the worker is built (runtime/collector.py)
+    from runtime.temporal_connection import TemporalConnectionError
     from worker import WorkerConfigurationError, run_worker
 
     settings = settings_or_exit()
     try:
         asyncio.run(run_worker(settings))
-    except WorkerConfigurationError as error:
+    except (WorkerConfigurationError, TemporalConnectionError) as error:
         typer.secho(str(error), fg="red", err=True)
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
@@ -269,5 +271,20 @@ app.add_typer(callers_app, name="callers")
 app.add_typer(recordings_app, name="recordings")
 app.command("replay")(replay_command)
 
+
+def main() -> None:
+    """The `cloudgreet` command (cloudgreet/process_exit.py: how it ends once it has used the Temporal SDK)."""
+    from cloudgreet.process_exit import end_process
+
+    try:
+        app()
+    except SystemExit as done:
+        end_process(done.code)
+    except BaseException:  # noqa: BLE001  (printed as Python would, then the same end)
+        traceback.print_exc()
+        end_process(1)
+    end_process(0)
+
+
 if __name__ == "__main__":
-    app()
+    main()

@@ -7,7 +7,6 @@ with the same settings.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import secrets
 import shutil
@@ -17,7 +16,6 @@ import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,25 +95,32 @@ def wait_for_port(port: int, *, timeout: float, process: subprocess.Popen | None
 
 
 def wait_for_temporal(port: int, *, timeout: float, process: subprocess.Popen | None = None) -> None:
-    """Returns once a Temporal client gets in. The dev server opens its port before its frontend
-    serves, and a client that connects in between is refused ("Frontend is not healthy yet")."""
-    from temporalio.client import Client  # not at import: most commands never talk to Temporal
+    """Returns once the server takes a client's requests. The dev server opens its port before its
+    frontend serves, and a request in between is refused ("Frontend is not healthy yet").
 
+    Asked with the `temporal` CLI, in a process of its own: a Temporal SDK client in this process
+    would bring the SDK's Rust threads, which can abort a Python process as it exits
+    (temporalio/sdk-python#300), and this one is there to stop its children when it does."""
     name = "the Temporal dev server"
     deadline = time.monotonic() + timeout
     wait_for_port(port, timeout=timeout, process=process, name=name)
+    # A request of the workflow service, which the frontend refuses until it is healthy; to this
+    # server as it is, whatever a developer's Temporal profile or TEMPORAL_* variables say.
+    ask = [
+        temporal_cli(), "operator", "namespace", "describe", "--namespace", "default",
+        "--address", f"127.0.0.1:{port}", "--disable-config-file", "--disable-config-env",
+    ]  # fmt: skip
+    plain = {key: value for key, value in os.environ.items() if not key.startswith("TEMPORAL_")}
     while True:
-        try:
-            # A loop of its own, in a thread of its own: callers may be inside a running loop (tests).
-            with ThreadPoolExecutor(1) as connecting:
-                connecting.submit(asyncio.run, Client.connect(f"127.0.0.1:{port}")).result()
+        answer = subprocess.run(ask, env=plain, capture_output=True, text=True, timeout=timeout, check=False)
+        if answer.returncode == 0:
             return
-        except RuntimeError as refused:  # how the SDK reports a failed connection
-            if process is not None and process.poll() is not None:
-                raise DevStackError(f"{name} exited with code {process.returncode} while starting") from refused
-            if time.monotonic() > deadline:
-                raise DevStackError(f"{name} did not serve clients within {timeout:.0f}s: {refused}") from refused
-            time.sleep(0.1)
+        if process is not None and process.poll() is not None:
+            raise DevStackError(f"{name} exited with code {process.returncode} while starting")
+        if time.monotonic() > deadline:
+            refusal = (answer.stderr or answer.stdout).strip().splitlines()
+            raise DevStackError(f"{name} did not serve clients within {timeout:.0f}s: {refusal[:1]}")
+        time.sleep(0.1)
 
 
 @dataclass

@@ -317,8 +317,8 @@ def test_dev_refuses_a_port_in_use_and_names_it(tmp_path: Path) -> None:
         )  # fmt: skip
     assert result.returncode != 0
     assert str(port) in result.stderr, result.stderr
-    assert "in use" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert "in use" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
     assert not (tmp_path / "data" / "temporal.db").exists()  # nothing was started
 
 
