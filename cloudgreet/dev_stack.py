@@ -112,14 +112,19 @@ def wait_for_temporal(port: int, *, timeout: float, process: subprocess.Popen | 
     ]  # fmt: skip
     plain = {key: value for key, value in os.environ.items() if not key.startswith("TEMPORAL_")}
     while True:
-        answer = subprocess.run(ask, env=plain, capture_output=True, text=True, timeout=timeout, check=False)
-        if answer.returncode == 0:
-            return
+        patience = max(1.0, min(10.0, deadline - time.monotonic()))
+        try:
+            answer = subprocess.run(ask, env=plain, capture_output=True, text=True, timeout=patience, check=False)
+            if answer.returncode == 0:
+                return
+            refusal = (answer.stderr or answer.stdout).strip()
+        except subprocess.TimeoutExpired:
+            refusal = f"no answer within {patience:.0f}s"
         if process is not None and process.poll() is not None:
             raise DevStackError(f"{name} exited with code {process.returncode} while starting")
         if time.monotonic() > deadline:
-            refusal = (answer.stderr or answer.stdout).strip().splitlines()
-            raise DevStackError(f"{name} did not serve clients within {timeout:.0f}s: {refusal[:1]}")
+            first_line = refusal.splitlines()[0] if refusal else "no answer"
+            raise DevStackError(f"{name} did not serve clients within {timeout:.0f}s: {first_line}")
         time.sleep(0.1)
 
 

@@ -15,14 +15,16 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 from temporalio.client import Client, WorkflowExecutionStatus
 
-from cloudgreet.dev_stack import temporal_cli
+from cloudgreet.dev_stack import DevStackError, temporal_cli, wait_for_temporal
 from tests.conftest import ROOT, free_port
+from tests.in_process import SilentServer
 from tests.waiting import eventually
 from workflows.call_messages import call_workflow_id
 
@@ -338,3 +340,15 @@ def test_dev_rejects_bad_ports_before_starting_anything(tmp_path: Path, options:
     assert result.returncode == 2
     assert message in " ".join(result.stderr.replace("│", " ").split()), result.stderr
     assert not (tmp_path / "data").exists()
+
+
+def test_a_port_that_answers_but_serves_no_temporal_is_named_within_the_wait() -> None:
+    silent = SilentServer()
+    started = time.monotonic()
+    try:
+        with pytest.raises(DevStackError) as refused:
+            wait_for_temporal(silent.port, timeout=3)
+    finally:
+        silent.close()
+    assert time.monotonic() - started < 15
+    assert str(refused.value).startswith("the Temporal dev server did not serve clients within 3s: ")
