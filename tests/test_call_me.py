@@ -292,6 +292,31 @@ async def test_a_request_sent_again_while_its_call_is_on_dials_once_and_counts_o
     assert [(c.status, c.attempts) for c in kept] == [(CallbackStatus.FAILED, 1)], "one call-back on record"
 
 
+async def test_a_twin_that_starts_after_the_first_has_begun_calling_forgets_its_request(stack, monkeypatch) -> None:
+    """The race of two replicas that both looked before either started: Temporal refuses the second start."""
+    business_id, _ = add_business(stack.database_url, "Racing Call Me Plumbing", demo_enabled=True)
+    visitor = fresh_visitor_number()
+    stack.simulator.expect_outbound_call(visitor, CallScript(callee="no_answer"))
+
+    async def looked_too_early(client, workflow_id) -> bool:
+        return False
+
+    monkeypatch.setattr("api.call_me._calling_already", looked_too_early)
+    ask = {"business_id": business_id, "phone_number": visitor, "consent": True}
+    with call_me_api(stack) as url:
+        async with page_client(url) as page:
+            first = await page.post(CALL_ME, json=ask)
+            twin = await page.post(CALL_ME, json=ask)
+    assert (first.status_code, twin.status_code) == (202, 202), twin.text
+    assert twin.json() == first.json()
+    call = await stack.simulator.wait_for_outbound_call(visitor, timeout=30)
+    await stack.simulator.wait_ended(call, timeout=60)
+    assert len(dials_to(stack, visitor)) == 1
+    with Session(get_engine(stack.database_url)) as session:
+        kept = session.exec(select(Callback).where(Callback.caller_number == visitor)).all()
+    assert len(kept) == 1, "the twin's row is forgotten"
+
+
 async def test_with_temporal_down_the_visitor_is_told_to_try_later_and_nobody_is_dialled(stack) -> None:
     business_id, _ = add_business(stack.database_url, "Temporal Down Call Me Plumbing", demo_enabled=True)
     visitor = fresh_visitor_number()
